@@ -1,0 +1,68 @@
+//! Command-line flags.
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "server",
+    version,
+    about = "voxelcast: Voxel Space terrain flight, rendered here or in the browser"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub map: MapArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render one frame to a PNG file and exit.
+    Snapshot(SnapshotArgs),
+}
+
+/// Which map to fly over: the generated default, or a Comanche-style PNG pair.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct MapArgs {
+    /// Seed of the generated default map.
+    #[arg(long, global = true, default_value_t = shared::mapgen::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Colour map PNG (palette or RGB); needs --height-map.
+    #[arg(long, global = true, requires = "height_map")]
+    pub color_map: Option<PathBuf>,
+    /// Height map PNG (grey or palette, same size or half the colour map's); needs --color-map.
+    #[arg(long, global = true, requires = "color_map")]
+    pub height_map: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub struct SnapshotArgs {
+    /// Output PNG file.
+    #[arg(long, default_value = "frame.png")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 800)]
+    pub width: u32,
+    #[arg(long, default_value_t = 450)]
+    pub height: u32,
+    #[arg(long, default_value_t = shared::Camera::default().x)]
+    pub x: f32,
+    #[arg(long, default_value_t = shared::Camera::default().y)]
+    pub y: f32,
+    #[arg(long, default_value_t = shared::Camera::default().altitude)]
+    pub altitude: f32,
+    /// Heading in degrees, clockwise from up the map.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub yaw: f32,
+    /// Horizon offset as a fraction of the height; positive looks down.
+    #[arg(long, default_value_t = shared::Camera::default().horizon, allow_negative_numbers = true)]
+    pub horizon: f32,
+    #[arg(long, default_value_t = shared::Camera::default().distance)]
+    pub distance: f32,
+    /// Horizontal field of view in degrees.
+    #[arg(long, default_value_t = 90.0)]
+    pub fov: f32,
+    /// Turn distance fog off.
+    #[arg(long)]
+    pub no_fog: bool,
+}

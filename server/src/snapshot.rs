@@ -1,0 +1,45 @@
+//! `server snapshot`: one frame to a PNG, for docs, golden images and map previews.
+
+use crate::cli::SnapshotArgs;
+use anyhow::Context;
+use shared::{Camera, RenderOptions, Renderer, Viewport};
+
+pub fn run(args: &SnapshotArgs, map_args: &crate::cli::MapArgs) -> anyhow::Result<()> {
+    let map = crate::maps::load(map_args)?;
+    let viewport = Viewport::new(args.width, args.height)?;
+    let camera = Camera {
+        x: args.x,
+        y: args.y,
+        altitude: args.altitude,
+        yaw: args.yaw.to_radians(),
+        horizon: args.horizon,
+        distance: args.distance,
+        fov: args.fov.to_radians(),
+    };
+    let options = RenderOptions {
+        fog: !args.no_fog,
+        ..RenderOptions::default()
+    };
+    let mut frame = vec![0; viewport.pixels()];
+    Renderer::new().render(&map, &camera, &options, viewport, &mut frame);
+    let png = encode_png(map.palette(), viewport, &frame)?;
+    std::fs::write(&args.out, png)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// A frame as an RGB PNG.
+pub fn encode_png(
+    palette: &shared::Palette,
+    viewport: Viewport,
+    frame: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, viewport.width() as u32, viewport.height() as u32);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let rgb: Vec<u8> = frame.iter().flat_map(|&i| palette.0[i as usize]).collect();
+    enc.write_header()?.write_image_data(&rgb)?;
+    Ok(out)
+}

@@ -1,0 +1,30 @@
+//! Frame time of the renderer on one core, at the original assembly server's settings
+//! (320x200, distance 400) and at the JavaScript demo's (distance 800).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use shared::mapgen::{DEFAULT_SEED, generate};
+use shared::{Camera, RenderOptions, Renderer, Viewport};
+use std::hint::black_box;
+
+fn render(c: &mut Criterion) {
+    let map = generate(DEFAULT_SEED);
+    let mut renderer = Renderer::new();
+    let options = RenderOptions::default();
+    for (w, h, distance) in [(320, 200, 400.0), (640, 360, 800.0), (1280, 720, 800.0)] {
+        let viewport = Viewport::new(w, h).unwrap();
+        let camera = Camera {
+            distance,
+            ..Camera::default()
+        };
+        let mut frame = vec![0; viewport.pixels()];
+        c.bench_function(&format!("render {w}x{h} distance {distance}"), |b| {
+            b.iter(|| renderer.render(&map, black_box(&camera), &options, viewport, &mut frame))
+        });
+    }
+    c.bench_function("generate default map 1024x1024", |b| {
+        b.iter(|| generate(black_box(DEFAULT_SEED)))
+    });
+}
+
+criterion_group!(benches, render);
+criterion_main!(benches);

@@ -1,0 +1,517 @@
+//! The voxelcast wire protocol: one message per WebSocket binary message.
+//!
+//! Every message starts with a one-byte tag; all integers are little-endian. The
+//! `Hello`/`Welcome` exchange carries [`VERSION`], so both ends know the layout of
+//! everything after it. `docs/PROTOCOL.md` has the byte tables.
+//!
+//! Encoding appends to a caller-owned `Vec` (reuse it across messages); decoding
+//! borrows large payloads from the input and never panics: every malformed input is a
+//! [`DecodeError`].
+
+use crate::camera::Camera;
+use crate::map::Palette;
+use thiserror::Error;
+
+pub const VERSION: u16 = 1;
+/// Longest player name in bytes on the wire (the game allows 16 characters).
+pub const MAX_NAME_BYTES: usize = 64;
+/// Longest error text in bytes.
+pub const MAX_TEXT_BYTES: usize = 1024;
+/// Most players in one `Players` message.
+pub const MAX_PLAYERS: usize = 4096;
+/// Largest map chunk payload.
+pub const MAX_CHUNK: usize = 1 << 16;
+
+mod tag {
+    pub const HELLO: u8 = 1;
+    pub const WELCOME: u8 = 2;
+    pub const INPUT: u8 = 3;
+    pub const FRAME: u8 = 4;
+    pub const MAP_CHUNK: u8 = 5;
+    pub const PLAYERS: u8 = 6;
+    pub const SET_MODE: u8 = 7;
+    pub const PING: u8 = 8;
+    pub const PONG: u8 = 9;
+    pub const ERROR: u8 = 10;
+    pub const STATE: u8 = 11;
+}
+
+/// Who draws the frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenderMode {
+    /// The server renders and streams `Frame`s.
+    Server = 0,
+    /// The server streams `State`; the browser renders with the map it was sent.
+    Client = 1,
+}
+
+/// How a `Frame` payload is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameEncoding {
+    /// One palette index per pixel, row-major.
+    Raw = 0,
+}
+
+/// Input keys as a bitmask, so one `Input` describes everything held down.
+pub mod keys {
+    pub const FORWARD: u16 = 1 << 0;
+    pub const BACK: u16 = 1 << 1;
+    pub const TURN_LEFT: u16 = 1 << 2;
+    pub const TURN_RIGHT: u16 = 1 << 3;
+    pub const STRAFE_LEFT: u16 = 1 << 4;
+    pub const STRAFE_RIGHT: u16 = 1 << 5;
+    pub const UP: u16 = 1 << 6;
+    pub const DOWN: u16 = 1 << 7;
+    pub const FAST: u16 = 1 << 8;
+    pub const ALL: u16 = (1 << 9) - 1;
+}
+
+/// Error codes in `Error` messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadMessage = 1,
+    UnsupportedVersion = 2,
+    BadViewport = 3,
+    RateLimited = 4,
+    UnexpectedMessage = 5,
+    ServerFull = 6,
+    BadName = 7,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hello {
+    pub version: u16,
+    pub mode: RenderMode,
+    pub width: u16,
+    pub height: u16,
+    /// Wanted name; empty asks the server to pick one.
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Welcome {
+    pub version: u16,
+    pub player_id: u16,
+    pub mode: RenderMode,
+    /// The frame size the server will render (the asked viewport, maybe clamped).
+    pub frame_width: u16,
+    pub frame_height: u16,
+    pub map_width: u16,
+    pub map_height: u16,
+    pub tick_hz: u8,
+    /// The name the server gave the player (unique).
+    pub name: String,
+    pub palette: Box<Palette>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Input {
+    pub seq: u32,
+    /// Bits from [`keys`].
+    pub keys: u16,
+    /// Look deltas since the last input: yaw and horizon, in 1/1000 radian and 1/1000 of
+    /// the viewport height.
+    pub look_x: i16,
+    pub look_y: i16,
+    /// Client clock in milliseconds, echoed nowhere; for logs and latency measurements.
+    pub client_time: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame<'a> {
+    pub seq: u32,
+    pub camera: Camera,
+    /// The last `Input::seq` applied to `camera`.
+    pub last_input: u32,
+    pub width: u16,
+    pub height: u16,
+    pub encoding: FrameEncoding,
+    pub payload: &'a [u8],
+}
+
+/// A piece of the compressed map (`Map::to_compressed`), sent before client-side rendering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapChunk<'a> {
+    pub offset: u32,
+    pub total: u32,
+    pub data: &'a [u8],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlayerInfo {
+    pub id: u16,
+    pub name: String,
+    pub camera: Camera,
+}
+
+/// The player's own camera, every tick in client-side mode.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct State {
+    pub tick: u32,
+    pub last_input: u32,
+    pub camera: Camera,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message<'a> {
+    Hello(Hello),
+    Welcome(Welcome),
+    Input(Input),
+    Frame(Frame<'a>),
+    MapChunk(MapChunk<'a>),
+    Players(Vec<PlayerInfo>),
+    SetMode(RenderMode),
+    Ping(u32),
+    Pong(u32),
+    Error { code: ErrorCode, text: String },
+    State(State),
+}
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("message is empty")]
+    Empty,
+    #[error("unknown message tag {0}")]
+    UnknownTag(u8),
+    #[error("message is truncated")]
+    Truncated,
+    #[error("{0} bytes after the end of the message")]
+    TrailingBytes(usize),
+    #[error("invalid {field}: {value}")]
+    BadValue { field: &'static str, value: u32 },
+    #[error("{field} is {len} bytes, at most {max} allowed")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("{0} is not valid UTF-8")]
+    BadUtf8(&'static str),
+    #[error("camera value is not finite")]
+    NonFinite,
+    #[error("frame payload is {got} bytes, {expected} expected")]
+    PayloadSize { expected: usize, got: usize },
+}
+
+impl Message<'_> {
+    /// Appends the encoded message to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut w = Writer(out);
+        match self {
+            Message::Hello(m) => {
+                w.u8(tag::HELLO);
+                w.u16(m.version);
+                w.u8(m.mode as u8);
+                w.u16(m.width);
+                w.u16(m.height);
+                w.str(&m.name);
+            }
+            Message::Welcome(m) => {
+                w.u8(tag::WELCOME);
+                w.u16(m.version);
+                w.u16(m.player_id);
+                w.u8(m.mode as u8);
+                w.u16(m.frame_width);
+                w.u16(m.frame_height);
+                w.u16(m.map_width);
+                w.u16(m.map_height);
+                w.u8(m.tick_hz);
+                w.str(&m.name);
+                w.bytes(&m.palette.to_bytes());
+            }
+            Message::Input(m) => {
+                w.u8(tag::INPUT);
+                w.u32(m.seq);
+                w.u16(m.keys);
+                w.u16(m.look_x as u16);
+                w.u16(m.look_y as u16);
+                w.u32(m.client_time);
+            }
+            Message::Frame(m) => {
+                w.u8(tag::FRAME);
+                w.u32(m.seq);
+                w.camera(&m.camera);
+                w.u32(m.last_input);
+                w.u16(m.width);
+                w.u16(m.height);
+                w.u8(m.encoding as u8);
+                w.bytes(m.payload);
+            }
+            Message::MapChunk(m) => {
+                w.u8(tag::MAP_CHUNK);
+                w.u32(m.offset);
+                w.u32(m.total);
+                w.bytes(m.data);
+            }
+            Message::Players(list) => {
+                w.u8(tag::PLAYERS);
+                w.u16(list.len() as u16);
+                for p in list {
+                    w.u16(p.id);
+                    w.str(&p.name);
+                    w.camera(&p.camera);
+                }
+            }
+            Message::SetMode(mode) => {
+                w.u8(tag::SET_MODE);
+                w.u8(*mode as u8);
+            }
+            Message::Ping(v) => {
+                w.u8(tag::PING);
+                w.u32(*v);
+            }
+            Message::Pong(v) => {
+                w.u8(tag::PONG);
+                w.u32(*v);
+            }
+            Message::Error { code, text } => {
+                w.u8(tag::ERROR);
+                w.u16(*code as u16);
+                w.str(text);
+            }
+            Message::State(s) => {
+                w.u8(tag::STATE);
+                w.u32(s.tick);
+                w.u32(s.last_input);
+                w.camera(&s.camera);
+            }
+        }
+    }
+
+    /// Decodes one whole message; `bytes` must hold exactly one.
+    pub fn decode(bytes: &[u8]) -> Result<Message<'_>, DecodeError> {
+        let mut r = Reader(bytes);
+        let msg = match r.u8().map_err(|_| DecodeError::Empty)? {
+            tag::HELLO => Message::Hello(Hello {
+                version: r.u16()?,
+                mode: r.mode()?,
+                width: r.u16()?,
+                height: r.u16()?,
+                name: r.str("name", MAX_NAME_BYTES)?,
+            }),
+            tag::WELCOME => Message::Welcome(Welcome {
+                version: r.u16()?,
+                player_id: r.u16()?,
+                mode: r.mode()?,
+                frame_width: r.u16()?,
+                frame_height: r.u16()?,
+                map_width: r.u16()?,
+                map_height: r.u16()?,
+                tick_hz: r.u8()?,
+                name: r.str("name", MAX_NAME_BYTES)?,
+                palette: Box::new(Palette::from_bytes(r.array()?)),
+            }),
+            tag::INPUT => {
+                let input = Input {
+                    seq: r.u32()?,
+                    keys: r.u16()?,
+                    look_x: r.u16()? as i16,
+                    look_y: r.u16()? as i16,
+                    client_time: r.u32()?,
+                };
+                if input.keys & !keys::ALL != 0 {
+                    return Err(DecodeError::BadValue {
+                        field: "keys",
+                        value: input.keys.into(),
+                    });
+                }
+                Message::Input(input)
+            }
+            tag::FRAME => {
+                let (seq, camera, last_input) = (r.u32()?, r.camera()?, r.u32()?);
+                let (width, height) = (r.u16()?, r.u16()?);
+                let encoding = match r.u8()? {
+                    0 => FrameEncoding::Raw,
+                    v => return Err(bad("encoding", v)),
+                };
+                let payload = r.rest();
+                let expected = width as usize * height as usize;
+                if encoding == FrameEncoding::Raw && payload.len() != expected {
+                    return Err(DecodeError::PayloadSize {
+                        expected,
+                        got: payload.len(),
+                    });
+                }
+                Message::Frame(Frame {
+                    seq,
+                    camera,
+                    last_input,
+                    width,
+                    height,
+                    encoding,
+                    payload,
+                })
+            }
+            tag::MAP_CHUNK => {
+                let (offset, total) = (r.u32()?, r.u32()?);
+                let data = r.rest();
+                if data.len() > MAX_CHUNK {
+                    return Err(DecodeError::TooLong {
+                        field: "map chunk",
+                        len: data.len(),
+                        max: MAX_CHUNK,
+                    });
+                }
+                if offset as u64 + data.len() as u64 > total as u64 {
+                    return Err(bad("map chunk offset", offset));
+                }
+                Message::MapChunk(MapChunk {
+                    offset,
+                    total,
+                    data,
+                })
+            }
+            tag::PLAYERS => {
+                let n = r.u16()? as usize;
+                if n > MAX_PLAYERS {
+                    return Err(DecodeError::TooLong {
+                        field: "player list",
+                        len: n,
+                        max: MAX_PLAYERS,
+                    });
+                }
+                // Each entry is at least 31 bytes: never reserve more than the input holds.
+                let mut list = Vec::with_capacity(n.min(r.0.len() / 31));
+                for _ in 0..n {
+                    list.push(PlayerInfo {
+                        id: r.u16()?,
+                        name: r.str("name", MAX_NAME_BYTES)?,
+                        camera: r.camera()?,
+                    });
+                }
+                Message::Players(list)
+            }
+            tag::SET_MODE => Message::SetMode(r.mode()?),
+            tag::PING => Message::Ping(r.u32()?),
+            tag::PONG => Message::Pong(r.u32()?),
+            tag::ERROR => {
+                let code = match r.u16()? {
+                    1 => ErrorCode::BadMessage,
+                    2 => ErrorCode::UnsupportedVersion,
+                    3 => ErrorCode::BadViewport,
+                    4 => ErrorCode::RateLimited,
+                    5 => ErrorCode::UnexpectedMessage,
+                    6 => ErrorCode::ServerFull,
+                    7 => ErrorCode::BadName,
+                    v => return Err(bad("error code", v)),
+                };
+                let text = r.str("error text", MAX_TEXT_BYTES)?;
+                Message::Error { code, text }
+            }
+            tag::STATE => Message::State(State {
+                tick: r.u32()?,
+                last_input: r.u32()?,
+                camera: r.camera()?,
+            }),
+            other => return Err(DecodeError::UnknownTag(other)),
+        };
+        match r.0.len() {
+            0 => Ok(msg),
+            n => Err(DecodeError::TrailingBytes(n)),
+        }
+    }
+}
+
+fn bad(field: &'static str, value: impl Into<u32>) -> DecodeError {
+    DecodeError::BadValue {
+        field,
+        value: value.into(),
+    }
+}
+
+struct Writer<'a>(&'a mut Vec<u8>);
+
+impl Writer<'_> {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f32(&mut self, v: f32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.0.extend_from_slice(v);
+    }
+    /// A string as a length byte and UTF-8; callers keep names and texts within limits,
+    /// and anything longer is cut at a character boundary.
+    fn str(&mut self, s: &str) {
+        let mut end = s.len().min(MAX_TEXT_BYTES).min(u16::MAX as usize);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.u16(end as u16);
+        self.bytes(&s.as_bytes()[..end]);
+    }
+    fn camera(&mut self, c: &Camera) {
+        for v in [c.x, c.y, c.altitude, c.yaw, c.horizon, c.distance, c.fov] {
+            self.f32(v);
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let (head, rest) = self.0.split_at_checked(n).ok_or(DecodeError::Truncated)?;
+        self.0 = rest;
+        Ok(head)
+    }
+    fn array<const N: usize>(&mut self) -> Result<&'a [u8; N], DecodeError> {
+        self.take(N)?.try_into().map_err(|_| DecodeError::Truncated)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.array::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(*self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(*self.array()?))
+    }
+    fn f32(&mut self) -> Result<f32, DecodeError> {
+        let v = f32::from_le_bytes(*self.array()?);
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(DecodeError::NonFinite)
+        }
+    }
+    fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.0)
+    }
+    fn str(&mut self, field: &'static str, max: usize) -> Result<String, DecodeError> {
+        let len = self.u16()? as usize;
+        if len > max {
+            return Err(DecodeError::TooLong { field, len, max });
+        }
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::BadUtf8(field))
+    }
+    fn mode(&mut self) -> Result<RenderMode, DecodeError> {
+        match self.u8()? {
+            0 => Ok(RenderMode::Server),
+            1 => Ok(RenderMode::Client),
+            v => Err(bad("render mode", v)),
+        }
+    }
+    fn camera(&mut self) -> Result<Camera, DecodeError> {
+        Ok(Camera {
+            x: self.f32()?,
+            y: self.f32()?,
+            altitude: self.f32()?,
+            yaw: self.f32()?,
+            horizon: self.f32()?,
+            distance: self.f32()?,
+            fov: self.f32()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

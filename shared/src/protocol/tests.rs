@@ -1,0 +1,334 @@
+//! Byte-level examples, rejects, and property tests for the protocol.
+
+use super::*;
+use proptest::prelude::*;
+
+fn encode(m: &Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    m.encode(&mut out);
+    out
+}
+
+fn check_bytes(m: Message, expected: &[u8]) {
+    let bytes = encode(&m);
+    assert_eq!(bytes, expected, "{m:?}");
+    assert_eq!(Message::decode(&bytes), Ok(m));
+}
+
+fn check_err(bytes: &[u8], expected: DecodeError) {
+    assert_eq!(Message::decode(bytes), Err(expected), "{bytes:02x?}");
+}
+
+fn camera() -> Camera {
+    Camera {
+        x: 1.0,
+        y: 2.0,
+        altitude: 3.0,
+        yaw: 0.5,
+        horizon: -0.25,
+        distance: 800.0,
+        fov: 1.5,
+    }
+}
+
+#[test]
+fn literal_encodings() {
+    check_bytes(Message::Ping(7), &[8, 7, 0, 0, 0]);
+    check_bytes(Message::Pong(0x0403_0201), &[9, 1, 2, 3, 4]);
+    check_bytes(Message::SetMode(RenderMode::Client), &[7, 1]);
+    check_bytes(
+        Message::Hello(Hello {
+            version: 1,
+            mode: RenderMode::Server,
+            width: 320,
+            height: 200,
+            name: "ab".into(),
+        }),
+        &[1, 1, 0, 0, 0x40, 1, 200, 0, 2, 0, b'a', b'b'],
+    );
+    check_bytes(
+        Message::Input(Input {
+            seq: 258,
+            keys: keys::FORWARD | keys::FAST,
+            look_x: -1,
+            look_y: 2,
+            client_time: 9,
+        }),
+        &[3, 2, 1, 0, 0, 0x01, 0x01, 0xff, 0xff, 2, 0, 9, 0, 0, 0],
+    );
+    check_bytes(
+        Message::Error {
+            code: ErrorCode::BadViewport,
+            text: "no".into(),
+        },
+        &[10, 3, 0, 2, 0, b'n', b'o'],
+    );
+}
+
+#[test]
+fn frame_layout() {
+    let payload = [5u8; 64 * 48];
+    let m = Message::Frame(Frame {
+        seq: 1,
+        camera: camera(),
+        last_input: 2,
+        width: 64,
+        height: 48,
+        encoding: FrameEncoding::Raw,
+        payload: &payload,
+    });
+    let bytes = encode(&m);
+    assert_eq!(bytes.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + payload.len());
+    assert_eq!(&bytes[5..9], &1.0f32.to_le_bytes());
+    assert_eq!(Message::decode(&bytes), Ok(m));
+}
+
+#[test]
+fn rejects() {
+    check_err(&[], DecodeError::Empty);
+    check_err(&[0], DecodeError::UnknownTag(0));
+    check_err(&[200, 1, 2], DecodeError::UnknownTag(200));
+    check_err(&[8, 7, 0, 0], DecodeError::Truncated);
+    check_err(&[8, 7, 0, 0, 0, 0], DecodeError::TrailingBytes(1));
+    check_err(
+        &[7, 2],
+        DecodeError::BadValue {
+            field: "render mode",
+            value: 2,
+        },
+    );
+    check_err(
+        &[1, 1, 0, 0, 0x40, 1, 200, 0, 2, 0, 0xff, 0xfe],
+        DecodeError::BadUtf8("name"),
+    );
+    check_err(
+        &[1, 1, 0, 0, 0x40, 1, 200, 0, 65, 0],
+        DecodeError::TooLong {
+            field: "name",
+            len: 65,
+            max: MAX_NAME_BYTES,
+        },
+    );
+    check_err(
+        &[3, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0],
+        DecodeError::BadValue {
+            field: "keys",
+            value: 0x4000,
+        },
+    );
+    check_err(
+        &[10, 99, 0, 0, 0],
+        DecodeError::BadValue {
+            field: "error code",
+            value: 99,
+        },
+    );
+    // A frame whose payload does not match its size.
+    let mut frame = encode(&Message::Frame(Frame {
+        seq: 1,
+        camera: camera(),
+        last_input: 0,
+        width: 64,
+        height: 48,
+        encoding: FrameEncoding::Raw,
+        payload: &[0; 64 * 48],
+    }));
+    frame.pop();
+    check_err(
+        &frame,
+        DecodeError::PayloadSize {
+            expected: 64 * 48,
+            got: 64 * 48 - 1,
+        },
+    );
+    // A NaN in the camera.
+    frame[5..9].copy_from_slice(&f32::NAN.to_le_bytes());
+    check_err(&frame, DecodeError::NonFinite);
+    // A map chunk reaching past the total.
+    check_err(
+        &[5, 4, 0, 0, 0, 5, 0, 0, 0, 1, 2],
+        DecodeError::BadValue {
+            field: "map chunk offset",
+            value: 4,
+        },
+    );
+    // A player list claiming more entries than it holds.
+    check_err(&[6, 3, 0], DecodeError::Truncated);
+}
+
+#[test]
+fn every_prefix_of_a_valid_message_is_rejected() {
+    let m = Message::Players(vec![PlayerInfo {
+        id: 3,
+        name: "pilot".into(),
+        camera: camera(),
+    }]);
+    let bytes = encode(&m);
+    for n in 0..bytes.len() {
+        assert!(Message::decode(&bytes[..n]).is_err(), "prefix {n}");
+    }
+}
+
+fn finite() -> impl Strategy<Value = f32> {
+    prop::num::f32::NORMAL | prop::num::f32::ZERO | prop::num::f32::SUBNORMAL
+}
+
+fn any_camera() -> impl Strategy<Value = Camera> {
+    prop::array::uniform7(finite()).prop_map(|v| Camera {
+        x: v[0],
+        y: v[1],
+        altitude: v[2],
+        yaw: v[3],
+        horizon: v[4],
+        distance: v[5],
+        fov: v[6],
+    })
+}
+
+fn any_mode() -> impl Strategy<Value = RenderMode> {
+    prop_oneof![Just(RenderMode::Server), Just(RenderMode::Client)]
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "\\PC{0,16}"
+}
+
+/// Owned messages (their borrowed payloads live in the strategy's values).
+#[derive(Debug, Clone)]
+enum Owned {
+    Msg(Message<'static>),
+    Frame(u32, Camera, u32, u16, u16, Vec<u8>),
+    Chunk(u32, Vec<u8>, u32),
+}
+
+fn any_message() -> impl Strategy<Value = Owned> {
+    let hello = (any::<u16>(), any_mode(), any::<u16>(), any::<u16>(), name()).prop_map(
+        |(version, mode, width, height, name)| {
+            Message::Hello(Hello {
+                version,
+                mode,
+                width,
+                height,
+                name,
+            })
+        },
+    );
+    let welcome = (
+        any::<[u16; 6]>(),
+        any_mode(),
+        any::<u8>(),
+        name(),
+        prop::collection::vec(any::<u8>(), 768),
+    )
+        .prop_map(|(v, mode, tick_hz, name, pal)| {
+            Message::Welcome(Welcome {
+                version: v[0],
+                player_id: v[1],
+                mode,
+                frame_width: v[2],
+                frame_height: v[3],
+                map_width: v[4],
+                map_height: v[5],
+                tick_hz,
+                name,
+                palette: Box::new(Palette::from_bytes(pal.as_slice().try_into().unwrap())),
+            })
+        });
+    let input = (
+        any::<u32>(),
+        0..=keys::ALL,
+        any::<i16>(),
+        any::<i16>(),
+        any::<u32>(),
+    )
+        .prop_map(|(seq, keys, look_x, look_y, client_time)| {
+            Message::Input(Input {
+                seq,
+                keys,
+                look_x,
+                look_y,
+                client_time,
+            })
+        });
+    let players = prop::collection::vec((any::<u16>(), name(), any_camera()), 0..8).prop_map(|v| {
+        Message::Players(
+            v.into_iter()
+                .map(|(id, name, camera)| PlayerInfo { id, name, camera })
+                .collect(),
+        )
+    });
+    let state =
+        (any::<u32>(), any::<u32>(), any_camera()).prop_map(|(tick, last_input, camera)| {
+            Message::State(State {
+                tick,
+                last_input,
+                camera,
+            })
+        });
+    let small = prop_oneof![
+        any_mode().prop_map(Message::SetMode),
+        any::<u32>().prop_map(Message::Ping),
+        any::<u32>().prop_map(Message::Pong),
+        "\\PC{0,40}".prop_map(|text| Message::Error {
+            code: ErrorCode::RateLimited,
+            text
+        }),
+    ];
+    let frame = (any::<u32>(), any_camera(), any::<u32>(), 0u16..40, 0u16..40).prop_flat_map(
+        |(seq, cam, last, w, h)| {
+            prop::collection::vec(any::<u8>(), w as usize * h as usize)
+                .prop_map(move |p| Owned::Frame(seq, cam, last, w, h, p))
+        },
+    );
+    let chunk = (
+        prop::collection::vec(any::<u8>(), 0..300),
+        any::<u32>(),
+        0u32..1000,
+    )
+        .prop_map(|(data, offset, extra)| {
+            let offset = offset / 2;
+            let total = offset + data.len() as u32 + extra;
+            Owned::Chunk(offset, data, total)
+        });
+    prop_oneof![
+        prop_oneof![hello, welcome, input, players, state, small].prop_map(Owned::Msg),
+        frame,
+        chunk,
+    ]
+}
+
+proptest! {
+    #[test]
+    fn round_trip(m in any_message()) {
+        let msg = match &m {
+            Owned::Msg(msg) => msg.clone(),
+            Owned::Frame(seq, camera, last_input, width, height, payload) => Message::Frame(Frame {
+                seq: *seq, camera: *camera, last_input: *last_input, width: *width,
+                height: *height, encoding: FrameEncoding::Raw, payload,
+            }),
+            Owned::Chunk(offset, data, total) => Message::MapChunk(MapChunk {
+                offset: *offset, total: *total, data,
+            }),
+        };
+        let bytes = encode(&msg);
+        prop_assert_eq!(Message::decode(&bytes), Ok(msg));
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Message::decode(&bytes);
+    }
+
+    #[test]
+    fn mutated_messages_never_panic(m in any_message(), at in any::<prop::sample::Index>(), v in any::<u8>()) {
+        if let Owned::Msg(msg) = m {
+            let mut bytes = encode(&msg);
+            let i = at.index(bytes.len());
+            bytes[i] = v;
+            if let Ok(decoded) = Message::decode(&bytes) {
+                // Whatever decodes must encode back to the same bytes.
+                prop_assert_eq!(encode(&decoded), bytes);
+            }
+        }
+    }
+}

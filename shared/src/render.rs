@@ -1,0 +1,292 @@
+//! The Voxel Space renderer: front to back, one column at a time, with a y-buffer.
+//!
+//! Per frame we first lay out the depth slices (one per z step, dz growing with z for
+//! level of detail): where each slice's frustum line starts on the map and how far it
+//! moves per screen column, in 16.16 fixed point. Then each screen column walks the
+//! slices near to far, draws the span that rises above everything nearer, and stops as
+//! soon as it reaches the top of the screen. Column-major order keeps the y-buffer in a
+//! register and makes that early exit free.
+//!
+//! Determinism: all floating point is `+ - * /` and `libm` trig on f32, so x86_64 and
+//! wasm32 produce the same bytes.
+
+use crate::camera::{Camera, Viewport};
+use crate::map::{FOG_LEVELS, Map, SKY_BASE, SKY_LEN};
+
+/// How a frame is drawn, beyond the camera. Server and browser must agree on these to
+/// produce identical frames; [`RenderOptions::default`] is what the game uses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RenderOptions {
+    /// Fade far terrain into the horizon haze.
+    pub fog: bool,
+    /// Growth of the z step per slice (level of detail); 0 steps one map unit at a time.
+    pub lod: f32,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            fog: true,
+            lod: 0.005,
+        }
+    }
+}
+
+/// One depth slice, prepared once per frame.
+#[derive(Clone, Copy, Debug)]
+struct Slice {
+    /// Map position of column 0's sample, 16.16 fixed point.
+    x: i32,
+    y: i32,
+    /// Map step per screen column, 16.16.
+    dx: i32,
+    dy: i32,
+    /// Projection scale `focal / z`.
+    scale: f32,
+    /// Offset of this slice's fog level in the map's fog table.
+    fog: u16,
+}
+
+/// Reusable per-viewport scratch space, so rendering a frame allocates nothing.
+#[derive(Debug, Default)]
+pub struct Renderer {
+    slices: Vec<Slice>,
+    sky: Vec<u8>,
+}
+
+impl Renderer {
+    pub fn new() -> Renderer {
+        Renderer::default()
+    }
+
+    /// Renders `camera` over `map` into `out` as palette indices, row-major.
+    ///
+    /// # Panics
+    /// If `out.len()` is not `viewport.pixels()`.
+    pub fn render(
+        &mut self,
+        map: &Map,
+        camera: &Camera,
+        options: &RenderOptions,
+        viewport: Viewport,
+        out: &mut [u8],
+    ) {
+        assert_eq!(out.len(), viewport.pixels(), "frame buffer size");
+        let cam = camera.sanitized();
+        let (w, h) = (viewport.width(), viewport.height());
+        let horizon = h as f32 * 0.5 - cam.horizon * h as f32;
+        self.prepare_slices(map, &cam, options, w);
+        self.prepare_sky(horizon, h);
+
+        let cells = map.cells();
+        let fog = map.fog();
+        let shift = map.width().trailing_zeros();
+        let mask_x = map.width() as i32 - 1;
+        let mask_y = map.height() as i32 - 1;
+        let altitude = cam.altitude;
+
+        for col in 0..w {
+            let mut ybuf = h;
+            let c = col as i32;
+            for s in &self.slices {
+                let px = s.x.wrapping_add(s.dx.wrapping_mul(c)) >> 16;
+                let py = s.y.wrapping_add(s.dy.wrapping_mul(c)) >> 16;
+                let cell = cells[(((py & mask_y) as usize) << shift) | (px & mask_x) as usize];
+                let top = horizon + (altitude - (cell & 0xff) as f32) * s.scale;
+                // `as` saturates: everything above the screen becomes row 0.
+                let top = top.max(0.0) as usize;
+                if top < ybuf {
+                    let colour = fog[s.fog as usize + (cell >> 8) as usize];
+                    for y in top..ybuf {
+                        out[y * w + col] = colour;
+                    }
+                    ybuf = top;
+                    if ybuf == 0 {
+                        break;
+                    }
+                }
+            }
+            for y in 0..ybuf {
+                out[y * w + col] = self.sky[y];
+            }
+        }
+    }
+
+    fn prepare_slices(&mut self, map: &Map, cam: &Camera, options: &RenderOptions, w: usize) {
+        const ONE: f32 = 65536.0;
+        let tan = libm::tanf(cam.fov * 0.5);
+        let focal = w as f32 * 0.5 / tan;
+        let (sin, cos) = (libm::sinf(cam.yaw), libm::cosf(cam.yaw));
+        // Forward is (sin, -cos): yaw 0 looks up the map; right is forward turned 90°.
+        let (fx, fy, rx, ry) = (sin, -cos, cos, sin);
+        // Wrap the eye into the map so fixed point never overflows.
+        let (mw, mh) = (map.width() as f32, map.height() as f32);
+        let ex = cam.x - libm::floorf(cam.x / mw) * mw;
+        let ey = cam.y - libm::floorf(cam.y / mh) * mh;
+        let lod = options.lod.clamp(0.0, 1.0);
+
+        self.slices.clear();
+        let mut z = 1.0f32;
+        let mut dz = 1.0f32;
+        while z < cam.distance {
+            let half = z * tan;
+            let step = 2.0 * half / w as f32;
+            // Sample at column centres: start half a column in from the left edge.
+            let lx = ex + fx * z - rx * (half - step * 0.5);
+            let ly = ey + fy * z - ry * (half - step * 0.5);
+            let fog = if options.fog {
+                let t = (z / cam.distance - 0.45) / 0.55;
+                (t.clamp(0.0, 1.0) * (FOG_LEVELS - 1) as f32) as u16 * 256
+            } else {
+                0
+            };
+            self.slices.push(Slice {
+                x: (lx * ONE) as i32,
+                y: (ly * ONE) as i32,
+                dx: (rx * step * ONE) as i32,
+                dy: (ry * step * ONE) as i32,
+                scale: focal / z,
+                fog,
+            });
+            z += dz;
+            dz += lod;
+        }
+    }
+
+    /// Sky colour per screen row: haze at the horizon, deepening towards the zenith.
+    fn prepare_sky(&mut self, horizon: f32, h: usize) {
+        self.sky.clear();
+        let span = h as f32 * 0.75;
+        self.sky.extend((0..h).map(|y| {
+            let up = ((horizon - y as f32) / span).clamp(0.0, 1.0);
+            let i = (SKY_LEN - 1) - (up * (SKY_LEN - 1) as f32) as usize;
+            (SKY_BASE + i) as u8
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::map::Palette;
+
+    fn vp(w: u32, h: u32) -> Viewport {
+        Viewport::new(w, h).unwrap()
+    }
+
+    /// A flat map at height 0 with one wall of height 200 across x = 40..44, colour 9.
+    fn wall_map() -> Map {
+        let n = 128usize;
+        let mut heights = vec![0u8; n * n];
+        let mut colours = vec![1u8; n * n];
+        for y in 0..n {
+            for x in 40..44 {
+                heights[y * n + x] = 200;
+                colours[y * n + x] = 9;
+            }
+            // A marker behind the wall that must stay hidden.
+            for x in 20..24 {
+                heights[y * n + x] = 100;
+                colours[y * n + x] = 5;
+            }
+        }
+        let palette = Palette(core::array::from_fn(|i| [i as u8; 3]));
+        Map::new(n as u32, n as u32, &heights, &colours, palette).unwrap()
+    }
+
+    fn render(map: &Map, cam: Camera, v: Viewport) -> Vec<u8> {
+        let mut out = vec![0; v.pixels()];
+        let options = RenderOptions {
+            fog: false,
+            ..RenderOptions::default()
+        };
+        Renderer::new().render(map, &cam, &options, v, &mut out);
+        out
+    }
+
+    fn looking_west(x: f32) -> Camera {
+        Camera {
+            x,
+            y: 64.0,
+            altitude: 50.0,
+            yaw: -core::f32::consts::FRAC_PI_2,
+            horizon: 0.0,
+            distance: 120.0,
+            fov: core::f32::consts::FRAC_PI_2,
+        }
+    }
+
+    #[test]
+    fn near_ridge_hides_what_is_behind_it() {
+        let map = wall_map();
+        let frame = render(&map, looking_west(60.0), vp(64, 48));
+        assert!(frame.contains(&9), "the wall is visible");
+        assert!(!frame.contains(&5), "the marker behind the wall is hidden");
+        // Move past the wall: now the marker shows.
+        let frame = render(&map, looking_west(38.0), vp(64, 48));
+        assert!(frame.contains(&5));
+    }
+
+    /// Low over flat ground, looking east where nothing rises within `distance`.
+    fn looking_east(distance: f32) -> Camera {
+        Camera {
+            altitude: 10.0,
+            yaw: core::f32::consts::FRAC_PI_2,
+            distance,
+            ..looking_west(60.0)
+        }
+    }
+
+    #[test]
+    fn ground_below_sky_above() {
+        let frame = render(&wall_map(), looking_east(60.0), vp(64, 48));
+        // Row 0 is 24 rows above the horizon, 2/3 of the sky span of 36 rows: 31 - 20 steps.
+        assert_eq!(frame[0], 224 + 11, "deep blue at the top");
+        assert_eq!(frame[23 * 64], 255, "haze at the horizon");
+        assert_eq!(frame[frame.len() - 1], 1, "flat ground at the bottom");
+    }
+
+    #[test]
+    fn world_wraps_around() {
+        let map = wall_map();
+        let v = vp(80, 60);
+        let a = render(&map, looking_west(60.0), v);
+        let b = render(&map, looking_west(60.0 + 128.0 * 3.0), v);
+        let c = render(&map, looking_west(60.0 - 128.0 * 5.0), v);
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn insane_cameras_do_not_panic() {
+        let map = wall_map();
+        for cam in [
+            Camera {
+                x: f32::NAN,
+                altitude: f32::INFINITY,
+                ..looking_west(1.0)
+            },
+            Camera {
+                distance: 1.0e30,
+                fov: 3.1,
+                horizon: -100.0,
+                ..looking_west(1.0e9)
+            },
+        ] {
+            let frame = render(&map, cam, vp(64, 48));
+            assert_eq!(frame.len(), 64 * 48);
+        }
+    }
+
+    #[test]
+    fn fog_fades_far_terrain() {
+        let map = wall_map();
+        let mut out = vec![0; 64 * 48];
+        let cam = looking_east(60.0);
+        Renderer::new().render(&map, &cam, &RenderOptions::default(), vp(64, 48), &mut out);
+        // Row 30 shows ground about 50 units away: fogged towards the haze.
+        let far = map.palette().0[out[30 * 64 + 32] as usize];
+        assert!(far[0] > 100, "{far:?}");
+        assert_eq!(out[47 * 64 + 32], 1, "near ground is not fogged");
+    }
+}
