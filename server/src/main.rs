@@ -3,6 +3,7 @@
 mod cli;
 mod maps;
 mod snapshot;
+mod ws;
 
 use clap::Parser;
 

@@ -1,1 +1,46 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for building, playing, testing and benchmarking, so
+//! a fresh machine needs nothing but cargo and these files.
+
+mod setup;
+mod steps;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build everything and start the game; flags after `--` go to the server.
+    Play {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        server_args: Vec<String>,
+    },
+    /// Install what is missing, then run every check and test (what CI runs).
+    Test,
+    /// Build the wasm client into www/pkg.
+    Wasm,
+    /// Run the benchmarks.
+    Bench,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Play { server_args } => steps::play(&server_args),
+        Command::Test => steps::test(),
+        Command::Wasm => setup::wasm_target().and_then(|()| steps::build_wasm()),
+        Command::Bench => steps::bench(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

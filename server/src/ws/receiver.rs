@@ -1,0 +1,203 @@
+//! Sans-IO assembly of client frames into messages, with every RFC 6455 rule enforced as
+//! early as possible: text is validated while its bytes arrive, sizes are checked when a
+//! header arrives, control frames may come between fragments.
+
+use super::frame::{FrameError, FrameHeader, OpCode, apply_mask, parse_client_header};
+use super::utf8::Utf8Validator;
+use thiserror::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKind {
+    Text,
+    Binary,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    Message(DataKind, Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    /// The peer's close frame: its code and reason, if it gave one.
+    Close(Option<(u16, String)>),
+}
+
+/// Why we fail the connection; [`ProtocolError::close_code`] is what we tell the peer.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("continuation frame without a message to continue")]
+    UnexpectedContinuation,
+    #[error("new data frame while a fragmented message is unfinished")]
+    ExpectedContinuation,
+    #[error("text is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("message longer than {0} bytes")]
+    MessageTooBig(usize),
+    #[error("close frame with a 1-byte payload")]
+    CloseFrameTooShort,
+    #[error("close code {0} is not allowed on the wire")]
+    InvalidCloseCode(u16),
+}
+
+impl ProtocolError {
+    pub fn close_code(self) -> u16 {
+        match self {
+            ProtocolError::InvalidUtf8 => 1007,
+            ProtocolError::MessageTooBig(_) => 1009,
+            _ => 1002,
+        }
+    }
+}
+
+/// Codes a peer may send in a close frame (RFC 6455 7.4 and the IANA registry).
+pub fn is_valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+#[derive(Debug)]
+struct Frame {
+    header: FrameHeader,
+    received: u64,
+}
+
+#[derive(Debug)]
+pub struct Receiver {
+    max_message: usize,
+    frame: Option<Frame>,
+    kind: Option<DataKind>,
+    message: Vec<u8>,
+    control: Vec<u8>,
+    utf8: Utf8Validator,
+}
+
+impl Receiver {
+    pub fn new(max_message: usize) -> Receiver {
+        Receiver {
+            max_message,
+            frame: None,
+            kind: None,
+            message: Vec::new(),
+            control: Vec::new(),
+            utf8: Utf8Validator::default(),
+        }
+    }
+
+    /// Consumes bytes from the front of `input`. Returns how many were consumed and the
+    /// next event, if one completed. Call again with the rest until it returns
+    /// `Ok(None)`, which means it needs more input. After an error, stop feeding.
+    pub fn feed(&mut self, input: &[u8]) -> (usize, Result<Option<Event>, ProtocolError>) {
+        let mut pos = 0;
+        loop {
+            if self.frame.is_none() {
+                match self.start_frame(&input[pos..]) {
+                    Ok(Some(n)) => pos += n,
+                    Ok(None) => return (pos, Ok(None)),
+                    Err(e) => return (pos, Err(e)),
+                }
+            }
+            let Some(frame) = self.frame.as_mut() else {
+                return (pos, Ok(None));
+            };
+            let header = frame.header;
+            let n = ((header.len - frame.received) as usize).min(input.len() - pos);
+            let chunk = &input[pos..pos + n];
+            if header.opcode.is_control() {
+                self.control.extend_from_slice(chunk);
+            } else {
+                let start = self.message.len();
+                self.message.extend_from_slice(chunk);
+                let fresh = &mut self.message[start..];
+                apply_mask(fresh, header.mask, frame.received);
+                if self.kind == Some(DataKind::Text) && self.utf8.feed(fresh).is_err() {
+                    return (pos + n, Err(ProtocolError::InvalidUtf8));
+                }
+            }
+            frame.received += n as u64;
+            pos += n;
+            if frame.received < header.len {
+                return (pos, Ok(None));
+            }
+            self.frame = None;
+            match self.finish_frame(header) {
+                Ok(None) => continue,
+                other => return (pos, other),
+            }
+        }
+    }
+
+    /// Parses and checks the next header; returns its length, or `None` for "need more".
+    fn start_frame(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        let Some((header, n)) = parse_client_header(input)? else {
+            return Ok(None);
+        };
+        match header.opcode {
+            OpCode::Continuation if self.kind.is_none() => {
+                return Err(ProtocolError::UnexpectedContinuation);
+            }
+            OpCode::Text | OpCode::Binary if self.kind.is_some() => {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            OpCode::Text => {
+                self.kind = Some(DataKind::Text);
+                self.utf8.reset();
+            }
+            OpCode::Binary => self.kind = Some(DataKind::Binary),
+            _ => {}
+        }
+        if !header.opcode.is_control() {
+            let total = self.message.len() as u64 + header.len;
+            if total > self.max_message as u64 {
+                return Err(ProtocolError::MessageTooBig(self.max_message));
+            }
+            // Reserve for what the header promises, but never trust it with more than 1 MiB.
+            self.message.reserve((header.len as usize).min(1 << 20));
+        }
+        self.frame = Some(Frame {
+            header,
+            received: 0,
+        });
+        Ok(Some(n))
+    }
+
+    fn finish_frame(&mut self, header: FrameHeader) -> Result<Option<Event>, ProtocolError> {
+        if header.opcode.is_control() {
+            let mut payload = std::mem::take(&mut self.control);
+            apply_mask(&mut payload, header.mask, 0);
+            return match header.opcode {
+                OpCode::Ping => Ok(Some(Event::Ping(payload))),
+                OpCode::Pong => Ok(Some(Event::Pong(payload))),
+                _ => parse_close(&payload).map(|c| Some(Event::Close(c))),
+            };
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        let kind = self.kind.take().unwrap_or(DataKind::Binary);
+        if kind == DataKind::Text && !self.utf8.is_complete() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(Some(Event::Message(
+            kind,
+            std::mem::take(&mut self.message),
+        )))
+    }
+}
+
+fn parse_close(payload: &[u8]) -> Result<Option<(u16, String)>, ProtocolError> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err(ProtocolError::CloseFrameTooShort),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !is_valid_close_code(code) {
+                return Err(ProtocolError::InvalidCloseCode(code));
+            }
+            let reason = std::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
+            Ok(Some((code, reason.to_owned())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+//! The receiver on literal client frames.
+
+use super::*;
+
+const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A masked client frame.
+fn client(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(fin as u8) << 7 | opcode];
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&MASK);
+    let mut p = payload.to_vec();
+    apply_mask(&mut p, MASK, 0);
+    out.extend_from_slice(&p);
+    out
+}
+
+/// Feeds `input` in pieces of `piece` bytes and collects events until the first error.
+fn run(input: &[u8], piece: usize, max: usize) -> (Vec<Event>, Option<ProtocolError>) {
+    let mut r = Receiver::new(max);
+    let mut events = Vec::new();
+    let mut buf = Vec::new();
+    for chunk in input.chunks(piece) {
+        buf.extend_from_slice(chunk);
+        loop {
+            let (n, res) = r.feed(&buf);
+            buf.drain(..n);
+            match res {
+                Ok(Some(e)) => events.push(e),
+                Ok(None) => break,
+                Err(e) => return (events, Some(e)),
+            }
+        }
+    }
+    (events, None)
+}
+
+fn check(input: &[u8], expected: &[Event], error: Option<ProtocolError>) {
+    for piece in [1, 2, 3, 7, input.len().max(1)] {
+        let (events, err) = run(input, piece, 1 << 20);
+        assert_eq!(events, expected, "piece {piece}");
+        assert_eq!(err, error, "piece {piece}");
+    }
+}
+
+fn text(s: &str) -> Event {
+    Event::Message(DataKind::Text, s.as_bytes().to_vec())
+}
+
+#[test]
+fn rfc6455_examples() {
+    // 5.7: a single masked "Hello".
+    check(&client(true, 1, b"Hello"), &[text("Hello")], None);
+    // 5.7: a fragmented unmasked-in-the-RFC "Hel" + "lo", here masked as a client must.
+    let input = [client(false, 1, b"Hel"), client(true, 0, b"lo")].concat();
+    check(&input, &[text("Hello")], None);
+    // 5.7: a masked ping with "Hello".
+    check(
+        &client(true, 9, b"Hello"),
+        &[Event::Ping(b"Hello".to_vec())],
+        None,
+    );
+    // 256 and 65536 bytes of binary: 16- and 64-bit lengths.
+    for n in [256, 65536] {
+        let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
+        check(
+            &client(true, 2, &data),
+            &[Event::Message(DataKind::Binary, data.clone())],
+            None,
+        );
+    }
+}
+
+#[test]
+fn control_frames_between_fragments() {
+    let input = [
+        client(false, 1, b"frag"),
+        client(true, 9, b"p"),
+        client(false, 0, b"men"),
+        client(true, 10, b""),
+        client(true, 0, b"ted"),
+    ]
+    .concat();
+    check(
+        &input,
+        &[
+            Event::Ping(b"p".to_vec()),
+            Event::Pong(vec![]),
+            text("fragmented"),
+        ],
+        None,
+    );
+}
+
+#[test]
+fn utf8_split_across_fragments_is_valid() {
+    let s = "κόσμε".as_bytes();
+    let input = [
+        client(false, 1, &s[..1]),
+        client(false, 0, &s[1..4]),
+        client(true, 0, &s[4..]),
+    ]
+    .concat();
+    check(&input, &[text("κόσμε")], None);
+}
+
+#[test]
+fn invalid_utf8_fails_before_the_frame_ends() {
+    // The bad byte is the 3rd of a 100-byte frame: with the first 12 bytes fed, we fail.
+    let mut payload = vec![b'a'; 100];
+    payload[2] = 0xff;
+    let frame = client(true, 1, &payload);
+    let mut r = Receiver::new(1 << 20);
+    let (_, res) = r.feed(&frame[..12]);
+    assert_eq!(res, Err(ProtocolError::InvalidUtf8));
+    assert_eq!(ProtocolError::InvalidUtf8.close_code(), 1007);
+    // A message ending mid-character is invalid too.
+    check(
+        &client(true, 1, &[0xce]),
+        &[],
+        Some(ProtocolError::InvalidUtf8),
+    );
+}
+
+#[test]
+fn sequencing_errors() {
+    check(
+        &client(true, 0, b"x"),
+        &[],
+        Some(ProtocolError::UnexpectedContinuation),
+    );
+    let input = [client(false, 1, b"a"), client(true, 2, b"b")].concat();
+    check(&input, &[], Some(ProtocolError::ExpectedContinuation));
+    // Unmasked: the second byte lacks the mask bit.
+    check(
+        &[0x81, 0x01, b'a'],
+        &[],
+        Some(ProtocolError::Frame(FrameError::UnmaskedFrameFromClient)),
+    );
+}
+
+#[test]
+fn message_size_limit_counts_all_fragments() {
+    let input = [client(false, 2, &[0; 60]), client(true, 0, &[0; 60])].concat();
+    let (events, err) = run(&input, 1000, 100);
+    assert!(events.is_empty());
+    assert_eq!(err, Some(ProtocolError::MessageTooBig(100)));
+    assert_eq!(ProtocolError::MessageTooBig(100).close_code(), 1009);
+    // The limit is checked on the header: a huge claimed length fails before any payload.
+    let mut r = Receiver::new(100);
+    let header = [0x82, 0xFF, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4];
+    assert_eq!(r.feed(&header).1, Err(ProtocolError::MessageTooBig(100)));
+}
+
+#[test]
+fn close_frames() {
+    check(&client(true, 8, b""), &[Event::Close(None)], None);
+    let mut payload = 1000u16.to_be_bytes().to_vec();
+    payload.extend_from_slice(b"bye");
+    check(
+        &client(true, 8, &payload),
+        &[Event::Close(Some((1000, "bye".into())))],
+        None,
+    );
+    check(
+        &client(true, 8, &[3]),
+        &[],
+        Some(ProtocolError::CloseFrameTooShort),
+    );
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000] {
+        check(
+            &client(true, 8, &code.to_be_bytes()),
+            &[],
+            Some(ProtocolError::InvalidCloseCode(code)),
+        );
+    }
+    for code in [1000u16, 1001, 1003, 1007, 1011, 1014, 3000, 4999] {
+        assert!(is_valid_close_code(code), "{code}");
+    }
+    let bad_reason = [0x03, 0xe8, 0xff];
+    check(
+        &client(true, 8, &bad_reason),
+        &[],
+        Some(ProtocolError::InvalidUtf8),
+    );
+}

@@ -1,0 +1,79 @@
+//! Installs what the build and the tests need and is missing; fails loudly when it cannot.
+
+use anyhow::{Context, bail};
+use std::process::Command;
+
+/// Runs a command, failing with its command line if it does not succeed.
+pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let line = format!("{cmd:?}");
+    eprintln!("xtask: $ {line}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {line}"))?;
+    if !status.success() {
+        bail!("{line} failed with {status}");
+    }
+    Ok(())
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn output(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn wasm_target() -> anyhow::Result<()> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    Ok(())
+}
+
+/// Debian's Chromium for the browser tests.
+pub fn chromium() -> anyhow::Result<String> {
+    const PATH: &str = "/usr/bin/chromium";
+    if !std::path::Path::new(PATH).exists() {
+        if !succeeds(Command::new("apt-get").arg("--version")) {
+            bail!("{PATH} is missing and apt-get is not available: install Chromium by hand");
+        }
+        run(Command::new("apt-get").arg("update"))?;
+        run(Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"]))?;
+    }
+    Ok(PATH.into())
+}
+
+/// kosoku, the Autobahn conformance runner, from PyPI.
+pub fn kosoku() -> anyhow::Result<()> {
+    if !succeeds(Command::new("kosoku").arg("--help")) {
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "kosoku"]))?;
+    }
+    if !succeeds(Command::new("kosoku").arg("--help")) {
+        bail!("kosoku is still not on PATH after pip install");
+    }
+    Ok(())
+}
+
+/// npm packages of the browser tests (playwright-core, ws), from the committed lock file.
+pub fn node_modules(dir: &std::path::Path) -> anyhow::Result<()> {
+    if !succeeds(Command::new("node").arg("--version")) {
+        bail!("node is missing: install Node.js 20 or later");
+    }
+    if !dir.join("node_modules").exists() {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The steps behind each `cargo xtask` command.
+
+use crate::setup::{self, run};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Builds the client for wasm32 and generates its JS bindings into `www/pkg`.
+pub fn build_wasm() -> anyhow::Result<()> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "client",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
+    let wasm = root().join("target/wasm32-unknown-unknown/release/client.wasm");
+    let out = root().join("www/pkg");
+    eprintln!(
+        "xtask: wasm-bindgen {} -> {}",
+        wasm.display(),
+        out.display()
+    );
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)?
+        .typescript(false)
+        .generate(&out)
+        .with_context(|| format!("wasm-bindgen on {}", wasm.display()))?;
+    Ok(())
+}
+
+fn build_server() -> anyhow::Result<PathBuf> {
+    run(cargo().args(["build", "--release", "-p", "server"]))?;
+    Ok(root().join("target/release/server"))
+}
+
+pub fn play(server_args: &[String]) -> anyhow::Result<()> {
+    setup::wasm_target()?;
+    build_wasm()?;
+    let server = build_server()?;
+    let www = root().join("www");
+    let mut cmd = Command::new(server);
+    cmd.arg("--www").arg(&www).args(server_args);
+    run(&mut cmd)
+}
+
+pub fn test() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    setup::wasm_target()?;
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "clippy",
+        "-p",
+        "shared",
+        "-p",
+        "client",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args(["test", "--workspace"]))?;
+    build_wasm()?;
+    eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+pub fn bench() -> anyhow::Result<()> {
+    run(cargo().args(["bench", "-p", "shared"]))
+}
