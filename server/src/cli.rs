@@ -14,6 +14,36 @@ pub struct Args {
     pub command: Option<Command>,
     #[command(flatten)]
     pub map: MapArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Directory with the page and the built wasm.
+    #[arg(long, default_value = "www")]
+    pub www: PathBuf,
+    /// Also serve a WebSocket echo endpoint on /echo (for conformance tests).
+    #[arg(long)]
+    pub echo: bool,
+    /// Largest message /echo accepts, in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    pub echo_max_message: usize,
+    /// Accept WebSocket upgrades only from pages of this origin (repeatable); default: any.
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
+    /// Most simultaneous connections; more are answered 503.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a whole request head.
+    #[arg(long, default_value_t = 10)]
+    pub head_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

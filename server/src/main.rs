@@ -1,11 +1,15 @@
 //! The voxelcast server binary: parses flags, then serves the game or renders a snapshot.
 
 mod cli;
+mod http;
 mod maps;
+mod net;
 mod snapshot;
 mod ws;
 
+use anyhow::Context;
 use clap::Parser;
+use std::time::Duration;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Args::parse();
@@ -26,8 +30,73 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(args: cli::Args) -> anyhow::Result<()> {
-    match args.command {
-        Some(cli::Command::Snapshot(s)) => snapshot::run(&s, &args.map),
-        None => anyhow::bail!("serving is not built yet"),
+    match &args.command {
+        Some(cli::Command::Snapshot(s)) => snapshot::run(s, &args.map),
+        None => serve(&args),
+    }
+}
+
+fn serve(args: &cli::Args) -> anyhow::Result<()> {
+    let s = &args.serve;
+    let www = s
+        .www
+        .canonicalize()
+        .with_context(|| format!("web root {} not found", s.www.display()))?;
+    let config = net::NetConfig {
+        www,
+        max_connections: s.max_connections,
+        limits: http::request::Limits::default(),
+        head_timeout: Duration::from_secs(s.head_timeout),
+        idle_timeout: Duration::from_secs(s.idle_timeout),
+        allowed_origins: s.allowed_origins.clone(),
+        echo: s.echo,
+        echo_ws: ws::conn::WsConfig {
+            max_message: s.echo_max_message,
+            ..Default::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(s.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", s.addr))?;
+        let addr = listener.local_addr()?;
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let game = NoGame;
+        let server = net::Server::new(config, game, shutdown);
+        println!("voxelcast is running: open http://{addr}/");
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+        });
+        server.run(listener).await;
+        anyhow::Ok(())
+    })
+}
+
+struct NoGame;
+
+impl net::GameEndpoint for NoGame {
+    async fn serve(
+        &self,
+        _stream: tokio::net::TcpStream,
+        _leftover: Vec<u8>,
+        _request: &http::request::Request,
+        _shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+    }
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

@@ -1,0 +1,271 @@
+//! Sans-IO HTTP/1.1 request-head parser: bytes in, a typed request or "need more" out.
+
+use thiserror::Error;
+
+/// Limits on a request head; defaults suit a game server that only serves files.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_head: usize,
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: 8 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum HttpError {
+    #[error("malformed request: {0}")]
+    BadRequest(&'static str),
+    #[error("request head larger than {0} bytes")]
+    HeadTooLarge(usize),
+    #[error("more than {0} header fields")]
+    TooManyHeaders(usize),
+    #[error("HTTP version not supported")]
+    VersionNotSupported,
+}
+
+impl HttpError {
+    pub fn status(&self) -> u16 {
+        match self {
+            HttpError::BadRequest(_) => 400,
+            HttpError::HeadTooLarge(_) | HttpError::TooManyHeaders(_) => 431,
+            HttpError::VersionNotSupported => 505,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor: u8,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// All values of a header (names compare case-insensitively).
+    pub fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.headers(name).next()
+    }
+
+    /// Whether a comma-separated token list header (e.g. `Connection`) holds `token`.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers(name)
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    /// HTTP/1.1 keeps the connection open unless told otherwise; HTTP/1.0 the reverse.
+    pub fn keep_alive(&self) -> bool {
+        if self.has_token("connection", "close") {
+            false
+        } else {
+            self.minor >= 1 || self.has_token("connection", "keep-alive")
+        }
+    }
+
+    /// Whether a body follows the head (we never read request bodies).
+    pub fn has_body(&self) -> bool {
+        self.header("transfer-encoding").is_some()
+            || self
+                .header("content-length")
+                .is_some_and(|v| v.trim() != "0")
+    }
+}
+
+/// Parses a request head from the start of `buf`: `Ok(Some((request, head_len)))`, or
+/// `Ok(None)` if the head is not complete yet (and still within the limits).
+pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, HttpError> {
+    // RFC 9112 2.2: ignore empty lines before the request line.
+    let skip = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let Some(end) = find(&buf[skip..], b"\r\n\r\n") else {
+        if buf.len() > limits.max_head {
+            return Err(HttpError::HeadTooLarge(limits.max_head));
+        }
+        return Ok(None);
+    };
+    let head_len = skip + end + 4;
+    if head_len > limits.max_head {
+        return Err(HttpError::HeadTooLarge(limits.max_head));
+    }
+    let head = std::str::from_utf8(&buf[skip..skip + end])
+        .map_err(|_| HttpError::BadRequest("head is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or_default();
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(HttpError::BadRequest("request line"));
+    };
+    if method.is_empty() || !method.bytes().all(is_tchar) {
+        return Err(HttpError::BadRequest("method"));
+    }
+    if target.is_empty() || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(HttpError::BadRequest("target"));
+    }
+    let minor = match version {
+        "HTTP/1.1" => 1,
+        "HTTP/1.0" => 0,
+        v if v.starts_with("HTTP/") => return Err(HttpError::VersionNotSupported),
+        _ => return Err(HttpError::BadRequest("version")),
+    };
+    let mut headers = Vec::new();
+    for line in lines {
+        if headers.len() == limits.max_headers {
+            return Err(HttpError::TooManyHeaders(limits.max_headers));
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or(HttpError::BadRequest("header line"))?;
+        // No whitespace before the colon; no obsolete line folding (RFC 9112 5.1, 5.2).
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(HttpError::BadRequest("header name"));
+        }
+        let value = value.trim_matches([' ', '\t']);
+        if value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Err(HttpError::BadRequest("header value"));
+        }
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+    let request = Request {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        minor,
+        headers,
+    };
+    if request.minor == 1 && request.headers("host").count() != 1 {
+        return Err(HttpError::BadRequest("HTTP/1.1 needs exactly one Host"));
+    }
+    if request.headers("content-length").count() > 1 {
+        return Err(HttpError::BadRequest("several Content-Length"));
+    }
+    Ok(Some((request, head_len)))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// RFC 9110 token characters.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Result<Option<usize>, HttpError>) -> Option<Request> {
+        let got = parse(input.as_bytes(), &Limits::default());
+        let summary = got
+            .as_ref()
+            .map(|o| o.as_ref().map(|(_, n)| *n))
+            .map_err(Clone::clone);
+        assert_eq!(summary, expected, "{input:?}");
+        got.ok().flatten().map(|(r, _)| r)
+    }
+
+    #[test]
+    fn parses_a_browser_request() {
+        let input = "GET /index.html?x=1 HTTP/1.1\r\nHost: localhost:8080\r\nConnection: keep-alive, Upgrade\r\nAccept:  text/html \r\n\r\nNEXT";
+        let r = check(input, Ok(Some(input.len() - 4))).unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.target, "/index.html?x=1");
+        assert_eq!(r.minor, 1);
+        assert_eq!(r.header("ACCEPT"), Some("text/html"));
+        assert!(r.has_token("connection", "upgrade"));
+        assert!(r.keep_alive());
+        assert!(!r.has_body());
+    }
+
+    #[test]
+    fn partial_is_not_invalid() {
+        let full = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for n in 0..full.len() {
+            check(&full[..n], Ok(None));
+        }
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        let r = check("GET / HTTP/1.0\r\n\r\n", Ok(Some(18))).unwrap();
+        assert!(!r.keep_alive());
+        let r = check(
+            "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            Ok(Some(42)),
+        )
+        .unwrap();
+        assert!(r.keep_alive());
+        let r = check(
+            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            Ok(Some(46)),
+        )
+        .unwrap();
+        assert!(!r.keep_alive());
+    }
+
+    #[test]
+    fn rejects() {
+        let bad = |s: &str, what| check(s, Err(HttpError::BadRequest(what)));
+        bad("GET /\r\n\r\n", "request line");
+        bad("GET  / HTTP/1.1\r\n\r\n", "request line");
+        bad("G(T / HTTP/1.1\r\n\r\n", "method");
+        bad("GET / HTTX/1.1\r\n\r\n", "version");
+        bad("GET / HTTP/1.1\r\nHost : a\r\n\r\n", "header name");
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\r\n X: folded\r\n\r\n",
+            "header name",
+        );
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n",
+            "header line",
+        );
+        bad("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 needs exactly one Host");
+        bad(
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            "several Content-Length",
+        );
+        bad("GET / HTTP/1.1\r\nHost: a\u{1}b\r\n\r\n", "header value");
+        check(
+            "GET / HTTP/2.0\r\n\r\n",
+            Err(HttpError::VersionNotSupported),
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let limits = Limits::default();
+        let huge = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(limits.max_head));
+        assert_eq!(
+            parse(huge.as_bytes(), &limits),
+            Err(HttpError::HeadTooLarge(limits.max_head))
+        );
+        assert_eq!(HttpError::HeadTooLarge(1).status(), 431);
+        let many: String = (0..=limits.max_headers)
+            .map(|i| format!("X{i}: y\r\n"))
+            .collect();
+        let req = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+        assert_eq!(
+            parse(req.as_bytes(), &limits),
+            Err(HttpError::TooManyHeaders(limits.max_headers))
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! The listener: accepts connections, enforces limits and deadlines, serves static files
+//! over keep-alive HTTP/1.1 and hands WebSocket upgrades to their endpoint.
+
+use crate::http::files::{self, PathError};
+use crate::http::request::{self, HttpError, Limits, Request};
+use crate::http::response::{Head, simple};
+use crate::ws::conn::{self, Echo, Ending, WsConfig};
+use crate::ws::handshake;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// Canonical web root.
+    pub www: PathBuf,
+    pub max_connections: usize,
+    pub limits: Limits,
+    /// Deadline for a whole request head, from its first byte (slowloris).
+    pub head_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub idle_timeout: Duration,
+    pub allowed_origins: Vec<String>,
+    /// Serve `/echo` (for conformance tests).
+    pub echo: bool,
+    pub echo_ws: WsConfig,
+}
+
+/// The game's side of `/ws`, so the network layer knows nothing about the game.
+pub trait GameEndpoint: Send + Sync + 'static {
+    fn serve(
+        &self,
+        stream: TcpStream,
+        leftover: Vec<u8>,
+        request: &Request,
+        shutdown: watch::Receiver<bool>,
+    ) -> impl std::future::Future<Output = ()> + Send;
+}
+
+pub struct Server<G> {
+    pub config: NetConfig,
+    pub game: G,
+    slots: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl<G: GameEndpoint> Server<G> {
+    pub fn new(config: NetConfig, game: G, shutdown: watch::Receiver<bool>) -> Arc<Server<G>> {
+        Arc::new(Server {
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            config,
+            game,
+            shutdown,
+        })
+    }
+
+    /// Accepts until shutdown, then waits (bounded) for the open connections to close.
+    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = shutdown.changed() => break,
+            };
+            let (mut stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "connection limit reached");
+                tokio::spawn(async move {
+                    let busy = simple(
+                        503,
+                        "server is full, try again later\n",
+                        false,
+                        &[("Retry-After", "5")],
+                    );
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(1), stream.write_all(&busy)).await;
+                });
+                continue;
+            };
+            let server = self.clone();
+            tokio::spawn(async move {
+                server.connection(stream).await;
+                drop(permit);
+            });
+        }
+        let all = self.config.max_connections as u32;
+        let drained =
+            tokio::time::timeout(Duration::from_secs(5), self.slots.acquire_many(all)).await;
+        if drained.is_err() {
+            tracing::warn!("some connections did not close within 5 s");
+        }
+    }
+
+    async fn connection(&self, mut stream: TcpStream) {
+        let mut buf = Vec::new();
+        let mut first = true;
+        loop {
+            let head = self.read_head(&mut stream, &mut buf, first).await;
+            first = false;
+            let req = match head {
+                Ok(Some(req)) => req,
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = stream
+                        .write_all(&simple(e.status(), &format!("{e}\n"), false, &[]))
+                        .await;
+                    return;
+                }
+            };
+            let path = req.target.split('?').next().unwrap_or_default();
+            let upgrade = req.has_token("upgrade", "websocket");
+            if path == "/ws" || (path == "/echo" && self.config.echo) {
+                let response = handshake::respond(&req, &self.config.allowed_origins);
+                let ok = response.is_ok();
+                let bytes = response.unwrap_or_else(|refusal| refusal);
+                if stream.write_all(&bytes).await.is_err() || !ok {
+                    return;
+                }
+                let leftover = std::mem::take(&mut buf);
+                if path == "/ws" {
+                    self.game
+                        .serve(stream, leftover, &req, self.shutdown.clone())
+                        .await;
+                } else {
+                    let (out, drain) = conn::new_outbox(&self.config.echo_ws);
+                    let ending = conn::serve(
+                        stream,
+                        leftover,
+                        &self.config.echo_ws,
+                        &mut Echo,
+                        out,
+                        drain,
+                        self.shutdown.clone(),
+                    )
+                    .await;
+                    tracing::debug!(?ending, "echo connection ended");
+                }
+                return;
+            }
+            if upgrade {
+                let _ = stream
+                    .write_all(&simple(404, "no WebSocket endpoint here\n", false, &[]))
+                    .await;
+                return;
+            }
+            let keep_alive = req.keep_alive() && !req.has_body() && !*self.shutdown.borrow();
+            let response = self.static_response(&req, keep_alive).await;
+            if stream.write_all(&response).await.is_err() || !keep_alive {
+                return;
+            }
+        }
+    }
+
+    /// Reads until a whole request head is buffered. `Ok(None)`: the peer closed or idled
+    /// out between requests. A head must complete within `head_timeout` of its first byte.
+    async fn read_head(
+        &self,
+        stream: &mut TcpStream,
+        buf: &mut Vec<u8>,
+        first: bool,
+    ) -> Result<Option<Request>, HttpError> {
+        let mut deadline = if first {
+            Some(Instant::now() + self.config.head_timeout)
+        } else {
+            None
+        };
+        let idle_deadline = Instant::now() + self.config.idle_timeout;
+        loop {
+            if let Some((req, n)) = request::parse(buf, &self.config.limits)? {
+                buf.drain(..n);
+                return Ok(Some(req));
+            }
+            if !buf.is_empty() && deadline.is_none() {
+                deadline = Some(Instant::now() + self.config.head_timeout);
+            }
+            let until = deadline.unwrap_or(idle_deadline);
+            buf.reserve(2048);
+            let mut shutdown = self.shutdown.clone();
+            let read = tokio::select! {
+                r = tokio::time::timeout_at(until, stream.read_buf(buf)) => r,
+                _ = shutdown.changed(), if buf.is_empty() => return Ok(None),
+            };
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
+                Ok(Ok(_)) => {}
+                Err(_) if buf.is_empty() => return Ok(None),
+                Err(_) => {
+                    let _ = stream
+                        .write_all(&simple(408, "request head took too long\n", false, &[]))
+                        .await;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    async fn static_response(&self, req: &Request, keep_alive: bool) -> Vec<u8> {
+        let head_only = req.method == "HEAD";
+        if req.method != "GET" && !head_only {
+            return simple(
+                405,
+                "only GET and HEAD\n",
+                keep_alive,
+                &[("Allow", "GET, HEAD")],
+            );
+        }
+        if req.has_body() {
+            return simple(413, "requests take no body here\n", false, &[]);
+        }
+        let path = match files::resolve(&self.config.www, &req.target) {
+            Ok(p) => p,
+            Err(PathError::Bad) => return simple(400, "bad path\n", keep_alive, &[]),
+            Err(PathError::NotFound) => return simple(404, "not found\n", keep_alive, &[]),
+        };
+        let (body, etag) = match read_file(&path).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read file");
+                return simple(404, "not found\n", keep_alive, &[]);
+            }
+        };
+        let connection = if keep_alive { "keep-alive" } else { "close" };
+        if req
+            .headers("if-none-match")
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim() == etag || t.trim() == "*")
+        {
+            return Head::new(304)
+                .header("ETag", &etag)
+                .header("Connection", connection)
+                .finish();
+        }
+        let mut out = Head::new(200)
+            .header("Content-Type", files::content_type(&path))
+            .header("Content-Length", body.len())
+            .header("ETag", &etag)
+            .header("Cache-Control", "no-cache")
+            .header("X-Content-Type-Options", "nosniff")
+            .header("Connection", connection)
+            .finish();
+        if !head_only {
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+}
+
+const MAX_FILE: u64 = 64 << 20;
+
+async fn read_file(path: &std::path::Path) -> std::io::Result<(Vec<u8>, String)> {
+    let meta = tokio::fs::metadata(path).await?;
+    if meta.len() > MAX_FILE {
+        return Err(std::io::Error::other("file too large to serve"));
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let body = tokio::fs::read(path).await?;
+    let etag = format!("\"{:x}-{:x}\"", body.len(), mtime);
+    Ok((body, etag))
+}
+
+/// Logs how a WebSocket connection ended, once, at a level that matches its cause.
+pub fn log_ending(ending: &Ending, who: &str) {
+    match ending {
+        Ending::PeerClosed(code) => tracing::info!(who, code, "closed by peer"),
+        Ending::WeClosed(code) => tracing::info!(who, code, "closed by server"),
+        Ending::Dropped => tracing::info!(who, "connection dropped"),
+    }
+}

@@ -1,0 +1,204 @@
+//! What a connection sends: an ordered, bounded queue for messages that must arrive
+//! (waiting when full, which pushes back on whoever produces them), plus "latest wins"
+//! slots for messages that a newer one makes worthless (frames, camera state). A slow
+//! reader therefore gets fewer frames, never a growing queue.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{Notify, mpsc};
+
+/// Latest-wins kinds; at most one of each waits behind the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Frame = 0,
+    State = 1,
+    Players = 2,
+}
+const SLOTS: usize = 3;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("connection is closed")]
+pub struct Closed;
+
+#[derive(Default)]
+struct Pending {
+    latest: [Option<Vec<u8>>; SLOTS],
+    close: Option<Vec<u8>>,
+    /// Set once a close is queued or the writer stopped: nothing more is accepted.
+    closed: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+/// A cloneable handle to one connection's outgoing side. Frames are complete encoded
+/// WebSocket frames.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::Sender<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+/// The writer's side of an [`Outbox`].
+pub struct Drain {
+    queue: mpsc::Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+}
+
+pub enum Next {
+    Send(Vec<u8>),
+    /// The close frame: send it, then end the connection's writing side.
+    Close(Vec<u8>),
+    /// Everything is gone: stop.
+    Stop,
+}
+
+pub fn outbox(queue: usize) -> (Outbox, Drain) {
+    let (tx, rx) = mpsc::channel(queue.max(1));
+    let shared = Arc::new(Shared {
+        pending: Mutex::new(Pending::default()),
+        wake: Notify::new(),
+    });
+    (
+        Outbox {
+            queue: tx,
+            shared: shared.clone(),
+        },
+        Drain { queue: rx, shared },
+    )
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding this lock cannot leave the data inconsistent: recover.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Outbox {
+    /// Queues a frame that must be delivered, waiting while the queue is full.
+    pub async fn send(&self, frame: Vec<u8>) -> Result<(), Closed> {
+        if self.shared.lock().closed {
+            return Err(Closed);
+        }
+        self.queue.send(frame).await.map_err(|_| Closed)
+    }
+
+    /// Replaces whatever frame of this kind is still waiting; never waits.
+    pub fn replace(&self, slot: Slot, frame: Vec<u8>) -> Result<(), Closed> {
+        let mut p = self.shared.lock();
+        if p.closed {
+            return Err(Closed);
+        }
+        p.latest[slot as usize] = Some(frame);
+        drop(p);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Sends a close frame after what is queued, then nothing more. Only the first
+    /// close counts.
+    pub fn close(&self, code: u16, reason: &str) {
+        let mut p = self.shared.lock();
+        if p.closed {
+            return;
+        }
+        p.closed = true;
+        p.latest = Default::default();
+        let mut payload = code.to_be_bytes().to_vec();
+        // A close payload is at most 125 bytes: cut the reason at a character boundary.
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        payload.extend_from_slice(&reason.as_bytes()[..end]);
+        p.close = Some(super::frame::frame(super::frame::OpCode::Close, &payload));
+        drop(p);
+        self.shared.wake.notify_one();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+}
+
+impl Drain {
+    /// What to write next, if anything is ready now: queued frames first, then the
+    /// latest-wins slots, then the close frame.
+    pub fn ready(&mut self) -> Option<Next> {
+        if let Ok(frame) = self.queue.try_recv() {
+            return Some(Next::Send(frame));
+        }
+        let mut p = self.shared.lock();
+        if let Some(frame) = p.latest.iter_mut().find_map(Option::take) {
+            return Some(Next::Send(frame));
+        }
+        p.close.take().map(Next::Close)
+    }
+
+    /// Waits for the next thing to write.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            if let Some(next) = self.ready() {
+                return next;
+            }
+            tokio::select! {
+                biased;
+                frame = self.queue.recv() => match frame {
+                    Some(frame) => return Next::Send(frame),
+                    // Every handle is gone; anything left in the slots still goes out.
+                    None => return self.ready().unwrap_or(Next::Stop),
+                },
+                () = self.shared.wake.notified() => {}
+            }
+        }
+    }
+}
+
+impl Drop for Drain {
+    fn drop(&mut self) {
+        // The writer is gone: make every producer see a closed connection.
+        self.shared.lock().closed = true;
+        self.queue.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(next: Next) -> String {
+        match next {
+            Next::Send(f) => format!("send {}", String::from_utf8_lossy(&f)),
+            Next::Close(f) => format!("close {:?}", &f[2..4]),
+            Next::Stop => "stop".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn latest_frame_wins_and_queue_comes_first() {
+        let (out, mut drain) = outbox(4);
+        out.replace(Slot::Frame, b"frame 1".to_vec()).unwrap();
+        out.replace(Slot::Frame, b"frame 2".to_vec()).unwrap();
+        out.send(b"welcome".to_vec()).await.unwrap();
+        assert_eq!(text(drain.next().await), "send welcome");
+        assert_eq!(text(drain.next().await), "send frame 2");
+        assert!(drain.ready().is_none());
+        out.close(1001, "bye");
+        assert_eq!(out.replace(Slot::Frame, b"late".to_vec()), Err(Closed));
+        assert_eq!(out.send(b"late".to_vec()).await, Err(Closed));
+        assert_eq!(text(drain.next().await), "close [3, 233]");
+    }
+
+    #[tokio::test]
+    async fn full_queue_waits_and_dead_writer_fails_senders() {
+        let (out, drain) = outbox(1);
+        out.send(vec![1]).await.unwrap();
+        let blocked = tokio::time::timeout(std::time::Duration::from_millis(50), out.send(vec![2]));
+        assert!(blocked.await.is_err(), "second send waits for room");
+        drop(drain);
+        assert_eq!(out.send(vec![3]).await, Err(Closed));
+        assert_eq!(out.replace(Slot::State, vec![4]), Err(Closed));
+    }
+}
