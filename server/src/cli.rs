@@ -44,6 +44,24 @@ pub struct ServeArgs {
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, default_value_t = 30)]
     pub idle_timeout: u64,
+    /// Most frames a second rendered for one player (server-side mode).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub fps: u32,
+    /// Largest frame the server renders, WIDTHxHEIGHT; bigger requests are scaled down.
+    #[arg(long, default_value = "800x450", value_parser = parse_viewport)]
+    pub max_viewport: shared::Viewport,
+    /// Most players at once.
+    #[arg(long, default_value_t = 64)]
+    pub max_players: usize,
+    /// Frames rendered at once; default: one per core.
+    #[arg(long)]
+    pub render_threads: Option<usize>,
+}
+
+fn parse_viewport(s: &str) -> Result<shared::Viewport, String> {
+    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT, e.g. 800x450")?;
+    let num = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
+    shared::Viewport::new(num(w)?, num(h)?).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]

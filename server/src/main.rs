@@ -1,6 +1,7 @@
 //! The voxelcast server binary: parses flags, then serves the game or renders a snapshot.
 
 mod cli;
+mod game;
 mod http;
 mod maps;
 mod net;
@@ -55,6 +56,14 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
             ..Default::default()
         },
     };
+    let map = maps::load(&args.map)?;
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let game_config = game::GameConfig {
+        fps: s.fps,
+        max_viewport: s.max_viewport,
+        max_players: s.max_players,
+        render_threads: s.render_threads.unwrap_or(cores),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -64,8 +73,13 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", s.addr))?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
-        let game = NoGame;
-        let server = net::Server::new(config, game, shutdown);
+        let game = game::Game::new(game_config, map);
+        game.start(shutdown.clone());
+        let endpoint = game::Endpoint {
+            game,
+            ws: ws::conn::WsConfig::default(),
+        };
+        let server = net::Server::new(config, endpoint, shutdown);
         println!("voxelcast is running: open http://{addr}/");
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -75,19 +89,6 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
         server.run(listener).await;
         anyhow::Ok(())
     })
-}
-
-struct NoGame;
-
-impl net::GameEndpoint for NoGame {
-    async fn serve(
-        &self,
-        _stream: tokio::net::TcpStream,
-        _leftover: Vec<u8>,
-        _request: &http::request::Request,
-        _shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-    }
 }
 
 async fn wait_for_signal() {

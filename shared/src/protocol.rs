@@ -34,6 +34,7 @@ mod tag {
     pub const PONG: u8 = 9;
     pub const ERROR: u8 = 10;
     pub const STATE: u8 = 11;
+    pub const PAUSE: u8 = 12;
 }
 
 /// Who draws the frames.
@@ -165,6 +166,8 @@ pub enum Message<'a> {
     Pong(u32),
     Error { code: ErrorCode, text: String },
     State(State),
+    /// The page is hidden (`true`) or visible again: no frames or state while hidden.
+    Pause(bool),
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -268,6 +271,10 @@ impl Message<'_> {
                 w.u8(tag::ERROR);
                 w.u16(*code as u16);
                 w.str(text);
+            }
+            Message::Pause(p) => {
+                w.u8(tag::PAUSE);
+                w.u8(*p as u8);
             }
             Message::State(s) => {
                 w.u8(tag::STATE);
@@ -402,6 +409,11 @@ impl Message<'_> {
                 tick: r.u32()?,
                 last_input: r.u32()?,
                 camera: r.camera()?,
+            }),
+            tag::PAUSE => Message::Pause(match r.u8()? {
+                0 => false,
+                1 => true,
+                v => return Err(bad("pause", v)),
             }),
             other => return Err(DecodeError::UnknownTag(other)),
         };

@@ -117,10 +117,6 @@ impl Outbox {
         drop(p);
         self.shared.wake.notify_one();
     }
-
-    pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed
-    }
 }
 
 impl Drain {

@@ -64,6 +64,7 @@ impl Sha1 {
         out
     }
 
+    #[cfg(test)]
     pub fn digest(data: &[u8]) -> [u8; 20] {
         let mut h = Sha1::new();
         h.update(data);

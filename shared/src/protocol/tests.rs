@@ -36,6 +36,7 @@ fn literal_encodings() {
     check_bytes(Message::Ping(7), &[8, 7, 0, 0, 0]);
     check_bytes(Message::Pong(0x0403_0201), &[9, 1, 2, 3, 4]);
     check_bytes(Message::SetMode(RenderMode::Client), &[7, 1]);
+    check_bytes(Message::Pause(true), &[12, 1]);
     check_bytes(
         Message::Hello(Hello {
             version: 1,
@@ -267,6 +268,7 @@ fn any_message() -> impl Strategy<Value = Owned> {
         });
     let small = prop_oneof![
         any_mode().prop_map(Message::SetMode),
+        any::<bool>().prop_map(Message::Pause),
         any::<u32>().prop_map(Message::Ping),
         any::<u32>().prop_map(Message::Pong),
         "\\PC{0,40}".prop_map(|text| Message::Error {

@@ -1,0 +1,243 @@
+//! One player's connection: the Hello/Welcome exchange, then input, mode switches and
+//! pings. Everything a client sends is checked; nothing it sends can touch another player.
+
+use super::{Game, JoinError, ws_binary};
+use crate::http::request::Request;
+use crate::net::{GameEndpoint, log_ending};
+use crate::ws::conn::{self, CloseReason, Handler, WsConfig};
+use crate::ws::outbox::Outbox;
+use crate::ws::receiver::DataKind;
+use shared::protocol::{ErrorCode, Message, RenderMode, VERSION, Welcome};
+use shared::Viewport;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Input and other messages allowed per second, with a burst of twice that.
+const MESSAGES_PER_SECOND: f64 = 150.0;
+/// Messages over the limit tolerated before the connection is closed.
+const FLOOD_STRIKES: u32 = 300;
+
+#[derive(Clone)]
+pub struct Endpoint {
+    pub game: Arc<Game>,
+    pub ws: WsConfig,
+}
+
+impl GameEndpoint for Endpoint {
+    async fn serve(&self, stream: TcpStream, leftover: Vec<u8>, _request: &Request, shutdown: watch::Receiver<bool>) {
+        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (out, drain) = conn::new_outbox(&self.ws);
+        let mut player = PlayerConn {
+            game: self.game.clone(),
+            id: None,
+            map_sent: false,
+            bucket: TokenBucket::new(MESSAGES_PER_SECOND),
+            strikes: 0,
+        };
+        let ending = conn::serve(stream, leftover, &self.ws, &mut player, out, drain, shutdown).await;
+        if let Some(id) = player.id {
+            self.game.leave(id);
+        }
+        log_ending(&ending, &peer);
+    }
+}
+
+struct PlayerConn {
+    game: Arc<Game>,
+    id: Option<u16>,
+    map_sent: bool,
+    bucket: TokenBucket,
+    strikes: u32,
+}
+
+fn violation(reason: &str) -> CloseReason {
+    CloseReason::new(1008, reason)
+}
+
+impl Handler for PlayerConn {
+    async fn on_message(&mut self, kind: DataKind, data: Vec<u8>, out: &Outbox) -> Result<(), CloseReason> {
+        if kind == DataKind::Text {
+            return Err(CloseReason::new(1003, "binary messages only"));
+        }
+        if !self.bucket.take(Instant::now()) {
+            self.strikes += 1;
+            if self.strikes == 1 {
+                send_error(out, ErrorCode::RateLimited, "too many messages: some are dropped").await;
+            }
+            if self.strikes > FLOOD_STRIKES {
+                return Err(violation("message flood"));
+            }
+            return Ok(());
+        }
+        let msg = match Message::decode(&data) {
+            Ok(m) => m,
+            Err(e) => {
+                send_error(out, ErrorCode::BadMessage, &e.to_string()).await;
+                return Err(violation("malformed message"));
+            }
+        };
+        let Some(id) = self.id else {
+            return match msg {
+                Message::Hello(hello) => self.hello(hello, out).await,
+                _ => {
+                    send_error(out, ErrorCode::UnexpectedMessage, "send Hello first").await;
+                    Err(violation("no Hello"))
+                }
+            };
+        };
+        match msg {
+            Message::Input(input) => {
+                // At most half a turn per message: a bigger delta is no mouse movement.
+                let yaw = (input.look_x as f32 / 1000.0).clamp(-3.2, 3.2);
+                let pitch = input.look_y as f32 / 1000.0;
+                self.game.with_player(id, |p| {
+                    p.keys = input.keys;
+                    p.look.0 += yaw;
+                    p.look.1 += pitch;
+                    p.last_input = input.seq;
+                });
+            }
+            Message::SetMode(mode) => {
+                self.game.with_player(id, |p| {
+                    p.mode = mode;
+                    p.dirty = true;
+                });
+                if mode == RenderMode::Client {
+                    self.send_map(out).await?;
+                }
+            }
+            Message::Pause(paused) => self.game.with_player(id, |p| {
+                p.paused = paused;
+                p.dirty = true;
+            }),
+            Message::Ping(v) => {
+                let _ = out.send(ws_binary(&Message::Pong(v))).await;
+            }
+            Message::Pong(_) => {}
+            _ => {
+                send_error(out, ErrorCode::UnexpectedMessage, "not a client message").await;
+                return Err(violation("unexpected message"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PlayerConn {
+    async fn hello(&mut self, hello: shared::protocol::Hello, out: &Outbox) -> Result<(), CloseReason> {
+        if hello.version != VERSION {
+            send_error(out, ErrorCode::UnsupportedVersion, &format!("this server speaks protocol {VERSION}")).await;
+            return Err(violation("unsupported protocol version"));
+        }
+        let viewport = match Viewport::new(hello.width.into(), hello.height.into()) {
+            Ok(v) => v,
+            Err(e) => {
+                send_error(out, ErrorCode::BadViewport, &e.to_string()).await;
+                return Err(violation("bad viewport"));
+            }
+        };
+        let (id, name, viewport) = match self.game.join(&hello.name, hello.mode, viewport, out.clone()) {
+            Ok(joined) => joined,
+            Err(JoinError::Full) => {
+                send_error(out, ErrorCode::ServerFull, "the server is full").await;
+                return Err(CloseReason::new(1013, "server full"));
+            }
+        };
+        self.id = Some(id);
+        tracing::info!(id, name = %name, mode = ?hello.mode, w = viewport.width(), h = viewport.height(), "player joined");
+        let map = &self.game.map;
+        let welcome = Message::Welcome(Welcome {
+            version: VERSION,
+            player_id: id,
+            mode: hello.mode,
+            frame_width: viewport.width() as u16,
+            frame_height: viewport.height() as u16,
+            map_width: map.width() as u16,
+            map_height: map.height() as u16,
+            tick_hz: super::TICK_HZ as u8,
+            name,
+            palette: Box::new(map.palette().clone()),
+        });
+        out.send(ws_binary(&welcome)).await.map_err(|_| CloseReason::new(1001, "gone"))?;
+        if hello.mode == RenderMode::Client {
+            self.send_map(out).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the compressed map once per connection, in chunks, through the reliable
+    /// queue (so a slow link slows this down instead of growing memory).
+    async fn send_map(&mut self, out: &Outbox) -> Result<(), CloseReason> {
+        if self.map_sent {
+            return Ok(());
+        }
+        self.map_sent = true;
+        let blob = self.game.map_blob.clone();
+        let total = blob.len() as u32;
+        for (i, chunk) in blob.chunks(shared::protocol::MAX_CHUNK).enumerate() {
+            let msg = Message::MapChunk(shared::protocol::MapChunk {
+                offset: (i * shared::protocol::MAX_CHUNK) as u32,
+                total,
+                data: chunk,
+            });
+            out.send(ws_binary(&msg)).await.map_err(|_| CloseReason::new(1001, "gone"))?;
+        }
+        Ok(())
+    }
+}
+
+async fn send_error(out: &Outbox, code: ErrorCode, text: &str) {
+    let _ = out
+        .send(ws_binary(&Message::Error {
+            code,
+            text: text.to_owned(),
+        }))
+        .await;
+}
+
+/// Classic token bucket: `rate` tokens a second, holding at most two seconds' worth.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64) -> TokenBucket {
+        TokenBucket {
+            rate,
+            tokens: rate * 2.0,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn token_bucket_allows_bursts_then_the_rate() {
+        let mut b = TokenBucket::new(10.0);
+        let t0 = b.last;
+        assert_eq!((0..25).filter(|_| b.take(t0)).count(), 20, "burst of two seconds");
+        assert!(!b.take(t0));
+        assert!(b.take(t0 + Duration::from_millis(100)));
+        assert!(!b.take(t0 + Duration::from_millis(100)));
+    }
+}

@@ -1,0 +1,170 @@
+//! The game: one camera per player, a fixed 60 Hz tick that is the only thing that moves
+//! cameras, and per-player output: rendered frames (server mode) or camera state (client
+//! mode). The network layer hands us connections through [`crate::net::GameEndpoint`].
+
+mod conn;
+pub mod names;
+mod tick;
+
+use crate::ws::outbox::Outbox;
+use shared::protocol::{Message, RenderMode};
+use shared::{Camera, Map, Renderer, Viewport};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub const TICK_HZ: u32 = 60;
+
+#[derive(Clone, Debug)]
+pub struct GameConfig {
+    /// Most frames per second rendered for one player.
+    pub fps: u32,
+    /// Largest viewport rendered; bigger requests are scaled down, aspect kept.
+    pub max_viewport: Viewport,
+    pub max_players: usize,
+    /// Frames rendered at once (the render pool's size).
+    pub render_threads: usize,
+}
+
+/// Shared by the tick task and every connection.
+pub struct Game {
+    config: GameConfig,
+    map: Arc<Map>,
+    /// `Map::to_compressed`, made once, sent in chunks to client-side renderers.
+    map_blob: Arc<Vec<u8>>,
+    flight: shared::flight::FlightModel,
+    players: Mutex<Players>,
+    renders: Arc<tokio::sync::Semaphore>,
+}
+
+#[derive(Default)]
+struct Players {
+    by_id: HashMap<u16, Player>,
+    next_id: u16,
+    tick: u32,
+}
+
+struct Player {
+    name: String,
+    camera: Camera,
+    keys: u16,
+    /// Look deltas received since the last tick.
+    look: (f32, f32),
+    last_input: u32,
+    mode: RenderMode,
+    paused: bool,
+    viewport: Viewport,
+    out: Outbox,
+    /// The renderer and frame buffer, lent to the render pool while a frame is drawn.
+    scratch: Option<Scratch>,
+    /// Camera and input of the last frame sent, to send only when the picture changes.
+    last_frame: Option<(Camera, u32)>,
+    last_frame_at: Instant,
+    frame_seq: u32,
+    /// Forces a frame even if the camera did not move (after a mode switch or unpause).
+    dirty: bool,
+}
+
+struct Scratch {
+    renderer: Renderer,
+    indices: Vec<u8>,
+}
+
+/// Why a player could not join.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JoinError {
+    Full,
+}
+
+impl Game {
+    pub fn new(config: GameConfig, map: Map) -> Arc<Game> {
+        let map_blob = Arc::new(map.to_compressed());
+        tracing::info!(bytes = map_blob.len(), "map compressed for client-side rendering");
+        Arc::new(Game {
+            renders: Arc::new(tokio::sync::Semaphore::new(config.render_threads.max(1))),
+            config,
+            map: Arc::new(map),
+            map_blob,
+            flight: Default::default(),
+            players: Mutex::new(Players::default()),
+        })
+    }
+
+    /// Starts the tick task; it ends when `shutdown` fires.
+    pub fn start(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        tokio::spawn(tick::run(self.clone(), shutdown));
+    }
+
+    fn players(&self) -> MutexGuard<'_, Players> {
+        self.players.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a player; returns its id, unique name and viewport.
+    fn join(&self, wanted_name: &str, mode: RenderMode, viewport: Viewport, out: Outbox) -> Result<(u16, String, Viewport), JoinError> {
+        let mut players = self.players();
+        if players.by_id.len() >= self.config.max_players {
+            return Err(JoinError::Full);
+        }
+        let mut id = players.next_id;
+        while players.by_id.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        players.next_id = id.wrapping_add(1);
+        let name = names::unique(&names::sanitize(wanted_name), id, |n| {
+            players.by_id.values().any(|p| p.name == n)
+        });
+        let viewport = viewport.fit_within(self.config.max_viewport);
+        let camera = self.spawn_camera(id);
+        players.by_id.insert(
+            id,
+            Player {
+                name: name.clone(),
+                camera,
+                keys: 0,
+                look: (0.0, 0.0),
+                last_input: 0,
+                mode,
+                paused: false,
+                viewport,
+                out,
+                scratch: Some(Scratch {
+                    renderer: Renderer::new(),
+                    indices: vec![0; viewport.pixels()],
+                }),
+                last_frame: None,
+                last_frame_at: Instant::now() - Duration::from_secs(1),
+                frame_seq: 0,
+                dirty: true,
+            },
+        );
+        Ok((id, name, viewport))
+    }
+
+    /// Spread new players along a line so they do not start inside each other.
+    fn spawn_camera(&self, id: u16) -> Camera {
+        let mut c = Camera::default();
+        c.x = shared::flight::wrap(c.x + (id as f32) * 24.0, self.map.width() as f32);
+        let floor = self.map.height_at(c.x, c.y) + self.flight.clearance;
+        c.altitude = c.altitude.max(floor);
+        c
+    }
+
+    fn leave(&self, id: u16) {
+        self.players().by_id.remove(&id);
+    }
+
+    fn with_player(&self, id: u16, f: impl FnOnce(&mut Player)) {
+        if let Some(p) = self.players().by_id.get_mut(&id) {
+            f(p);
+        }
+    }
+}
+
+/// A protocol message as one WebSocket binary frame.
+pub fn ws_binary(msg: &Message) -> Vec<u8> {
+    let mut body = Vec::new();
+    msg.encode(&mut body);
+    crate::ws::frame::frame(crate::ws::frame::OpCode::Binary, &body)
+}
+
+pub use conn::Endpoint;
