@@ -1,19 +1,561 @@
-//! The voxelcast browser client.
+//! The voxelcast browser client: connects to `/ws`, sends input, and shows either the
+//! frames the server renders or frames it renders itself from the same cameras.
+//!
+//! **Invariant:** only this crate touches web APIs, and only in this file; the game logic
+//! it drives ([`session`], [`input`]) is plain Rust, tested natively.
 
+pub mod input;
+pub mod session;
+
+use input::{InputState, key_bit};
+use session::{Effect, Session};
+use shared::protocol::{Hello, Message, RenderMode, VERSION};
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{
+    BinaryType, CanvasRenderingContext2d, CloseEvent, Document, Event, EventTarget,
+    HtmlCanvasElement, HtmlElement, ImageData, KeyboardEvent, MessageEvent, PointerEvent,
+    WebSocket, Window,
+};
 
-/// Renders the default map from a camera and returns the palette indices.
+const MAX_FRAME: (f64, f64) = (800.0, 450.0);
+const MINIMAP: f64 = 160.0;
+
+thread_local! {
+    /// The running app: owned here for the page's lifetime, so nothing is `forget()`-leaked.
+    static APP: RefCell<Option<Rc<RefCell<App>>>> = const { RefCell::new(None) };
+}
+
+/// Starts the game on the page's `#view` canvas.
 #[wasm_bindgen]
-pub fn render_indices(width: u32, height: u32) -> Vec<u8> {
-    let map = shared::mapgen::generate(shared::mapgen::DEFAULT_SEED);
-    let viewport = shared::Viewport::new(width, height).unwrap_throw();
-    let mut out = vec![0; viewport.pixels()];
-    shared::Renderer::new().render(
-        &map,
-        &shared::Camera::default(),
-        &Default::default(),
-        viewport,
-        &mut out,
-    );
-    out
+pub fn start() -> Result<(), JsValue> {
+    let app = Rc::new(RefCell::new(App::new()?));
+    app.borrow_mut().me = Rc::downgrade(&app);
+    install(&app)?;
+    connect(&app);
+    request_frame(&app);
+    APP.with(|a| *a.borrow_mut() = Some(app));
+    Ok(())
+}
+
+type Shared = Rc<RefCell<App>>;
+
+struct App {
+    me: Weak<RefCell<App>>,
+    window: Window,
+    document: Document,
+    canvas: HtmlCanvasElement,
+    ctx: CanvasRenderingContext2d,
+    minimap: CanvasRenderingContext2d,
+    session: Session,
+    input: InputState,
+    wanted_mode: RenderMode,
+    name: String,
+    socket: Option<Socket>,
+    /// Sockets dropped from inside their own handlers wait here until the next frame:
+    /// a closure must not be freed while it runs.
+    retired: Vec<Socket>,
+    backoff_ms: i32,
+    dragging: bool,
+    /// The "loading the map" message is up.
+    loading: bool,
+    stats: Stats,
+    listeners: Vec<Listener>,
+    on_frame: Option<Closure<dyn FnMut(f64)>>,
+    on_reconnect: Option<Closure<dyn FnMut()>>,
+}
+
+#[derive(Default)]
+struct Stats {
+    frames: u32,
+    total_frames: u32,
+    bytes: f64,
+    since: f64,
+    last_ping: f64,
+    ping_ms: Option<f64>,
+    last_hud: f64,
+}
+
+/// A WebSocket and its handlers; dropping it detaches the handlers and closes it.
+struct Socket {
+    ws: WebSocket,
+    _handlers: Vec<Closure<dyn FnMut(Event)>>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// An event listener that removes itself when dropped.
+struct Listener {
+    target: EventTarget,
+    kind: &'static str,
+    callback: Closure<dyn FnMut(Event)>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
+    }
+}
+
+fn element<T: JsCast>(document: &Document, id: &str) -> Result<T, JsValue> {
+    document
+        .get_element_by_id(id)
+        .ok_or_else(|| JsValue::from_str(&format!("#{id} is missing from the page")))?
+        .dyn_into::<T>()
+        .map_err(|_| JsValue::from_str(&format!("#{id} has the wrong element type")))
+}
+
+fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
+    canvas
+        .get_context("2d")?
+        .ok_or("no 2d context")?
+        .dyn_into::<CanvasRenderingContext2d>()
+        .map_err(|_| "not a 2d context".into())
+}
+
+impl App {
+    fn new() -> Result<App, JsValue> {
+        let window = web_sys::window().ok_or("no window")?;
+        let document = window.document().ok_or("no document")?;
+        let canvas: HtmlCanvasElement = element(&document, "view")?;
+        let minimap_canvas: HtmlCanvasElement = element(&document, "minimap")?;
+        let params = web_sys::UrlSearchParams::new_with_str(&window.location().search()?)?;
+        let wanted_mode = match params.get("mode").as_deref() {
+            Some("client") => RenderMode::Client,
+            _ => RenderMode::Server,
+        };
+        Ok(App {
+            me: Weak::new(),
+            ctx: context(&canvas)?,
+            minimap: context(&minimap_canvas)?,
+            canvas,
+            session: Session::new(wanted_mode),
+            input: InputState::default(),
+            wanted_mode,
+            name: params.get("name").unwrap_or_default(),
+            socket: None,
+            retired: Vec::new(),
+            backoff_ms: 500,
+            dragging: false,
+            loading: false,
+            stats: Stats::default(),
+            listeners: Vec::new(),
+            on_frame: None,
+            on_reconnect: None,
+            window,
+            document,
+        })
+    }
+
+    fn retire_socket(&mut self) {
+        if let Some(s) = self.socket.take() {
+            self.retired.push(s);
+        }
+    }
+
+    fn schedule_reconnect(&mut self, why: &str) {
+        let delay = self.backoff_ms;
+        self.backoff_ms = (self.backoff_ms * 2).min(10_000);
+        self.status(Some(&format!(
+            "Connection lost ({why}). Reconnecting in {:.1} s…",
+            delay as f64 / 1000.0
+        )));
+        if self.on_reconnect.is_none() {
+            let weak = self.me.clone();
+            self.on_reconnect = Some(Closure::new(move || {
+                if let Some(app) = weak.upgrade() {
+                    connect(&app);
+                }
+            }));
+        }
+        if let Some(cb) = &self.on_reconnect {
+            let _ = self
+                .window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    cb.as_ref().unchecked_ref(),
+                    delay,
+                );
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.window.performance().map_or(0.0, |p| p.now())
+    }
+
+    fn send(&self, msg: &Message) {
+        if let Some(s) = &self.socket
+            && s.ws.ready_state() == WebSocket::OPEN
+        {
+            let mut bytes = Vec::new();
+            msg.encode(&mut bytes);
+            let _ = s.ws.send_with_u8_array(&bytes);
+        }
+    }
+
+    fn set_text(&self, id: &str, text: &str) {
+        if let Some(e) = self.document.get_element_by_id(id) {
+            e.set_text_content(Some(text));
+        }
+    }
+
+    /// Shows a status message over the view, or hides it with `None`.
+    fn status(&self, text: Option<&str>) {
+        if let Ok(e) = element::<HtmlElement>(&self.document, "status") {
+            e.set_text_content(text);
+            e.set_hidden(text.is_none());
+        }
+    }
+
+    /// The frame size to ask for: the window's aspect, at most 800x450.
+    fn wanted_viewport(&self) -> (u16, u16) {
+        let num =
+            |v: Result<JsValue, JsValue>| v.ok().and_then(|v| v.as_f64()).unwrap_or(800.0).max(1.0);
+        let (iw, ih) = (
+            num(self.window.inner_width()),
+            num(self.window.inner_height()),
+        );
+        let aspect = (iw / ih).clamp(0.75, 3.0);
+        let (mut w, mut h) = (MAX_FRAME.1 * aspect, MAX_FRAME.1);
+        if w > MAX_FRAME.0 {
+            (w, h) = (MAX_FRAME.0, MAX_FRAME.0 / aspect);
+        }
+        (w.round().max(64.0) as u16, h.round().max(48.0) as u16)
+    }
+
+    fn draw(&mut self) {
+        let Some(v) = self.session.viewport else {
+            return;
+        };
+        match ImageData::new_with_u8_clamped_array_and_sh(
+            Clamped(self.session.rgba()),
+            v.width() as u32,
+            v.height() as u32,
+        ) {
+            Ok(image) => {
+                let _ = self.ctx.put_image_data(&image, 0.0, 0.0);
+            }
+            Err(e) => web_sys::console::error_2(&"cannot draw the frame".into(), &e),
+        }
+        self.stats.frames += 1;
+        self.stats.total_frames += 1;
+        if let Some(body) = self.document.body() {
+            let _ = body
+                .dataset()
+                .set("frames", &self.stats.total_frames.to_string());
+        }
+    }
+
+    fn toggle_mode(&mut self) {
+        let mode = match self.wanted_mode {
+            RenderMode::Server => RenderMode::Client,
+            RenderMode::Client => RenderMode::Server,
+        };
+        self.wanted_mode = mode;
+        self.session.set_mode(mode);
+        self.send(&Message::SetMode(mode));
+        self.update_hud(self.now());
+    }
+
+    fn on_message(&mut self, bytes: &[u8]) {
+        let now = self.now();
+        self.stats.bytes += bytes.len() as f64;
+        let was_welcome = self.session.viewport.is_none();
+        match self.session.handle(bytes, now) {
+            Effect::None => {}
+            Effect::FrameReady => self.draw(),
+            Effect::Pong(stamp) => self.stats.ping_ms = Some(now - stamp as f64),
+            Effect::ServerError(text) => self.status(Some(&format!("Server: {text}"))),
+            Effect::Disconnect(text) => {
+                web_sys::console::warn_1(&JsValue::from_str(&text));
+                self.retire_socket();
+                self.schedule_reconnect(&text);
+            }
+        }
+        if was_welcome && let Some(v) = self.session.viewport {
+            self.canvas.set_width(v.width() as u32);
+            self.canvas.set_height(v.height() as u32);
+            self.backoff_ms = 500;
+            self.status(None);
+            self.update_hud(now);
+        }
+    }
+
+    fn tick(&mut self, now: f64) {
+        self.retired.clear();
+        if let Some(input) = self.input.poll(now, 16.0) {
+            self.send(&Message::Input(input));
+        }
+        if now - self.stats.last_ping >= 1000.0 {
+            self.stats.last_ping = now;
+            self.send(&Message::Ping(now as u32));
+        }
+        if self.session.mode == RenderMode::Client {
+            if self.session.render_local(now) {
+                self.draw();
+            }
+            let progress = self.session.map_progress();
+            if let Some(p) = progress {
+                self.status(Some(&format!("Loading the map… {:.0}%", p * 100.0)));
+            } else if self.loading {
+                self.status(None);
+            }
+            self.loading = progress.is_some();
+        }
+        if now - self.stats.last_hud >= 500.0 {
+            self.update_hud(now);
+        }
+    }
+
+    fn update_hud(&mut self, now: f64) {
+        let elapsed = ((now - self.stats.since) / 1000.0).max(0.001);
+        let mode = match self.session.mode {
+            RenderMode::Server => "server",
+            RenderMode::Client => "client",
+        };
+        if let Some(body) = self.document.body() {
+            let _ = body.dataset().set("mode", mode);
+        }
+        self.set_text("hud-mode", &format!("{mode}-side"));
+        self.set_text("mode-btn", &format!("Render: {mode} (M)"));
+        self.set_text(
+            "hud-fps",
+            &format!("{:.0}", self.stats.frames as f64 / elapsed),
+        );
+        self.set_text(
+            "hud-kbps",
+            &format!("{:.0}", self.stats.bytes / 1000.0 / elapsed),
+        );
+        let ping = self
+            .stats
+            .ping_ms
+            .map_or("–".into(), |p| format!("{p:.0} ms"));
+        self.set_text("hud-ping", &ping);
+        let res = self
+            .session
+            .viewport
+            .map_or("–".into(), |v| format!("{}x{}", v.width(), v.height()));
+        self.set_text("hud-res", &res);
+        self.set_text("hud-players", &self.session.players.len().to_string());
+        self.set_text("hud-name", &self.session.name);
+        self.stats.frames = 0;
+        self.stats.bytes = 0.0;
+        self.stats.since = now;
+        self.stats.last_hud = now;
+        self.draw_minimap();
+    }
+
+    /// Other players as dots with their names; the player as a dot with a heading line.
+    fn draw_minimap(&self) {
+        let ctx = &self.minimap;
+        let (mw, mh) = self.session.map_size();
+        if mw == 0 || mh == 0 {
+            return;
+        }
+        ctx.set_fill_style_str("rgba(10, 20, 30, 0.85)");
+        ctx.fill_rect(0.0, 0.0, MINIMAP, MINIMAP);
+        ctx.set_font("10px sans-serif");
+        for p in &self.session.players {
+            let x = p.camera.x as f64 / mw as f64 * MINIMAP;
+            let y = p.camera.y as f64 / mh as f64 * MINIMAP;
+            let me = Some(p.id) == self.session.player_id;
+            ctx.set_fill_style_str(if me { "#ffd34d" } else { "#7fd4ff" });
+            ctx.begin_path();
+            let _ = ctx.arc(x, y, if me { 3.5 } else { 2.5 }, 0.0, std::f64::consts::TAU);
+            ctx.fill();
+            if me {
+                ctx.set_stroke_style_str("#ffd34d");
+                ctx.begin_path();
+                ctx.move_to(x, y);
+                let yaw = p.camera.yaw as f64;
+                ctx.line_to(x + yaw.sin() * 10.0, y - yaw.cos() * 10.0);
+                ctx.stroke();
+            } else {
+                // fillText draws the name as plain text: markup in names stays text.
+                let _ = ctx.fill_text(&p.name, x + 5.0, y + 3.0);
+            }
+        }
+    }
+}
+
+fn connect(app: &Shared) {
+    let mut a = app.borrow_mut();
+    let location = a.window.location();
+    let secure = location.protocol().is_ok_and(|p| p == "https:");
+    let host = location.host().unwrap_or_default();
+    let url = format!("{}//{host}/ws", if secure { "wss:" } else { "ws:" });
+    let ws = match WebSocket::new(&url) {
+        Ok(ws) => ws,
+        Err(e) => {
+            web_sys::console::error_2(&"cannot open the WebSocket".into(), &e);
+            a.schedule_reconnect("cannot connect");
+            return;
+        }
+    };
+    ws.set_binary_type(BinaryType::Arraybuffer);
+    a.session = Session::new(a.wanted_mode);
+    a.status(Some("Connecting…"));
+    let weak = Rc::downgrade(app);
+    let on_open = handler(&weak, |a, _| {
+        let (width, height) = a.wanted_viewport();
+        let hello = Hello {
+            version: VERSION,
+            mode: a.wanted_mode,
+            width,
+            height,
+            name: a.name.clone(),
+        };
+        a.send(&Message::Hello(hello));
+        if a.document.hidden() {
+            a.send(&Message::Pause(true));
+        }
+    });
+    let on_message = handler(&weak, |a, e| {
+        if let Some(e) = e.dyn_ref::<MessageEvent>()
+            && let Ok(buf) = e.data().dyn_into::<js_sys::ArrayBuffer>()
+        {
+            a.on_message(&js_sys::Uint8Array::new(&buf).to_vec());
+        }
+    });
+    let weak_close = weak.clone();
+    let on_close = Closure::<dyn FnMut(Event)>::new(move |e: Event| {
+        let Some(app) = weak_close.upgrade() else {
+            return;
+        };
+        let mut app = app.borrow_mut();
+        let why = e
+            .dyn_ref::<CloseEvent>()
+            .map(|c| match c.reason().as_str() {
+                "" => format!("code {}", c.code()),
+                r => format!("{r}, code {}", c.code()),
+            })
+            .unwrap_or_default();
+        app.retire_socket();
+        app.schedule_reconnect(&why);
+    });
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    a.socket = Some(Socket {
+        ws,
+        _handlers: vec![on_open, on_message, on_close],
+    });
+}
+
+/// A closure for an event that runs `f` on the app, if it still exists.
+fn handler(
+    weak: &Weak<RefCell<App>>,
+    mut f: impl FnMut(&mut App, &Event) + 'static,
+) -> Closure<dyn FnMut(Event)> {
+    let weak = weak.clone();
+    Closure::new(move |e: Event| {
+        if let Some(app) = weak.upgrade() {
+            f(&mut app.borrow_mut(), &e);
+        }
+    })
+}
+
+fn listen(
+    app: &Shared,
+    target: &EventTarget,
+    kind: &'static str,
+    f: impl FnMut(&mut App, &Event) + 'static,
+) -> Result<(), JsValue> {
+    let callback = handler(&Rc::downgrade(app), f);
+    target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref())?;
+    app.borrow_mut().listeners.push(Listener {
+        target: target.clone(),
+        kind,
+        callback,
+    });
+    Ok(())
+}
+
+fn install(app: &Shared) -> Result<(), JsValue> {
+    let (window, document, canvas) = {
+        let a = app.borrow();
+        (a.window.clone(), a.document.clone(), a.canvas.clone())
+    };
+    listen(app, &window, "keydown", |a, e| {
+        let Some(e) = e.dyn_ref::<KeyboardEvent>() else {
+            return;
+        };
+        if e.ctrl_key() || e.meta_key() || e.alt_key() {
+            return;
+        }
+        if e.code() == "KeyM" {
+            if !e.repeat() {
+                a.toggle_mode();
+            }
+        } else if let Some(bit) = key_bit(&e.code()) {
+            a.input.key(bit, true);
+            e.prevent_default();
+        }
+    })?;
+    listen(app, &window, "keyup", |a, e| {
+        if let Some(bit) = e
+            .dyn_ref::<KeyboardEvent>()
+            .and_then(|e| key_bit(&e.code()))
+        {
+            a.input.key(bit, false);
+        }
+    })?;
+    listen(app, &window, "blur", |a, _| a.input.release_all())?;
+    listen(app, &document, "visibilitychange", |a, _| {
+        let hidden = a.document.hidden();
+        if hidden {
+            a.input.release_all();
+        }
+        a.send(&Message::Pause(hidden));
+    })?;
+    listen(app, &canvas, "pointerdown", |a, e| {
+        if let Some(e) = e.dyn_ref::<PointerEvent>() {
+            a.dragging = true;
+            let _ = a.canvas.set_pointer_capture(e.pointer_id());
+            e.prevent_default();
+        }
+    })?;
+    listen(app, &canvas, "pointermove", |a, e| {
+        if let Some(e) = e.dyn_ref::<PointerEvent>()
+            && a.dragging
+        {
+            a.input.drag(e.movement_x() as f64, e.movement_y() as f64);
+        }
+    })?;
+    for kind in ["pointerup", "pointercancel"] {
+        listen(app, &canvas, kind, |a, _| a.dragging = false)?;
+    }
+    let button: HtmlElement = element(&document, "mode-btn")?;
+    listen(app, &button, "click", |a, _| a.toggle_mode())?;
+    Ok(())
+}
+
+/// The requestAnimationFrame loop: input, local rendering, HUD.
+fn request_frame(app: &Shared) {
+    let weak = Rc::downgrade(app);
+    let mut a = app.borrow_mut();
+    if a.on_frame.is_none() {
+        a.on_frame = Some(Closure::new(move |now: f64| {
+            if let Some(app) = weak.upgrade() {
+                app.borrow_mut().tick(now);
+                request_frame(&app);
+            }
+        }));
+    }
+    if let Some(cb) = &a.on_frame {
+        let _ = a
+            .window
+            .request_animation_frame(cb.as_ref().unchecked_ref());
+    }
 }

@@ -59,7 +59,9 @@ pub struct ServeArgs {
 }
 
 fn parse_viewport(s: &str) -> Result<shared::Viewport, String> {
-    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT, e.g. 800x450")?;
+    let (w, h) = s
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 800x450")?;
     let num = |v: &str| v.trim().parse::<u32>().map_err(|e| format!("{v:?}: {e}"));
     shared::Viewport::new(num(w)?, num(h)?).map_err(|e| e.to_string())
 }

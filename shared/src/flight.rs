@@ -52,7 +52,11 @@ impl FlightModel {
     pub fn step(&self, cam: &Camera, controls: &Controls, dt: f32, map: &Map) -> Camera {
         let held = |k| controls.keys & k != 0;
         let axis = |pos, neg| held(pos) as i32 as f32 - held(neg) as i32 as f32;
-        let boost = if held(keys::FAST) { self.fast_factor } else { 1.0 };
+        let boost = if held(keys::FAST) {
+            self.fast_factor
+        } else {
+            1.0
+        };
         let mut c = *cam;
         c.yaw += axis(keys::TURN_RIGHT, keys::TURN_LEFT) * self.turn_rate * dt + controls.look_yaw;
         c.yaw = wrap(c.yaw, core::f32::consts::TAU);
@@ -97,19 +101,41 @@ mod tests {
     #[test]
     fn forward_at_yaw_zero_goes_up_the_map_and_wraps() {
         let model = FlightModel::default();
-        let c = model.step(&start(), &Controls { keys: keys::FORWARD, ..Default::default() }, 0.1, &flat(0));
+        let c = model.step(
+            &start(),
+            &Controls {
+                keys: keys::FORWARD,
+                ..Default::default()
+            },
+            0.1,
+            &flat(0),
+        );
         assert_eq!((c.x, c.y), (10.0, 1.0));
-        let c = model.step(&c, &Controls { keys: keys::FORWARD, ..Default::default() }, 0.1, &flat(0));
+        let c = model.step(
+            &c,
+            &Controls {
+                keys: keys::FORWARD,
+                ..Default::default()
+            },
+            0.1,
+            &flat(0),
+        );
         assert_eq!(c.y, 56.0, "wrapped from -8 to 56");
     }
 
     #[test]
     fn turning_strafing_and_boost() {
         let model = FlightModel::default();
-        let right = Controls { keys: keys::TURN_RIGHT, ..Default::default() };
+        let right = Controls {
+            keys: keys::TURN_RIGHT,
+            ..Default::default()
+        };
         let c = model.step(&start(), &right, 0.5, &flat(0));
         assert!((c.yaw - 0.8).abs() < 1e-6);
-        let strafe = Controls { keys: keys::STRAFE_RIGHT | keys::FAST, ..Default::default() };
+        let strafe = Controls {
+            keys: keys::STRAFE_RIGHT | keys::FAST,
+            ..Default::default()
+        };
         let c = model.step(&start(), &strafe, 0.1, &flat(0));
         assert!((c.x - 37.0).abs() < 1e-4, "{}", c.x);
     }
@@ -117,10 +143,16 @@ mod tests {
     #[test]
     fn never_below_the_terrain_nor_above_the_ceiling() {
         let model = FlightModel::default();
-        let down = Controls { keys: keys::DOWN | keys::FAST, ..Default::default() };
+        let down = Controls {
+            keys: keys::DOWN | keys::FAST,
+            ..Default::default()
+        };
         let c = model.step(&start(), &down, 10.0, &flat(200));
         assert_eq!(c.altitude, 200.0 + model.clearance);
-        let up = Controls { keys: keys::UP, ..Default::default() };
+        let up = Controls {
+            keys: keys::UP,
+            ..Default::default()
+        };
         let c = model.step(&start(), &up, 100.0, &flat(0));
         assert_eq!(c.altitude, model.max_altitude);
     }
@@ -128,7 +160,11 @@ mod tests {
     #[test]
     fn look_deltas_clamp_the_pitch() {
         let model = FlightModel::default();
-        let look = Controls { look_yaw: -0.5, look_pitch: 5.0, ..Default::default() };
+        let look = Controls {
+            look_yaw: -0.5,
+            look_pitch: 5.0,
+            ..Default::default()
+        };
         let c = model.step(&start(), &look, 0.0, &flat(0));
         assert!((c.yaw - (core::f32::consts::TAU - 0.5)).abs() < 1e-5);
         assert_eq!(c.horizon, model.max_pitch);

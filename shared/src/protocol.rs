@@ -164,7 +164,10 @@ pub enum Message<'a> {
     SetMode(RenderMode),
     Ping(u32),
     Pong(u32),
-    Error { code: ErrorCode, text: String },
+    Error {
+        code: ErrorCode,
+        text: String,
+    },
     State(State),
     /// The page is hidden (`true`) or visible again: no frames or state while hidden.
     Pause(bool),

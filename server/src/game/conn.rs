@@ -7,8 +7,8 @@ use crate::net::{GameEndpoint, log_ending};
 use crate::ws::conn::{self, CloseReason, Handler, WsConfig};
 use crate::ws::outbox::Outbox;
 use crate::ws::receiver::DataKind;
-use shared::protocol::{ErrorCode, Message, RenderMode, VERSION, Welcome};
 use shared::Viewport;
+use shared::protocol::{ErrorCode, Message, RenderMode, VERSION, Welcome};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpStream;
@@ -26,8 +26,17 @@ pub struct Endpoint {
 }
 
 impl GameEndpoint for Endpoint {
-    async fn serve(&self, stream: TcpStream, leftover: Vec<u8>, _request: &Request, shutdown: watch::Receiver<bool>) {
-        let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    async fn serve(
+        &self,
+        stream: TcpStream,
+        leftover: Vec<u8>,
+        _request: &Request,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let (out, drain) = conn::new_outbox(&self.ws);
         let mut player = PlayerConn {
             game: self.game.clone(),
@@ -36,7 +45,16 @@ impl GameEndpoint for Endpoint {
             bucket: TokenBucket::new(MESSAGES_PER_SECOND),
             strikes: 0,
         };
-        let ending = conn::serve(stream, leftover, &self.ws, &mut player, out, drain, shutdown).await;
+        let ending = conn::serve(
+            stream,
+            leftover,
+            &self.ws,
+            &mut player,
+            out,
+            drain,
+            shutdown,
+        )
+        .await;
         if let Some(id) = player.id {
             self.game.leave(id);
         }
@@ -57,14 +75,24 @@ fn violation(reason: &str) -> CloseReason {
 }
 
 impl Handler for PlayerConn {
-    async fn on_message(&mut self, kind: DataKind, data: Vec<u8>, out: &Outbox) -> Result<(), CloseReason> {
+    async fn on_message(
+        &mut self,
+        kind: DataKind,
+        data: Vec<u8>,
+        out: &Outbox,
+    ) -> Result<(), CloseReason> {
         if kind == DataKind::Text {
             return Err(CloseReason::new(1003, "binary messages only"));
         }
         if !self.bucket.take(Instant::now()) {
             self.strikes += 1;
             if self.strikes == 1 {
-                send_error(out, ErrorCode::RateLimited, "too many messages: some are dropped").await;
+                send_error(
+                    out,
+                    ErrorCode::RateLimited,
+                    "too many messages: some are dropped",
+                )
+                .await;
             }
             if self.strikes > FLOOD_STRIKES {
                 return Err(violation("message flood"));
@@ -126,9 +154,18 @@ impl Handler for PlayerConn {
 }
 
 impl PlayerConn {
-    async fn hello(&mut self, hello: shared::protocol::Hello, out: &Outbox) -> Result<(), CloseReason> {
+    async fn hello(
+        &mut self,
+        hello: shared::protocol::Hello,
+        out: &Outbox,
+    ) -> Result<(), CloseReason> {
         if hello.version != VERSION {
-            send_error(out, ErrorCode::UnsupportedVersion, &format!("this server speaks protocol {VERSION}")).await;
+            send_error(
+                out,
+                ErrorCode::UnsupportedVersion,
+                &format!("this server speaks protocol {VERSION}"),
+            )
+            .await;
             return Err(violation("unsupported protocol version"));
         }
         let viewport = match Viewport::new(hello.width.into(), hello.height.into()) {
@@ -138,13 +175,17 @@ impl PlayerConn {
                 return Err(violation("bad viewport"));
             }
         };
-        let (id, name, viewport) = match self.game.join(&hello.name, hello.mode, viewport, out.clone()) {
-            Ok(joined) => joined,
-            Err(JoinError::Full) => {
-                send_error(out, ErrorCode::ServerFull, "the server is full").await;
-                return Err(CloseReason::new(1013, "server full"));
-            }
-        };
+        let (id, name, viewport) =
+            match self
+                .game
+                .join(&hello.name, hello.mode, viewport, out.clone())
+            {
+                Ok(joined) => joined,
+                Err(JoinError::Full) => {
+                    send_error(out, ErrorCode::ServerFull, "the server is full").await;
+                    return Err(CloseReason::new(1013, "server full"));
+                }
+            };
         self.id = Some(id);
         tracing::info!(id, name = %name, mode = ?hello.mode, w = viewport.width(), h = viewport.height(), "player joined");
         let map = &self.game.map;
@@ -160,7 +201,10 @@ impl PlayerConn {
             name,
             palette: Box::new(map.palette().clone()),
         });
-        out.send(ws_binary(&welcome)).await.map_err(|_| CloseReason::new(1001, "gone"))?;
+        out.send(ws_binary(&welcome))
+            .await
+            .map_err(|_| CloseReason::new(1001, "gone"))?;
+        self.game.with_player(id, |p| p.welcomed = true);
         if hello.mode == RenderMode::Client {
             self.send_map(out).await?;
         }
@@ -182,7 +226,9 @@ impl PlayerConn {
                 total,
                 data: chunk,
             });
-            out.send(ws_binary(&msg)).await.map_err(|_| CloseReason::new(1001, "gone"))?;
+            out.send(ws_binary(&msg))
+                .await
+                .map_err(|_| CloseReason::new(1001, "gone"))?;
         }
         Ok(())
     }
@@ -235,7 +281,11 @@ mod tests {
     fn token_bucket_allows_bursts_then_the_rate() {
         let mut b = TokenBucket::new(10.0);
         let t0 = b.last;
-        assert_eq!((0..25).filter(|_| b.take(t0)).count(), 20, "burst of two seconds");
+        assert_eq!(
+            (0..25).filter(|_| b.take(t0)).count(),
+            20,
+            "burst of two seconds"
+        );
         assert!(!b.take(t0));
         assert!(b.take(t0 + Duration::from_millis(100)));
         assert!(!b.take(t0 + Duration::from_millis(100)));

@@ -52,6 +52,8 @@ struct Player {
     look: (f32, f32),
     last_input: u32,
     mode: RenderMode,
+    /// False until the Welcome is queued: nothing may overtake it.
+    welcomed: bool,
     paused: bool,
     viewport: Viewport,
     out: Outbox,
@@ -79,7 +81,10 @@ pub enum JoinError {
 impl Game {
     pub fn new(config: GameConfig, map: Map) -> Arc<Game> {
         let map_blob = Arc::new(map.to_compressed());
-        tracing::info!(bytes = map_blob.len(), "map compressed for client-side rendering");
+        tracing::info!(
+            bytes = map_blob.len(),
+            "map compressed for client-side rendering"
+        );
         Arc::new(Game {
             renders: Arc::new(tokio::sync::Semaphore::new(config.render_threads.max(1))),
             config,
@@ -100,7 +105,13 @@ impl Game {
     }
 
     /// Adds a player; returns its id, unique name and viewport.
-    fn join(&self, wanted_name: &str, mode: RenderMode, viewport: Viewport, out: Outbox) -> Result<(u16, String, Viewport), JoinError> {
+    fn join(
+        &self,
+        wanted_name: &str,
+        mode: RenderMode,
+        viewport: Viewport,
+        out: Outbox,
+    ) -> Result<(u16, String, Viewport), JoinError> {
         let mut players = self.players();
         if players.by_id.len() >= self.config.max_players {
             return Err(JoinError::Full);
@@ -124,6 +135,7 @@ impl Game {
                 look: (0.0, 0.0),
                 last_input: 0,
                 mode,
+                welcomed: false,
                 paused: false,
                 viewport,
                 out,

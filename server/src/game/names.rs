@@ -18,7 +18,11 @@ pub fn sanitize(raw: &str) -> String {
             out.push(c);
         }
     }
-    out.chars().take(MAX_CHARS).collect::<String>().trim_end().to_owned()
+    out.chars()
+        .take(MAX_CHARS)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
 }
 
 /// Format characters that would let a name hide or reorder text (bidi overrides, zero widths).
@@ -55,7 +59,11 @@ mod tests {
     #[test]
     fn sanitizes() {
         assert_eq!(sanitize("  Ace \t\n Pilot  "), "Ace Pilot");
-        assert_eq!(sanitize("<b>bold</b>"), "<b>bold</b>", "kept as text, shown as text");
+        assert_eq!(
+            sanitize("<b>bold</b>"),
+            "<b>bold</b>",
+            "kept as text, shown as text"
+        );
         assert_eq!(sanitize("a\u{0}b\u{1b}[31mc"), "ab[31mc");
         assert_eq!(sanitize("evil\u{202e}txt.exe"), "eviltxt.exe");
         assert_eq!(sanitize("ääääääääääääääääääää"), "ä".repeat(16));

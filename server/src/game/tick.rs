@@ -50,7 +50,7 @@ fn tick(game: &Arc<Game>) {
         };
         p.look = (0.0, 0.0);
         p.camera = game.flight.step(&p.camera, &controls, dt, &game.map);
-        if p.paused {
+        if p.paused || !p.welcomed {
             continue;
         }
         if let Some(list) = &list {
@@ -63,7 +63,9 @@ fn tick(game: &Arc<Game>) {
                     last_input: p.last_input,
                     camera: p.camera,
                 };
-                let _ = p.out.replace(Slot::State, ws_binary(&Message::State(state)));
+                let _ = p
+                    .out
+                    .replace(Slot::State, ws_binary(&Message::State(state)));
             }
             RenderMode::Server => {
                 let changed = p.dirty || p.last_frame != Some((p.camera, p.last_input));
@@ -102,9 +104,22 @@ fn start_render(game: &Arc<Game>, id: u16, p: &mut Player, now: Instant) {
     });
 }
 
-fn render_frame(game: &Game, s: &mut Scratch, camera: &Camera, seq: u32, last_input: u32, viewport: shared::Viewport) -> Vec<u8> {
+fn render_frame(
+    game: &Game,
+    s: &mut Scratch,
+    camera: &Camera,
+    seq: u32,
+    last_input: u32,
+    viewport: shared::Viewport,
+) -> Vec<u8> {
     s.indices.resize(viewport.pixels(), 0);
-    s.renderer.render(&game.map, camera, &RenderOptions::default(), viewport, &mut s.indices);
+    s.renderer.render(
+        &game.map,
+        camera,
+        &RenderOptions::default(),
+        viewport,
+        &mut s.indices,
+    );
     ws_binary(&Message::Frame(Frame {
         seq,
         camera: *camera,

@@ -1,0 +1,132 @@
+// The page in headless Chromium: frames arrive, keys move the view, and switching between
+// server- and browser-side rendering shows the same pixels for the same camera.
+// Run by `cargo xtask test`, which starts the server and sets VOXELCAST_URL and CHROMIUM.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const url = process.env.VOXELCAST_URL;
+const executablePath = process.env.CHROMIUM;
+if (!url || !executablePath) throw new Error("set VOXELCAST_URL and CHROMIUM (cargo xtask test does)");
+
+let context;
+const profile = mkdtempSync(join(tmpdir(), "voxelcast-chromium-"));
+
+before(async () => {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1280, height: 720 },
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+/** Opens the page and records console errors and uncaught exceptions. */
+async function open(query = "") {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url + query);
+  return { page, errors };
+}
+
+const frames = (page) => page.evaluate(() => Number(document.body.dataset.frames ?? 0));
+
+async function waitFrames(page, more, mode) {
+  const start = await frames(page);
+  await page.waitForFunction(([n, m]) =>
+    Number(document.body.dataset.frames ?? 0) >= n && (!m || document.body.dataset.mode === m),
+  [start + more, mode], { timeout: 20000 });
+}
+
+/** The canvas pixels: their SHA-256 and how many distinct colours they hold. */
+async function pixels(page) {
+  const data = await page.evaluate(() => {
+    const c = document.getElementById("view");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    return { w: c.width, h: c.height, bytes: Array.from(d) };
+  });
+  const buf = Buffer.from(data.bytes);
+  const colours = new Set();
+  for (let i = 0; i < buf.length; i += 4) colours.add(buf.readUInt32LE(i));
+  return { w: data.w, h: data.h, hash: createHash("sha256").update(buf).digest("hex"), colours: colours.size };
+}
+
+/** Waits until no new frame has arrived for a while: the camera is at rest. */
+async function settle(page) {
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    const n = await frames(page);
+    if (n === last) return;
+    last = n;
+    await page.waitForTimeout(250);
+  }
+  throw new Error("frames never stopped arriving with no input");
+}
+
+test("frames arrive, keys move the view, both modes draw identical pixels", async () => {
+  const { page, errors } = await open("?name=tester");
+  await waitFrames(page, 1, "server");
+  await settle(page);
+  const first = await pixels(page);
+  assert.ok(first.w >= 64 && first.h >= 48, `canvas ${first.w}x${first.h}`);
+  assert.ok(first.colours > 50, `a real picture has many colours, got ${first.colours}`);
+
+  await page.keyboard.down("KeyW");
+  await page.keyboard.down("KeyD");
+  await page.waitForTimeout(600);
+  await page.keyboard.up("KeyW");
+  await page.keyboard.up("KeyD");
+  await settle(page);
+  const moved = await pixels(page);
+  assert.notEqual(moved.hash, first.hash, "flying changes the view");
+
+  await page.keyboard.press("KeyM");
+  await waitFrames(page, 1, "client");
+  await settle(page);
+  const local = await pixels(page);
+  assert.equal(local.hash, moved.hash, "browser-rendered frame equals the server's, byte for byte");
+
+  await page.keyboard.press("KeyM");
+  await waitFrames(page, 1, "server");
+  await settle(page);
+  assert.equal((await pixels(page)).hash, moved.hash, "and back");
+
+  if (process.env.VOXELCAST_SCREENSHOT) await page.screenshot({ path: process.env.VOXELCAST_SCREENSHOT });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("client mode from the URL, names shown as text, HUD and minimap filled", async () => {
+  const { page, errors } = await open("?mode=client&name=" + encodeURIComponent("<b>bold</b>"));
+  await waitFrames(page, 1, "client");
+  const hud = await page.evaluate(() => ({
+    name: document.getElementById("hud-name").textContent,
+    markup: document.getElementById("hud-name").children.length,
+    mode: document.getElementById("hud-mode").textContent,
+    res: document.getElementById("hud-res").textContent,
+    status: document.getElementById("status").hidden,
+  }));
+  assert.equal(hud.name, "<b>bold</b>");
+  assert.equal(hud.markup, 0, "no element was parsed from the name");
+  assert.equal(hud.mode, "client-side");
+  assert.match(hud.res, /^\d+x\d+$/);
+  assert.equal(hud.status, true, "no status message once playing");
+  assert.ok((await pixels(page)).colours > 50);
+  // The minimap shows at least this player after the first Players message.
+  await page.waitForFunction(() => document.getElementById("hud-players").textContent !== "–" &&
+    Number(document.getElementById("hud-players").textContent) >= 1, null, { timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
