@@ -1,15 +1,8 @@
 //! The voxelcast server binary: parses flags, then serves the game or renders a snapshot.
 
-mod cli;
-mod game;
-mod http;
-mod maps;
-mod net;
-mod snapshot;
-mod ws;
-
 use anyhow::Context;
 use clap::Parser;
+use server::{cli, game, http, maps, net, snapshot, ws};
 use std::time::Duration;
 
 fn main() -> std::process::ExitCode {

@@ -1,6 +1,8 @@
 //! `cargo xtask`: the one entry point for building, playing, testing and benchmarking, so
 //! a fresh machine needs nothing but cargo and these files.
 
+mod conformance;
+mod server;
 mod setup;
 mod steps;
 

@@ -62,6 +62,10 @@ pub fn play(server_args: &[String]) -> anyhow::Result<()> {
 pub fn test() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     setup::wasm_target()?;
+    let chromium = setup::chromium()?;
+    setup::kosoku()?;
+    let browser_tests = root().join("tests/browser");
+    setup::node_modules(&browser_tests)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args([
         "clippy",
@@ -85,6 +89,15 @@ pub fn test() -> anyhow::Result<()> {
     ]))?;
     run(cargo().args(["test", "--workspace"]))?;
     build_wasm()?;
+    let server = build_server()?;
+    let running = crate::server::Running::start(&server, &["--echo"])?;
+    crate::conformance::check(&running.addr)?;
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .current_dir(&browser_tests)
+        .env("VOXELCAST_URL", format!("http://{}/", running.addr))
+        .env("CHROMIUM", &chromium))?;
+    drop(running);
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
