@@ -1,0 +1,369 @@
+//! The server binary over real sockets: HTTP statuses and limits, traversal, slow heads,
+//! WebSocket failures Autobahn does not cover, game-protocol abuse, shutdown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("voxelcast-http-{}-{n}", std::process::id()));
+        let www = dir.join("www");
+        std::fs::create_dir_all(www.join("pkg")).unwrap();
+        std::fs::write(www.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+        std::fs::write(www.join("pkg/client_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        std::fs::write(dir.join("secret.txt"), "secret").unwrap();
+        let _ = std::os::unix::fs::symlink(dir.join("secret.txt"), www.join("leak.txt"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", "127.0.0.1:0", "--www"])
+            .arg(&www)
+            .args([
+                "--echo",
+                "--echo-max-message",
+                "1024",
+                "--head-timeout",
+                "1",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .trim_start_matches("voxelcast is running: open http://")
+            .trim_end_matches('/')
+            .to_owned();
+        assert!(addr.starts_with("127.0.0.1:"), "{line}");
+        Server { child, addr, dir }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s
+    }
+
+    /// Sends raw bytes and reads the whole answer until the server closes.
+    fn exchange(&self, request: &[u8]) -> String {
+        let mut s = self.connect();
+        s.write_all(request).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn get(&self, target: &str) -> String {
+        self.exchange(
+            format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn status(response: &str) -> &str {
+    response.get(9..12).unwrap_or("")
+}
+
+#[test]
+fn static_files_statuses_and_keep_alive() {
+    let server = Server::start(&[]);
+    let r = server.get("/");
+    assert_eq!(status(&r), "200", "{r}");
+    assert!(r.contains("Content-Type: text/html; charset=utf-8\r\n"));
+    assert!(r.contains("Content-Length: 31\r\n"));
+    assert!(r.ends_with("<!doctype html><title>t</title>"));
+    let r = server.get("/pkg/client_bg.wasm");
+    assert!(r.contains("Content-Type: application/wasm\r\n"), "{r}");
+
+    // Two pipelined requests on one keep-alive connection, the first a HEAD.
+    let r = server.exchange(b"HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\nGET /nothing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let (head, rest) = r.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK") && head.contains("Content-Length: 31"),
+        "{r}"
+    );
+    assert!(
+        rest.starts_with("HTTP/1.1 404 Not Found"),
+        "HEAD sent no body: {rest}"
+    );
+
+    // ETag revalidation.
+    let etag = server
+        .get("/")
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: ").map(str::to_owned))
+        .unwrap();
+    let r = server.exchange(
+        format!("GET / HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(status(&r), "304", "{r}");
+
+    assert_eq!(
+        status(&server.exchange(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")),
+        "405"
+    );
+    assert!(
+        server
+            .exchange(b"DELETE / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .contains("Allow: GET, HEAD\r\n")
+    );
+    assert_eq!(
+        status(&server.exchange(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")),
+        "413"
+    );
+    assert_eq!(
+        status(&server.exchange(b"GET / HTTP/1.1\r\n\r\n")),
+        "400",
+        "no Host"
+    );
+    assert_eq!(status(&server.exchange(b"GARBAGE\r\n\r\n")), "400");
+    assert_eq!(status(&server.exchange(b"GET / HTTP/3.0\r\n\r\n")), "505");
+}
+
+#[test]
+fn traversal_is_refused() {
+    let server = Server::start(&[]);
+    for (target, code) in [
+        ("/../secret.txt", "400"),
+        ("/%2e%2e/secret.txt", "400"),
+        ("/pkg/..%2f..%2fsecret.txt", "400"),
+        ("/a%00b", "400"),
+        ("/leak.txt", "404"),
+        ("/missing.js", "404"),
+    ] {
+        let r = server.get(target);
+        assert_eq!(status(&r), code, "{target}: {r}");
+        assert!(!r.contains("secret"), "{target}");
+    }
+}
+
+#[test]
+fn head_limits_and_slow_heads() {
+    let server = Server::start(&[]);
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX: {}\r\n\r\n",
+        "a".repeat(9000)
+    );
+    assert_eq!(status(&server.exchange(huge.as_bytes())), "431");
+    let many: String = (0..100).map(|i| format!("X-{i}: y\r\n")).collect();
+    assert_eq!(
+        status(&server.exchange(format!("GET / HTTP/1.1\r\nHost: t\r\n{many}\r\n").as_bytes())),
+        "431"
+    );
+
+    // Slowloris: half a head, then nothing. The 1 s head deadline answers 408 and closes.
+    let mut s = server.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    let start = std::time::Instant::now();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert_eq!(status(&out), "408", "{out}");
+    assert!(start.elapsed() < Duration::from_secs(4));
+    // Meanwhile the server still serves others.
+    assert_eq!(status(&server.get("/")), "200");
+}
+
+#[test]
+fn connection_cap_answers_503() {
+    let server = Server::start(&["--max-connections", "2"]);
+    let _a = server.connect();
+    let _b = server.connect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(status(&server.get("/")), "503");
+}
+
+/// A minimal blocking WebSocket client for the tests.
+struct Ws(TcpStream);
+
+impl Ws {
+    fn open(server: &Server, path: &str) -> Ws {
+        let mut s = server.connect();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8];
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+        Ws(s)
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.0.write_all(bytes).unwrap();
+    }
+
+    /// A masked frame (mask 0: the payload goes out as it is).
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
+        let mut f = vec![0x80 | opcode];
+        if payload.len() < 126 {
+            f.push(0x80 | payload.len() as u8);
+        } else {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        f.extend_from_slice(&[0; 4]);
+        f.extend_from_slice(payload);
+        self.send_raw(&f);
+    }
+
+    /// Reads one server frame: (opcode, payload).
+    fn recv(&mut self) -> (u8, Vec<u8>) {
+        let mut h = [0u8; 2];
+        self.0.read_exact(&mut h).unwrap();
+        assert_eq!(h[1] & 0x80, 0, "server frames are unmasked");
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut b = [0u8; 2];
+                self.0.read_exact(&mut b).unwrap();
+                u16::from_be_bytes(b) as usize
+            }
+            127 => {
+                let mut b = [0u8; 8];
+                self.0.read_exact(&mut b).unwrap();
+                u64::from_be_bytes(b) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0; len];
+        self.0.read_exact(&mut payload).unwrap();
+        (h[0] & 0x0f, payload)
+    }
+
+    /// Skips other messages until one with this protocol tag; returns it.
+    fn message(&mut self, tag: u8) -> Vec<u8> {
+        loop {
+            let (op, p) = self.recv();
+            assert_ne!(op, 8, "closed while waiting for message {tag}");
+            if p.first() == Some(&tag) {
+                return p;
+            }
+        }
+    }
+
+    /// Skips data frames until a close frame; returns its code.
+    fn close_code(&mut self) -> u16 {
+        loop {
+            let (op, p) = self.recv();
+            if op == 8 {
+                return u16::from_be_bytes([p[0], p[1]]);
+            }
+        }
+    }
+}
+
+#[test]
+fn websocket_failures_close_with_the_right_code() {
+    let server = Server::start(&[]);
+    let mut ws = Ws::open(&server, "/echo");
+    ws.send(2, b"hi");
+    assert_eq!(ws.recv(), (2, b"hi".to_vec()));
+    ws.send_raw(&[0x81, 0x02, b'h', b'i']); // unmasked
+    assert_eq!(ws.close_code(), 1002);
+
+    let mut ws = Ws::open(&server, "/echo");
+    ws.send(2, &[0; 2000]); // over --echo-max-message 1024
+    assert_eq!(ws.close_code(), 1009);
+
+    let mut ws = Ws::open(&server, "/echo");
+    ws.send(1, &[b'a', 0xff]);
+    assert_eq!(ws.close_code(), 1007);
+
+    let mut ws = Ws::open(&server, "/echo");
+    ws.send(8, &4001u16.to_be_bytes());
+    assert_eq!(ws.close_code(), 4001, "close code echoed");
+
+    let r = server.exchange(b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+    assert_eq!(status(&r), "426");
+    assert!(r.contains("Sec-WebSocket-Version: 13\r\n"));
+}
+
+fn hello(width: u16, height: u16) -> Vec<u8> {
+    let mut m = vec![1, 1, 0, 0];
+    m.extend_from_slice(&width.to_le_bytes());
+    m.extend_from_slice(&height.to_le_bytes());
+    m.extend_from_slice(&[0, 0]);
+    m
+}
+
+#[test]
+fn game_rejects_bad_clients_without_harming_others() {
+    let server = Server::start(&[]);
+    let mut good = Ws::open(&server, "/ws");
+    good.send(2, &hello(320, 200));
+    let (_, welcome) = good.recv();
+    assert_eq!(welcome[0], 2, "Welcome comes first");
+    let frame = good.message(4);
+    assert_eq!(frame.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + 320 * 200);
+
+    // Input before Hello.
+    let mut bad = Ws::open(&server, "/ws");
+    bad.send(2, &[3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let (op, err) = bad.recv();
+    assert_eq!((op, err[0]), (2, 10), "an Error message first");
+    assert_eq!(bad.close_code(), 1008);
+
+    // A viewport out of bounds.
+    let mut bad = Ws::open(&server, "/ws");
+    bad.send(2, &hello(10_000, 5));
+    assert_eq!(bad.recv().1[..3], [10, 3, 0], "Error BadViewport");
+    assert_eq!(bad.close_code(), 1008);
+
+    // Garbage.
+    let mut bad = Ws::open(&server, "/ws");
+    bad.send(2, &[0xee; 40]);
+    assert_eq!(bad.recv().1[..3], [10, 1, 0], "Error BadMessage");
+    assert_eq!(bad.close_code(), 1008);
+
+    // A flood of pings: rate limited, then closed.
+    let mut bad = Ws::open(&server, "/ws");
+    bad.send(2, &hello(64, 48));
+    for _ in 0..1000 {
+        bad.send(2, &[8, 0, 0, 0, 0]);
+    }
+    assert_eq!(bad.close_code(), 1008);
+
+    // The good player is still served: it turns and gets a new frame.
+    good.send(2, &[3, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let before = good.message(4);
+    let after = good.message(4);
+    assert_ne!(before[5..33], after[5..33], "the camera moved");
+}
+
+#[test]
+fn sigterm_closes_websockets_with_1001() {
+    let server = Server::start(&[]);
+    let mut ws = Ws::open(&server, "/echo");
+    ws.send(2, b"x");
+    assert_eq!(ws.recv().0, 2);
+    Command::new("kill")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert_eq!(ws.close_code(), 1001);
+}
