@@ -28,6 +28,11 @@ enum Command {
     Wasm,
     /// Run the benchmarks.
     Bench,
+    /// Run every fuzz target for a while.
+    Fuzz {
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Test => steps::test(),
         Command::Wasm => setup::wasm_target().and_then(|()| steps::build_wasm()),
         Command::Bench => steps::bench(),
+        Command::Fuzz { seconds } => steps::fuzz(seconds),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -77,3 +77,21 @@ pub fn node_modules(dir: &std::path::Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// cargo-fuzz on the nightly toolchain.
+pub fn cargo_fuzz() -> anyhow::Result<()> {
+    let toolchains = output(Command::new("rustup").args(["toolchain", "list"]))?;
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    if !succeeds(Command::new("cargo").args(["fuzz", "--version"])) {
+        run(Command::new("cargo").args(["install", "cargo-fuzz"]))?;
+    }
+    Ok(())
+}

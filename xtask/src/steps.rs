@@ -98,10 +98,31 @@ pub fn test() -> anyhow::Result<()> {
         .env("VOXELCAST_URL", format!("http://{}/", running.addr))
         .env("CHROMIUM", &chromium))?;
     drop(running);
+    fuzz(10)?;
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
 pub fn bench() -> anyhow::Result<()> {
     run(cargo().args(["bench", "-p", "shared"]))
+}
+
+pub const FUZZ_TARGETS: [&str; 4] = [
+    "protocol_decode",
+    "ws_receiver",
+    "http_request",
+    "map_decompress",
+];
+
+/// Runs every fuzz target for `seconds` each; any crash fails.
+pub fn fuzz(seconds: u32) -> anyhow::Result<()> {
+    setup::cargo_fuzz()?;
+    let dir = root().join("fuzz");
+    for target in FUZZ_TARGETS {
+        run(Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .current_dir(&dir))?;
+    }
+    Ok(())
 }

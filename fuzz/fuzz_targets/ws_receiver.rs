@@ -1,0 +1,24 @@
+//! The WebSocket frame decoder and message assembler never panics, whatever the bytes and
+//! however they are split, and never holds a message over its limit.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use server::ws::receiver::{Event, Receiver};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, data)) = data.split_first() else { return };
+    let mut r = Receiver::new(4096);
+    let mut buf = Vec::new();
+    for chunk in data.chunks(split as usize + 1) {
+        buf.extend_from_slice(chunk);
+        loop {
+            let (n, res) = r.feed(&buf);
+            buf.drain(..n);
+            match res {
+                Ok(Some(Event::Message(_, m))) => assert!(m.len() <= 4096),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+});
