@@ -173,10 +173,10 @@ impl Game {
 }
 
 /// A protocol message as one WebSocket binary frame.
-pub fn ws_binary(msg: &Message) -> Vec<u8> {
+pub fn ws_binary(msg: &Message) -> crate::ws::frame::Outgoing {
     let mut body = Vec::new();
     msg.encode(&mut body);
-    crate::ws::frame::frame(crate::ws::frame::OpCode::Binary, &body)
+    crate::ws::frame::Outgoing::new(crate::ws::frame::OpCode::Binary, body)
 }
 
 pub use conn::Endpoint;

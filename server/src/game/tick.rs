@@ -111,7 +111,7 @@ fn render_frame(
     seq: u32,
     last_input: u32,
     viewport: shared::Viewport,
-) -> Vec<u8> {
+) -> crate::ws::frame::Outgoing {
     s.indices.resize(viewport.pixels(), 0);
     s.renderer.render(
         &game.map,

@@ -1,7 +1,7 @@
 //! Drives one WebSocket connection over tokio: reads and assembles frames, answers
 //! pings and closes, hands messages to a [`Handler`], and writes from the [`Outbox`].
 
-use super::frame::{OpCode, frame};
+use super::frame::{OpCode, Outgoing};
 use super::outbox::{Drain, Next, Outbox, outbox};
 use super::receiver::{DataKind, Event, Receiver};
 use std::time::Duration;
@@ -9,6 +9,7 @@ use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 #[derive(Clone, Debug)]
 pub struct WsConfig {
@@ -72,6 +73,9 @@ pub enum Ending {
 }
 
 /// Runs the connection until it ends. `leftover` holds bytes read past the handshake.
+///
+/// Reading and writing run as two futures of one task: a message and its answer need no
+/// hop between tasks or threads.
 pub async fn serve(
     stream: TcpStream,
     leftover: Vec<u8>,
@@ -79,16 +83,47 @@ pub async fn serve(
     handler: &mut impl Handler,
     out: Outbox,
     drain: Drain,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Ending {
     let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.into_split();
-    let writer = tokio::spawn(write_loop(wr, drain));
+    let (rd, wr) = stream.into_split();
+    let reading = read_side(rd, leftover, config, handler, out, shutdown);
+    let writing = write_loop(wr, drain);
+    tokio::pin!(reading, writing);
+    let mut written = false;
+    let ending = tokio::select! {
+        ending = &mut reading => ending,
+        () = &mut writing => {
+            // The peer stopped reading or the close frame went out: give the reader
+            // its chance to see the peer's close.
+            written = true;
+            tokio::time::timeout(config.close_timeout, &mut reading).await.unwrap_or(Ending::Dropped)
+        }
+    };
+    if !written {
+        // Let the writer flush what is queued (the close frame, usually), within limits.
+        let _ = tokio::time::timeout(config.close_timeout, writing).await;
+    }
+    ending
+}
+
+async fn read_side(
+    mut rd: OwnedReadHalf,
+    leftover: Vec<u8>,
+    config: &WsConfig,
+    handler: &mut impl Handler,
+    out: Outbox,
+    mut shutdown: watch::Receiver<bool>,
+) -> Ending {
     let mut reader = Reader {
         buf: leftover,
         start: 0,
         receiver: Receiver::new(config.max_message),
     };
+    let mut last_heard = Instant::now();
+    let mut silent = 0u32;
+    let idle = tokio::time::sleep_until(last_heard + config.idle_ping);
+    tokio::pin!(idle);
     let ending = 'conn: loop {
         loop {
             match reader.next_event() {
@@ -99,7 +134,11 @@ pub async fn serve(
                     }
                 }
                 Ok(Some(Event::Ping(payload))) => {
-                    if out.send(frame(OpCode::Pong, &payload)).await.is_err() {
+                    if out
+                        .send(Outgoing::new(OpCode::Pong, payload))
+                        .await
+                        .is_err()
+                    {
                         break 'conn Ending::Dropped;
                     }
                 }
@@ -118,43 +157,55 @@ pub async fn serve(
                 }
             }
         }
-        let mut silent = 0;
         loop {
             tokio::select! {
                 r = reader.read(&mut rd) => match r {
-                    Ok(true) => break,
+                    Ok(true) => {
+                        last_heard = Instant::now();
+                        silent = 0;
+                        break;
+                    }
                     _ => break 'conn Ending::Dropped,
                 },
                 _ = shutdown.changed() => {
                     out.close(1001, "server shutting down");
                     break 'conn Ending::WeClosed(1001);
                 }
-                () = tokio::time::sleep(config.idle_ping) => {
+                () = &mut idle => {
+                    // One timer for the connection, re-armed lazily: reads never touch it.
+                    let due = last_heard + config.idle_ping * (silent + 1);
+                    if Instant::now() < due {
+                        idle.as_mut().reset(due);
+                        continue;
+                    }
                     silent += 1;
                     if silent >= 2 {
                         out.close(1001, "no response to ping");
                         break 'conn Ending::WeClosed(1001);
                     }
-                    let _ = out.send(frame(OpCode::Ping, b"")).await;
+                    let _ = out.send(Outgoing::new(OpCode::Ping, Vec::new())).await;
+                    idle.as_mut().reset(last_heard + config.idle_ping * (silent + 1));
                 }
             }
         }
     };
-    if let Ending::WeClosed(_) = ending {
-        // Give the peer a moment to answer our close, discarding anything else it sends.
-        let _ = tokio::time::timeout(config.close_timeout, async {
-            while let Ok(true) = reader.read(&mut rd).await {
-                while let Ok(Some(event)) = reader.next_event() {
-                    if let Event::Close(_) = event {
-                        return;
+    match ending {
+        Ending::WeClosed(_) => {
+            // Give the peer a moment to answer our close, discarding anything else it sends.
+            let _ = tokio::time::timeout(config.close_timeout, async {
+                while let Ok(true) = reader.read(&mut rd).await {
+                    while let Ok(Some(event)) = reader.next_event() {
+                        if let Event::Close(_) = event {
+                            return;
+                        }
                     }
                 }
-            }
-        })
-        .await;
+            })
+            .await;
+        }
+        Ending::Dropped => out.abort(),
+        Ending::PeerClosed(_) => {}
     }
-    drop(out);
-    let _ = tokio::time::timeout(config.close_timeout, writer).await;
     ending
 }
 
@@ -183,9 +234,11 @@ impl Reader {
             self.buf.drain(..self.start);
             self.start = 0;
         }
+        // Room for the rest of a large frame at once, within reason.
+        let want = self.receiver.pending_payload().clamp(16 * 1024, 1 << 20);
         loop {
             rd.readable().await?;
-            self.buf.reserve(16 * 1024);
+            self.buf.reserve(want);
             match rd.try_read_buf(&mut self.buf) {
                 Ok(n) => return Ok(n > 0),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
@@ -209,13 +262,13 @@ async fn write_loop(wr: OwnedWriteHalf, mut drain: Drain) {
             }
         };
         match next {
-            Next::Send(bytes) => {
-                if w.write_all(&bytes).await.is_err() {
+            Next::Send(frame) => {
+                if write_frame(&mut w, &frame).await.is_err() {
                     return;
                 }
             }
-            Next::Close(bytes) => {
-                let _ = w.write_all(&bytes).await;
+            Next::Close(frame) => {
+                let _ = write_frame(&mut w, &frame).await;
                 let _ = w.flush().await;
                 let _ = w.shutdown().await;
                 return;
@@ -227,6 +280,36 @@ async fn write_loop(wr: OwnedWriteHalf, mut drain: Drain) {
             }
         }
     }
+}
+
+/// Small frames go through the buffer (many per system call); a large one goes out with
+/// its header in one vectored write, without being copied.
+async fn write_frame(w: &mut BufWriter<OwnedWriteHalf>, frame: &Outgoing) -> std::io::Result<()> {
+    if frame.payload.len() < 8 * 1024 {
+        w.write_all(frame.head()).await?;
+        return w.write_all(&frame.payload).await;
+    }
+    w.flush().await?;
+    let (head, body) = (frame.head(), &frame.payload[..]);
+    let mut done = 0;
+    let total = head.len() + body.len();
+    let inner = w.get_mut();
+    while done < total {
+        let n = if done < head.len() {
+            let parts = [
+                std::io::IoSlice::new(&head[done..]),
+                std::io::IoSlice::new(body),
+            ];
+            inner.write_vectored(&parts).await?
+        } else {
+            inner.write(&body[done - head.len()..]).await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        done += n;
+    }
+    Ok(())
 }
 
 /// Creates the outgoing side for a new connection.
@@ -248,7 +331,7 @@ impl Handler for Echo {
             DataKind::Text => OpCode::Text,
             DataKind::Binary => OpCode::Binary,
         };
-        out.send(frame(opcode, &data))
+        out.send(Outgoing::new(opcode, data))
             .await
             .map_err(|_| CloseReason::new(1001, "going away"))
     }

@@ -118,28 +118,60 @@ pub fn parse_client_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, F
     )))
 }
 
-/// Appends an unmasked server frame header (FIN set) for a payload of `len` bytes.
-pub fn write_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
-    out.push(0x80 | opcode.bits());
-    match len {
-        0..=125 => out.push(len as u8),
-        126..=0xffff => {
-            out.push(126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
+/// A server frame ready to write: its header, and its payload without a copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    head: [u8; 10],
+    head_len: u8,
+    pub payload: Vec<u8>,
+}
+
+impl Outgoing {
+    pub fn new(opcode: OpCode, payload: Vec<u8>) -> Outgoing {
+        let mut head = [0u8; 10];
+        head[0] = 0x80 | opcode.bits();
+        let len = payload.len();
+        let head_len = match len {
+            0..=125 => {
+                head[1] = len as u8;
+                2
+            }
+            126..=0xffff => {
+                head[1] = 126;
+                head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
+            }
+            _ => {
+                head[1] = 127;
+                head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+                10
+            }
+        };
+        Outgoing {
+            head,
+            head_len,
+            payload,
         }
-        _ => {
-            out.push(127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
+    }
+
+    pub fn head(&self) -> &[u8] {
+        &self.head[..self.head_len as usize]
+    }
+
+    /// Bytes on the wire.
+    pub fn len(&self) -> usize {
+        self.head_len as usize + self.payload.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
     }
 }
 
-/// A whole server frame: header and payload.
+/// A whole server frame as one buffer: header and payload.
 pub fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 10);
-    write_header(&mut out, opcode, payload.len());
-    out.extend_from_slice(payload);
-    out
+    let o = Outgoing::new(opcode, payload.to_vec());
+    [o.head(), &o.payload].concat()
 }
 
 /// XORs `data` with the mask, `offset` bytes into the frame's payload (so a payload can
@@ -202,12 +234,15 @@ mod tests {
         );
         assert_eq!(frame(OpCode::Ping, b"Hello")[..2], [0x89, 0x05]);
         assert_eq!(frame(OpCode::Pong, &[1, 2]), [0x8a, 0x02, 1, 2]);
-        let mut out = Vec::new();
-        write_header(&mut out, OpCode::Binary, 256);
-        assert_eq!(out, [0x82, 0x7E, 0x01, 0x00]);
-        out.clear();
-        write_header(&mut out, OpCode::Binary, 65536);
-        assert_eq!(out, [0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]);
+        assert_eq!(
+            Outgoing::new(OpCode::Binary, vec![0; 256]).head(),
+            [0x82, 0x7E, 0x01, 0x00]
+        );
+        let big = Outgoing::new(OpCode::Binary, vec![0; 65536]);
+        assert_eq!(big.head(), [0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]);
+        let o = Outgoing::new(OpCode::Binary, vec![7; 300]);
+        assert_eq!(o.head(), [0x82, 0x7E, 0x01, 0x2C]);
+        assert_eq!(o.len(), 304);
     }
 
     #[test]

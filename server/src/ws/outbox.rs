@@ -3,6 +3,7 @@
 //! slots for messages that a newer one makes worthless (frames, camera state). A slow
 //! reader therefore gets fewer frames, never a growing queue.
 
+use super::frame::{OpCode, Outgoing};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, mpsc};
 
@@ -21,10 +22,12 @@ pub struct Closed;
 
 #[derive(Default)]
 struct Pending {
-    latest: [Option<Vec<u8>>; SLOTS],
-    close: Option<Vec<u8>>,
+    latest: [Option<Outgoing>; SLOTS],
+    close: Option<Outgoing>,
     /// Set once a close is queued or the writer stopped: nothing more is accepted.
     closed: bool,
+    /// The connection is gone: the writer stops without writing anything more.
+    aborted: bool,
 }
 
 struct Shared {
@@ -32,24 +35,23 @@ struct Shared {
     wake: Notify,
 }
 
-/// A cloneable handle to one connection's outgoing side. Frames are complete encoded
-/// WebSocket frames.
+/// A cloneable handle to one connection's outgoing side.
 #[derive(Clone)]
 pub struct Outbox {
-    queue: mpsc::Sender<Vec<u8>>,
+    queue: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
 }
 
 /// The writer's side of an [`Outbox`].
 pub struct Drain {
-    queue: mpsc::Receiver<Vec<u8>>,
+    queue: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
 }
 
 pub enum Next {
-    Send(Vec<u8>),
+    Send(Outgoing),
     /// The close frame: send it, then end the connection's writing side.
-    Close(Vec<u8>),
+    Close(Outgoing),
     /// Everything is gone: stop.
     Stop,
 }
@@ -78,7 +80,7 @@ impl Shared {
 
 impl Outbox {
     /// Queues a frame that must be delivered, waiting while the queue is full.
-    pub async fn send(&self, frame: Vec<u8>) -> Result<(), Closed> {
+    pub async fn send(&self, frame: Outgoing) -> Result<(), Closed> {
         if self.shared.lock().closed {
             return Err(Closed);
         }
@@ -86,7 +88,7 @@ impl Outbox {
     }
 
     /// Replaces whatever frame of this kind is still waiting; never waits.
-    pub fn replace(&self, slot: Slot, frame: Vec<u8>) -> Result<(), Closed> {
+    pub fn replace(&self, slot: Slot, frame: Outgoing) -> Result<(), Closed> {
         let mut p = self.shared.lock();
         if p.closed {
             return Err(Closed);
@@ -113,7 +115,18 @@ impl Outbox {
             end -= 1;
         }
         payload.extend_from_slice(&reason.as_bytes()[..end]);
-        p.close = Some(super::frame::frame(super::frame::OpCode::Close, &payload));
+        p.close = Some(Outgoing::new(OpCode::Close, payload));
+        drop(p);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Outbox {
+    /// The peer is gone: stop writing at once.
+    pub fn abort(&self) {
+        let mut p = self.shared.lock();
+        p.closed = true;
+        p.aborted = true;
         drop(p);
         self.shared.wake.notify_one();
     }
@@ -123,6 +136,9 @@ impl Drain {
     /// What to write next, if anything is ready now: queued frames first, then the
     /// latest-wins slots, then the close frame.
     pub fn ready(&mut self) -> Option<Next> {
+        if self.shared.lock().aborted {
+            return Some(Next::Stop);
+        }
         if let Ok(frame) = self.queue.try_recv() {
             return Some(Next::Send(frame));
         }
@@ -166,35 +182,40 @@ mod tests {
 
     fn text(next: Next) -> String {
         match next {
-            Next::Send(f) => format!("send {}", String::from_utf8_lossy(&f)),
-            Next::Close(f) => format!("close {:?}", &f[2..4]),
+            Next::Send(f) => format!("send {}", String::from_utf8_lossy(&f.payload)),
+            Next::Close(f) => format!("close {:?}", &f.payload[..2]),
             Next::Stop => "stop".into(),
         }
+    }
+
+    fn bin(bytes: &[u8]) -> Outgoing {
+        Outgoing::new(OpCode::Binary, bytes.to_vec())
     }
 
     #[tokio::test]
     async fn latest_frame_wins_and_queue_comes_first() {
         let (out, mut drain) = outbox(4);
-        out.replace(Slot::Frame, b"frame 1".to_vec()).unwrap();
-        out.replace(Slot::Frame, b"frame 2".to_vec()).unwrap();
-        out.send(b"welcome".to_vec()).await.unwrap();
+        out.replace(Slot::Frame, bin(b"frame 1")).unwrap();
+        out.replace(Slot::Frame, bin(b"frame 2")).unwrap();
+        out.send(bin(b"welcome")).await.unwrap();
         assert_eq!(text(drain.next().await), "send welcome");
         assert_eq!(text(drain.next().await), "send frame 2");
         assert!(drain.ready().is_none());
         out.close(1001, "bye");
-        assert_eq!(out.replace(Slot::Frame, b"late".to_vec()), Err(Closed));
-        assert_eq!(out.send(b"late".to_vec()).await, Err(Closed));
+        assert_eq!(out.replace(Slot::Frame, bin(b"late")), Err(Closed));
+        assert_eq!(out.send(bin(b"late")).await, Err(Closed));
         assert_eq!(text(drain.next().await), "close [3, 233]");
     }
 
     #[tokio::test]
     async fn full_queue_waits_and_dead_writer_fails_senders() {
         let (out, drain) = outbox(1);
-        out.send(vec![1]).await.unwrap();
-        let blocked = tokio::time::timeout(std::time::Duration::from_millis(50), out.send(vec![2]));
+        out.send(bin(&[1])).await.unwrap();
+        let blocked =
+            tokio::time::timeout(std::time::Duration::from_millis(50), out.send(bin(&[2])));
         assert!(blocked.await.is_err(), "second send waits for room");
         drop(drain);
-        assert_eq!(out.send(vec![3]).await, Err(Closed));
-        assert_eq!(out.replace(Slot::State, vec![4]), Err(Closed));
+        assert_eq!(out.send(bin(&[3])).await, Err(Closed));
+        assert_eq!(out.replace(Slot::State, bin(&[4])), Err(Closed));
     }
 }

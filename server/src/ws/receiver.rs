@@ -83,6 +83,13 @@ impl Receiver {
         }
     }
 
+    /// Payload bytes still to come for the frame being received (0 between frames).
+    pub fn pending_payload(&self) -> usize {
+        self.frame.as_ref().map_or(0, |f| {
+            (f.header.len - f.received).min(usize::MAX as u64) as usize
+        })
+    }
+
     /// Consumes bytes from the front of `input`. Returns how many were consumed and the
     /// next event, if one completed. Call again with the rest until it returns
     /// `Ok(None)`, which means it needs more input. After an error, stop feeding.

@@ -1,0 +1,225 @@
+//! Echo throughput of our WebSocket stack against tokio-tungstenite and fastwebsockets,
+//! measured in the same run: N connections, each keeping one message in flight (the
+//! method of uWebSockets' `load_test`). Each server runs on its own single-threaded
+//! runtime and thread, the load generator on another, so each gets about one core.
+//!
+//! `cargo bench -p server --bench echo [-- SECONDS]`; prints a Markdown table.
+
+use server::http::request::{Limits, parse};
+use server::ws::conn::{self, Echo, WsConfig};
+use server::ws::handshake;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Impl {
+    Voxelcast,
+    Tungstenite,
+    Fastwebsockets,
+}
+
+fn main() {
+    let seconds: f64 = std::env::args()
+        .filter_map(|a| a.parse().ok())
+        .next()
+        .unwrap_or(1.5);
+    let impls = [Impl::Voxelcast, Impl::Tungstenite, Impl::Fastwebsockets];
+    let addrs: Vec<String> = impls.iter().map(|&i| start_server(i)).collect();
+    println!(
+        "| size | conns | voxelcast rt/s | tokio-tungstenite rt/s | fastwebsockets rt/s | voxelcast MB/s | ratio to the faster other |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for size in [16usize, 1024, 64 * 1024] {
+        for conns in [1usize, 100, 500] {
+            let rates: Vec<f64> = addrs
+                .iter()
+                .map(|a| load(a, size, conns, seconds))
+                .collect();
+            let best_other = rates[1].max(rates[2]);
+            println!(
+                "| {size} | {conns} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2} |",
+                rates[0],
+                rates[1],
+                rates[2],
+                rates[0] * size as f64 * 2.0 / 1e6,
+                rates[0] / best_other
+            );
+        }
+    }
+}
+
+/// Starts an echo server on its own thread; returns its address.
+fn start_server(which: Impl) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    match which {
+                        Impl::Voxelcast => voxelcast(stream).await,
+                        Impl::Tungstenite => tungstenite(stream).await,
+                        Impl::Fastwebsockets => fastws(stream).await,
+                    }
+                });
+            }
+        });
+    });
+    rx.recv().unwrap()
+}
+
+/// Reads the upgrade request and answers it with our handshake code; returns leftover bytes.
+async fn handshake(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    loop {
+        if let Ok(Some((req, n))) = parse(&buf, &Limits::default()) {
+            let response = handshake::respond(&req, &[]).ok()?;
+            stream.write_all(&response).await.ok()?;
+            return Some(buf.split_off(n));
+        }
+        if stream.read_buf(&mut buf).await.ok()? == 0 {
+            return None;
+        }
+    }
+}
+
+async fn voxelcast(mut stream: TcpStream) {
+    let Some(leftover) = handshake(&mut stream).await else {
+        return;
+    };
+    let config = WsConfig {
+        max_message: 1 << 20,
+        ..WsConfig::default()
+    };
+    let (out, drain) = conn::new_outbox(&config);
+    let (_keep, shutdown) = tokio::sync::watch::channel(false);
+    conn::serve(stream, leftover, &config, &mut Echo, out, drain, shutdown).await;
+}
+
+async fn tungstenite(stream: TcpStream) {
+    use futures_util::{SinkExt, StreamExt};
+    let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        if (msg.is_binary() || msg.is_text()) && ws.send(msg).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn fastws(mut stream: TcpStream) {
+    use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
+    let Some(leftover) = handshake(&mut stream).await else {
+        return;
+    };
+    assert!(leftover.is_empty(), "the load generator waits for the 101");
+    let mut ws = WebSocket::after_handshake(stream, Role::Server);
+    ws.set_auto_close(true);
+    ws.set_auto_pong(true);
+    let mut ws = FragmentCollector::new(ws);
+    while let Ok(frame) = ws.read_frame().await {
+        let echo = matches!(frame.opcode, OpCode::Text | OpCode::Binary);
+        if frame.opcode == OpCode::Close || (echo && ws.write_frame(frame).await.is_err()) {
+            return;
+        }
+    }
+}
+
+/// Round trips a second with `conns` connections, each with one message in flight.
+fn load(addr: &str, size: usize, conns: usize, seconds: f64) -> f64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let count = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut streams = Vec::new();
+        for _ in 0..conns {
+            streams.push(client(addr).await);
+        }
+        let frame = Arc::new(masked_frame(size));
+        let warmup = Duration::from_millis(300);
+        let counted_from = Arc::new(AtomicU64::new(0));
+        let tasks: Vec<_> = streams
+            .into_iter()
+            .map(|mut s| {
+                let (frame, count, stop) = (frame.clone(), count.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; size + 14];
+                    while !stop.load(Ordering::Relaxed) {
+                        if s.write_all(&frame).await.is_err() {
+                            return;
+                        }
+                        let header = if size < 126 {
+                            2
+                        } else if size < 65536 {
+                            4
+                        } else {
+                            10
+                        };
+                        if s.read_exact(&mut buf[..header + size]).await.is_err() {
+                            return;
+                        }
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(warmup).await;
+        counted_from.store(count.load(Ordering::Relaxed), Ordering::Relaxed);
+        let t0 = Instant::now();
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        let done = count.load(Ordering::Relaxed) - counted_from.load(Ordering::Relaxed);
+        let elapsed = t0.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.abort();
+        }
+        done as f64 / elapsed
+    })
+}
+
+async fn client(addr: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(s.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+/// A binary client frame with a zero mask, so the payload needs no masking work here.
+fn masked_frame(size: usize) -> Vec<u8> {
+    let mut f = vec![0x82];
+    if size < 126 {
+        f.push(0x80 | size as u8);
+    } else if size < 65536 {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(size as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend_from_slice(&(size as u64).to_be_bytes());
+    }
+    f.extend_from_slice(&[0; 4]);
+    f.extend(std::iter::repeat_n(b'x', size));
+    f
+}
