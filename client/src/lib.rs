@@ -9,7 +9,7 @@ pub mod session;
 
 use input::{InputState, key_bit};
 use session::{Effect, Session};
-use shared::protocol::{Hello, Message, RenderMode, VERSION};
+use shared::protocol::{FrameEncoding, Hello, Message, RenderMode, VERSION};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
@@ -414,6 +414,7 @@ fn connect(app: &Shared) {
             mode: a.wanted_mode,
             width,
             height,
+            encodings: FrameEncoding::Runs.bit(),
             name: a.name.clone(),
         };
         a.send(&Message::Hello(hello));

@@ -124,7 +124,12 @@ impl Session {
                 if self.mode != RenderMode::Server {
                     return Effect::None; // a frame still in flight from before a switch
                 }
-                palette.expand_rgba(f.payload, &mut self.rgba);
+                if let Err(e) =
+                    shared::codec::decode(f.payload, viewport, f.encoding, &mut self.indices)
+                {
+                    return Effect::Disconnect(e.to_string());
+                }
+                palette.expand_rgba(&self.indices, &mut self.rgba);
                 self.shown = Some(f.camera);
                 self.last_frame_input = f.last_input;
                 Effect::FrameReady
@@ -279,16 +284,19 @@ mod tests {
 
         let mut server = Session::new(RenderMode::Server);
         assert_eq!(server.handle(&welcome(&map), 0.0), Effect::None);
-        let frame = encode(&Message::Frame(Frame {
-            seq: 1,
-            camera,
-            last_input: 0,
-            width: 64,
-            height: 48,
-            encoding: FrameEncoding::Raw,
-            payload: &indices,
-        }));
-        assert_eq!(server.handle(&frame, 0.0), Effect::FrameReady);
+        let mut encoder = shared::codec::FrameEncoder::new();
+        for encoding in [FrameEncoding::Raw, FrameEncoding::Runs] {
+            let frame = encode(&Message::Frame(Frame {
+                seq: 1,
+                camera,
+                last_input: 0,
+                width: 64,
+                height: 48,
+                encoding,
+                payload: encoder.encode(&indices, viewport, encoding),
+            }));
+            assert_eq!(server.handle(&frame, 0.0), Effect::FrameReady);
+        }
 
         let mut client = Session::new(RenderMode::Client);
         client.handle(&welcome(&map), 0.0);

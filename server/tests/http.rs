@@ -307,7 +307,7 @@ fn hello(width: u16, height: u16) -> Vec<u8> {
     let mut m = vec![1, 1, 0, 0];
     m.extend_from_slice(&width.to_le_bytes());
     m.extend_from_slice(&height.to_le_bytes());
-    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&[0, 0, 0]); // raw frames only, no name
     m
 }
 

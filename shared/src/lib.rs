@@ -5,6 +5,7 @@
 //! and gives bytes, so it builds and behaves the same on native and `wasm32`.
 
 pub mod camera;
+pub mod codec;
 pub mod flight;
 #[cfg(feature = "png")]
 pub mod loader;

@@ -51,6 +51,15 @@ pub enum RenderMode {
 pub enum FrameEncoding {
     /// One palette index per pixel, row-major.
     Raw = 0,
+    /// Runs down each column, see [`crate::codec`].
+    Runs = 1,
+}
+
+impl FrameEncoding {
+    /// Bit of this encoding in `Hello::encodings`.
+    pub fn bit(self) -> u8 {
+        1 << self as u8
+    }
 }
 
 /// Input keys as a bitmask, so one `Input` describes everything held down.
@@ -85,6 +94,8 @@ pub struct Hello {
     pub mode: RenderMode,
     pub width: u16,
     pub height: u16,
+    /// Frame encodings the client decodes, as [`FrameEncoding::bit`]s (raw always works).
+    pub encodings: u8,
     /// Wanted name; empty asks the server to pick one.
     pub name: String,
 }
@@ -210,6 +221,7 @@ impl Message<'_> {
                 w.u8(m.mode as u8);
                 w.u16(m.width);
                 w.u16(m.height);
+                w.u8(m.encodings);
                 w.str(&m.name);
             }
             Message::Welcome(m) => {
@@ -297,6 +309,7 @@ impl Message<'_> {
                 mode: r.mode()?,
                 width: r.u16()?,
                 height: r.u16()?,
+                encodings: r.u8()?,
                 name: r.str("name", MAX_NAME_BYTES)?,
             }),
             tag::WELCOME => Message::Welcome(Welcome {
@@ -332,6 +345,7 @@ impl Message<'_> {
                 let (width, height) = (r.u16()?, r.u16()?);
                 let encoding = match r.u8()? {
                     0 => FrameEncoding::Raw,
+                    1 => FrameEncoding::Runs,
                     v => return Err(bad("encoding", v)),
                 };
                 let payload = r.rest();

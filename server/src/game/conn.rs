@@ -178,7 +178,7 @@ impl PlayerConn {
         let (id, name, viewport) =
             match self
                 .game
-                .join(&hello.name, hello.mode, viewport, out.clone())
+                .join(&hello, viewport, out.clone())
             {
                 Ok(joined) => joined,
                 Err(JoinError::Full) => {

@@ -7,7 +7,7 @@ pub mod names;
 mod tick;
 
 use crate::ws::outbox::Outbox;
-use shared::protocol::{Message, RenderMode};
+use shared::protocol::{FrameEncoding, Message, RenderMode};
 use shared::{Camera, Map, Renderer, Viewport};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,6 +56,7 @@ struct Player {
     welcomed: bool,
     paused: bool,
     viewport: Viewport,
+    encoding: FrameEncoding,
     out: Outbox,
     /// The renderer and frame buffer, lent to the render pool while a frame is drawn.
     scratch: Option<Scratch>,
@@ -70,6 +71,7 @@ struct Player {
 struct Scratch {
     renderer: Renderer,
     indices: Vec<u8>,
+    encoder: shared::codec::FrameEncoder,
 }
 
 /// Why a player could not join.
@@ -107,8 +109,7 @@ impl Game {
     /// Adds a player; returns its id, unique name and viewport.
     fn join(
         &self,
-        wanted_name: &str,
-        mode: RenderMode,
+        hello: &shared::protocol::Hello,
         viewport: Viewport,
         out: Outbox,
     ) -> Result<(u16, String, Viewport), JoinError> {
@@ -121,7 +122,7 @@ impl Game {
             id = id.wrapping_add(1);
         }
         players.next_id = id.wrapping_add(1);
-        let name = names::unique(&names::sanitize(wanted_name), id, |n| {
+        let name = names::unique(&names::sanitize(&hello.name), id, |n| {
             players.by_id.values().any(|p| p.name == n)
         });
         let viewport = viewport.fit_within(self.config.max_viewport);
@@ -134,14 +135,21 @@ impl Game {
                 keys: 0,
                 look: (0.0, 0.0),
                 last_input: 0,
-                mode,
+                mode: hello.mode,
                 welcomed: false,
                 paused: false,
                 viewport,
+                // The best encoding the client decodes.
+                encoding: if hello.encodings & FrameEncoding::Runs.bit() != 0 {
+                    FrameEncoding::Runs
+                } else {
+                    FrameEncoding::Raw
+                },
                 out,
                 scratch: Some(Scratch {
                     renderer: Renderer::new(),
                     indices: vec![0; viewport.pixels()],
+                    encoder: Default::default(),
                 }),
                 last_frame: None,
                 last_frame_at: Instant::now() - Duration::from_secs(1),

@@ -93,11 +93,20 @@ fn start_render(game: &Arc<Game>, id: u16, p: &mut Player, now: Instant) {
     p.last_frame = Some((p.camera, p.last_input));
     p.last_frame_at = now;
     p.frame_seq = p.frame_seq.wrapping_add(1);
-    let (camera, last_input, seq, viewport) = (p.camera, p.last_input, p.frame_seq, p.viewport);
+    let (camera, last_input, seq, viewport, encoding) =
+        (p.camera, p.last_input, p.frame_seq, p.viewport, p.encoding);
     let out = p.out.clone();
     let game = game.clone();
     tokio::task::spawn_blocking(move || {
-        let bytes = render_frame(&game, &mut scratch, &camera, seq, last_input, viewport);
+        let bytes = render_frame(
+            &game,
+            &mut scratch,
+            &camera,
+            seq,
+            last_input,
+            viewport,
+            encoding,
+        );
         drop(permit);
         let _ = out.replace(Slot::Frame, bytes);
         game.with_player(id, |p| p.scratch = Some(scratch));
@@ -111,6 +120,7 @@ fn render_frame(
     seq: u32,
     last_input: u32,
     viewport: shared::Viewport,
+    encoding: FrameEncoding,
 ) -> crate::ws::frame::Outgoing {
     s.indices.resize(viewport.pixels(), 0);
     s.renderer.render(
@@ -126,7 +136,7 @@ fn render_frame(
         last_input,
         width: viewport.width() as u16,
         height: viewport.height() as u16,
-        encoding: FrameEncoding::Raw,
-        payload: &s.indices,
+        encoding,
+        payload: s.encoder.encode(&s.indices, viewport, encoding),
     }))
 }

@@ -43,9 +43,10 @@ fn literal_encodings() {
             mode: RenderMode::Server,
             width: 320,
             height: 200,
+            encodings: 3,
             name: "ab".into(),
         }),
-        &[1, 1, 0, 0, 0x40, 1, 200, 0, 2, 0, b'a', b'b'],
+        &[1, 1, 0, 0, 0x40, 1, 200, 0, 3, 2, 0, b'a', b'b'],
     );
     check_bytes(
         Message::Input(Input {
@@ -99,11 +100,11 @@ fn rejects() {
         },
     );
     check_err(
-        &[1, 1, 0, 0, 0x40, 1, 200, 0, 2, 0, 0xff, 0xfe],
+        &[1, 1, 0, 0, 0x40, 1, 200, 0, 0, 2, 0, 0xff, 0xfe],
         DecodeError::BadUtf8("name"),
     );
     check_err(
-        &[1, 1, 0, 0, 0x40, 1, 200, 0, 65, 0],
+        &[1, 1, 0, 0, 0x40, 1, 200, 0, 0, 65, 0],
         DecodeError::TooLong {
             field: "name",
             len: 65,
@@ -203,17 +204,24 @@ enum Owned {
 }
 
 fn any_message() -> impl Strategy<Value = Owned> {
-    let hello = (any::<u16>(), any_mode(), any::<u16>(), any::<u16>(), name()).prop_map(
-        |(version, mode, width, height, name)| {
+    let hello = (
+        any::<u16>(),
+        any_mode(),
+        any::<u16>(),
+        any::<u16>(),
+        any::<u8>(),
+        name(),
+    )
+        .prop_map(|(version, mode, width, height, encodings, name)| {
             Message::Hello(Hello {
                 version,
                 mode,
                 width,
                 height,
+                encodings,
                 name,
             })
-        },
-    );
+        });
     let welcome = (
         any::<[u16; 6]>(),
         any_mode(),

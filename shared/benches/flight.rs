@@ -1,0 +1,97 @@
+//! A scripted 60-second flight over the default map at 800x450, 60 fps: bytes a frame
+//! for each frame encoding, and render + encode time. Prints a Markdown table.
+//!
+//! `cargo bench -p shared --bench flight`
+
+use shared::codec::{FrameEncoder, decode};
+use shared::flight::{Controls, FlightModel};
+use shared::mapgen::{DEFAULT_SEED, generate};
+use shared::protocol::{FrameEncoding, keys};
+use shared::{Camera, RenderOptions, Renderer, Viewport};
+use std::time::{Duration, Instant};
+
+/// Keys held at second `t` of the flight: forward, with turns, climbs and dives.
+pub fn script(t: f32) -> Controls {
+    let phase = t % 12.0;
+    let mut k = keys::FORWARD;
+    if phase < 2.0 {
+        k |= keys::TURN_RIGHT;
+    } else if (6.0..7.5).contains(&phase) {
+        k |= keys::TURN_LEFT;
+    }
+    if (3.0..4.0).contains(&phase) {
+        k |= keys::UP;
+    } else if (9.0..10.0).contains(&phase) {
+        k |= keys::DOWN;
+    }
+    if t > 30.0 {
+        k |= keys::FAST;
+    }
+    Controls {
+        keys: k,
+        look_yaw: 0.0,
+        look_pitch: if (4.0..5.0).contains(&phase) {
+            0.004
+        } else if (10.0..11.0).contains(&phase) {
+            -0.004
+        } else {
+            0.0
+        },
+    }
+}
+
+fn main() {
+    let map = generate(DEFAULT_SEED);
+    let viewport = Viewport::new(800, 450).unwrap();
+    let model = FlightModel::default();
+    let options = RenderOptions::default();
+    let mut renderer = Renderer::new();
+    let mut frame = vec![0u8; viewport.pixels()];
+    let mut decoded = vec![0u8; viewport.pixels()];
+    let encodings = [FrameEncoding::Raw, FrameEncoding::Runs];
+    let mut encoders: Vec<FrameEncoder> = encodings.iter().map(|_| FrameEncoder::new()).collect();
+    let mut bytes = vec![0usize; encodings.len()];
+    let mut encode_time = vec![Duration::ZERO; encodings.len()];
+    let mut decode_time = vec![Duration::ZERO; encodings.len()];
+    let mut render_time = Duration::ZERO;
+    let mut camera = Camera::default();
+    let frames = 60 * 60;
+    for i in 0..frames {
+        camera = model.step(&camera, &script(i as f32 / 60.0), 1.0 / 60.0, &map);
+        let t = Instant::now();
+        renderer.render(&map, &camera, &options, viewport, &mut frame);
+        render_time += t.elapsed();
+        for (k, &encoding) in encodings.iter().enumerate() {
+            let t = Instant::now();
+            let payload = encoders[k].encode(&frame, viewport, encoding).to_vec();
+            encode_time[k] += t.elapsed();
+            bytes[k] += payload.len();
+            let t = Instant::now();
+            decode(&payload, viewport, encoding, &mut decoded).expect("decodes");
+            decode_time[k] += t.elapsed();
+            assert_eq!(decoded, frame, "{encoding:?} round trip, frame {i}");
+        }
+    }
+    let raw = bytes[0] as f64 / frames as f64;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / frames as f64;
+    println!(
+        "{frames} frames at 800x450; render {:.3} ms a frame",
+        ms(render_time)
+    );
+    println!();
+    println!(
+        "| encoding | bytes a frame | ÷ raw indexed | ÷ RGBA | encode ms | render + encode ms | decode ms (native) |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (k, e) in encodings.iter().enumerate() {
+        let avg = bytes[k] as f64 / frames as f64;
+        println!(
+            "| {e:?} | {avg:.0} | 1/{:.1} | 1/{:.1} | {:.3} | {:.3} | {:.3} |",
+            raw / avg,
+            raw * 4.0 / avg,
+            ms(encode_time[k]),
+            ms(render_time + encode_time[k]),
+            ms(decode_time[k])
+        );
+    }
+}
