@@ -27,6 +27,7 @@ pub struct Session {
     /// RGBA pixels of the latest picture, for `putImageData`.
     rgba: Vec<u8>,
     indices: Vec<u8>,
+    sky: Vec<u8>,
     renderer: Renderer,
     map: Option<Map>,
     map_bytes: Vec<u8>,
@@ -58,6 +59,7 @@ impl Session {
             palette: None,
             rgba: Vec::new(),
             indices: Vec::new(),
+            sky: Vec::new(),
             renderer: Renderer::new(),
             map: None,
             map_bytes: Vec::new(),
@@ -124,9 +126,15 @@ impl Session {
                 if self.mode != RenderMode::Server {
                     return Effect::None; // a frame still in flight from before a switch
                 }
-                if let Err(e) =
-                    shared::codec::decode(f.payload, viewport, f.encoding, &mut self.indices)
-                {
+                shared::render::sky_rows(&f.camera, viewport, &mut self.sky);
+                let decoded = shared::codec::decode(
+                    f.payload,
+                    viewport,
+                    f.encoding,
+                    &self.sky,
+                    &mut self.indices,
+                );
+                if let Err(e) = decoded {
                     return Effect::Disconnect(e.to_string());
                 }
                 palette.expand_rgba(&self.indices, &mut self.rgba);
@@ -285,6 +293,8 @@ mod tests {
         let mut server = Session::new(RenderMode::Server);
         assert_eq!(server.handle(&welcome(&map), 0.0), Effect::None);
         let mut encoder = shared::codec::FrameEncoder::new();
+        let mut sky = Vec::new();
+        shared::render::sky_rows(&camera, viewport, &mut sky);
         for encoding in [FrameEncoding::Raw, FrameEncoding::Runs] {
             let frame = encode(&Message::Frame(Frame {
                 seq: 1,
@@ -293,7 +303,7 @@ mod tests {
                 width: 64,
                 height: 48,
                 encoding,
-                payload: encoder.encode(&indices, viewport, encoding),
+                payload: encoder.encode(&indices, viewport, encoding, &sky),
             }));
             assert_eq!(server.handle(&frame, 0.0), Effect::FrameReady);
         }

@@ -1,7 +1,10 @@
-//! Frame payload encodings. A Voxel Space column is a stack of one-colour spans, so the
-//! frame is sent as runs, column by column: the run lengths, then their colours (two
-//! planes that each deflate well), through a fast deflate. Raw row-major indices stay as
-//! the baseline that every client understands.
+//! Frame payload encodings. A Voxel Space column is the sky over a stack of one-colour
+//! spans, so [`FrameEncoding::Runs`] sends a frame column by column as: how many rows of
+//! sky (the decoder redraws the sky from the camera), then the runs below it — their
+//! lengths, and their colours XORed with the pixel to the left (neighbouring columns
+//! mostly agree, so that is mostly zeros). Each is a plane of its own and the planes go
+//! through a fast deflate. Raw row-major indices stay as the baseline every client
+//! understands.
 
 use crate::camera::Viewport;
 use crate::protocol::FrameEncoding;
@@ -13,7 +16,7 @@ pub enum CodecError {
     Corrupt(usize),
 }
 
-/// Deflate effort: level 1 already finds the repeats in both planes (level 6 gains 7 %
+/// Deflate effort: level 1 already finds the repeats in the planes (level 6 gains 7 %
 /// for 7x the time).
 const LEVEL: u8 = 1;
 
@@ -30,23 +33,30 @@ impl FrameEncoder {
         FrameEncoder::default()
     }
 
-    /// Encodes row-major `indices` (`viewport.pixels()` bytes).
+    /// Encodes row-major `indices` (`viewport.pixels()` bytes); `sky` is
+    /// [`crate::render::sky_rows`] for the frame's camera.
     pub fn encode<'a>(
         &'a mut self,
         indices: &'a [u8],
         viewport: Viewport,
         encoding: FrameEncoding,
+        sky: &[u8],
     ) -> &'a [u8] {
         match encoding {
             FrameEncoding::Raw => indices,
             FrameEncoding::Runs => {
                 let (w, h) = (viewport.width(), viewport.height());
-                // planes = [run count u32][length-1 per run][colour per run]
+                // [run count u32][sky rows: w low bytes, w high bytes][len-1 per run][colour per run]
                 self.planes.clear();
-                self.planes.extend_from_slice(&[0; 4]);
+                self.planes.resize(4 + 2 * w, 0);
                 self.colours.clear();
                 for x in 0..w {
                     let mut y = 0;
+                    while y < h && indices[y * w + x] == sky[y] {
+                        y += 1;
+                    }
+                    self.planes[4 + x] = y as u8;
+                    self.planes[4 + w + x] = (y >> 8) as u8;
                     while y < h {
                         let colour = indices[y * w + x];
                         let mut end = y + 1;
@@ -54,7 +64,8 @@ impl FrameEncoder {
                             end += 1;
                         }
                         self.planes.push((end - y - 1) as u8);
-                        self.colours.push(colour);
+                        let left = if x > 0 { indices[y * w + x - 1] } else { 0 };
+                        self.colours.push(colour ^ left);
                         y = end;
                     }
                 }
@@ -68,52 +79,67 @@ impl FrameEncoder {
     }
 }
 
-/// Decodes a payload into row-major indices in `out` (`viewport.pixels()` bytes).
-/// Never panics on bad input.
+/// Decodes a payload into row-major indices in `out` (`viewport.pixels()` bytes); `sky`
+/// is [`crate::render::sky_rows`] for the frame's camera. Never panics on bad input.
 pub fn decode(
     payload: &[u8],
     viewport: Viewport,
     encoding: FrameEncoding,
+    sky: &[u8],
     out: &mut [u8],
 ) -> Result<(), CodecError> {
     let n = viewport.pixels();
-    let corrupt = CodecError::Corrupt(n);
+    let corrupt = || CodecError::Corrupt(n);
+    let (w, h) = (viewport.width(), viewport.height());
     if out.len() != n {
-        return Err(corrupt);
+        return Err(corrupt());
     }
     match encoding {
         FrameEncoding::Raw => {
             if payload.len() != n {
-                return Err(corrupt);
+                return Err(corrupt());
             }
             out.copy_from_slice(payload);
         }
         FrameEncoding::Runs => {
-            // At most one run per pixel: 4 + 2n bytes bounds the inflated size.
-            let planes = miniz_oxide::inflate::decompress_to_vec_with_limit(payload, 4 + 2 * n)
-                .map_err(|_| CodecError::Corrupt(n))?;
-            let (count, rest) = planes
-                .split_first_chunk::<4>()
-                .ok_or(CodecError::Corrupt(n))?;
-            let runs = u32::from_le_bytes(*count) as usize;
-            if rest.len() != 2 * runs {
-                return Err(corrupt);
+            if sky.len() != h {
+                return Err(corrupt());
             }
-            let (lengths, colours) = rest.split_at(runs);
-            let (w, h) = (viewport.width(), viewport.height());
-            let (mut x, mut y) = (0, 0);
-            for (&len, &colour) in lengths.iter().zip(colours) {
-                let end = y + len as usize + 1;
-                if x >= w || end > h {
-                    return Err(corrupt);
-                }
-                for row in y..end {
-                    out[row * w + x] = colour;
-                }
-                (x, y) = if end == h { (x + 1, 0) } else { (x, end) };
+            // At most one run per pixel: this bounds the inflated size.
+            let planes =
+                miniz_oxide::inflate::decompress_to_vec_with_limit(payload, 4 + 2 * w + 2 * n)
+                    .map_err(|_| corrupt())?;
+            let (count, rest) = planes.split_first_chunk::<4>().ok_or_else(corrupt)?;
+            let count = u32::from_le_bytes(*count) as usize;
+            if rest.len() != 2 * w + 2 * count {
+                return Err(corrupt());
             }
-            if (x, y) != (w, 0) {
-                return Err(corrupt);
+            let (skies, rest) = rest.split_at(2 * w);
+            let (lengths, colours) = rest.split_at(count);
+            let mut runs = lengths.iter().zip(colours);
+            for x in 0..w {
+                let mut y = skies[x] as usize | (skies[w + x] as usize) << 8;
+                if y > h {
+                    return Err(corrupt());
+                }
+                for (row, &c) in sky.iter().enumerate().take(y) {
+                    out[row * w + x] = c;
+                }
+                while y < h {
+                    let (&len, &colour) = runs.next().ok_or_else(corrupt)?;
+                    let end = y + len as usize + 1;
+                    if end > h {
+                        return Err(corrupt());
+                    }
+                    let colour = colour ^ if x > 0 { out[y * w + x - 1] } else { 0 };
+                    for row in y..end {
+                        out[row * w + x] = colour;
+                    }
+                    y = end;
+                }
+            }
+            if runs.next().is_some() {
+                return Err(corrupt());
             }
         }
     }
@@ -124,23 +150,35 @@ pub fn decode(
 mod tests {
     use super::*;
 
-    /// Columns of spans, like a rendered frame.
-    fn frame(w: usize, h: usize) -> Vec<u8> {
+    /// Sky over columns of spans, like a rendered frame.
+    fn frame(w: usize, h: usize, sky: &[u8]) -> Vec<u8> {
         (0..w * h)
-            .map(|i| ((i % w) / 7) as u8 ^ ((i / w) / 9) as u8)
+            .map(|i| {
+                let (x, y) = (i % w, i / w);
+                if y < (x * 3) % h {
+                    sky[y]
+                } else {
+                    (x / 7) as u8 ^ (y / 9) as u8
+                }
+            })
             .collect()
+    }
+
+    fn sky(h: usize) -> Vec<u8> {
+        (0..h).map(|y| 224 + (y * 32 / h) as u8).collect()
     }
 
     #[test]
     fn round_trips() {
         for (w, h) in [(64, 48), (70, 50), (64, 300)] {
             let v = Viewport::new(w as u32, h as u32).unwrap();
-            let f = frame(w, h);
+            let sky = sky(h);
+            let f = frame(w, h, &sky);
             let mut enc = FrameEncoder::new();
             let mut out = vec![0; v.pixels()];
             for e in [FrameEncoding::Raw, FrameEncoding::Runs] {
-                let payload = enc.encode(&f, v, e).to_vec();
-                decode(&payload, v, e, &mut out).unwrap();
+                let payload = enc.encode(&f, v, e, &sky).to_vec();
+                decode(&payload, v, e, &sky, &mut out).unwrap();
                 assert_eq!(out, f, "{e:?} {w}x{h}");
             }
         }
@@ -149,52 +187,50 @@ mod tests {
     #[test]
     fn runs_are_small() {
         let v = Viewport::new(70, 50).unwrap();
-        let f = frame(70, 50);
-        let n = FrameEncoder::new().encode(&f, v, FrameEncoding::Runs).len();
+        let sky = sky(50);
+        let f = frame(70, 50, &sky);
+        let n = FrameEncoder::new()
+            .encode(&f, v, FrameEncoding::Runs, &sky)
+            .len();
         assert!(n * 10 < v.pixels(), "{n} bytes");
     }
 
     #[test]
     fn rejects_bad_payloads() {
         let v = Viewport::new(64, 48).unwrap();
+        let sky = sky(48);
         let mut out = vec![0; v.pixels()];
-        let bad = CodecError::Corrupt(3072);
-        let deflate = |bytes: &[u8]| miniz_oxide::deflate::compress_to_vec(bytes, 1);
+        let bad = Err(CodecError::Corrupt(3072));
+        let runs = |bytes: &[u8], out: &mut [u8]| {
+            let payload = miniz_oxide::deflate::compress_to_vec(bytes, 1);
+            decode(&payload, v, FrameEncoding::Runs, &sky, out)
+        };
         assert_eq!(
-            decode(&[1, 2, 3], v, FrameEncoding::Raw, &mut out),
-            Err(bad.clone())
+            decode(&[1, 2, 3], v, FrameEncoding::Raw, &sky, &mut out),
+            bad
         );
-        assert_eq!(
-            decode(b"junk", v, FrameEncoding::Runs, &mut out),
-            Err(bad.clone())
-        );
-        // 64 columns of one 48-pixel run each is right; one run too few or too long is not.
+        assert_eq!(decode(b"junk", v, FrameEncoding::Runs, &sky, &mut out), bad);
+        // Each column: 8 rows of sky, then one 40-row run of colour 5.
         let mut good = 64u32.to_le_bytes().to_vec();
-        good.extend([47; 64]);
-        good.extend([5; 64]);
-        assert_eq!(
-            decode(&deflate(&good), v, FrameEncoding::Runs, &mut out),
-            Ok(())
-        );
-        assert!(out.iter().all(|&c| c == 5));
-        let mut short = 63u32.to_le_bytes().to_vec();
-        short.extend([47; 63]);
-        short.extend([5; 63]);
-        assert_eq!(
-            decode(&deflate(&short), v, FrameEncoding::Runs, &mut out),
-            Err(bad.clone())
-        );
+        good.extend([8; 64]);
+        good.extend([0; 64]);
+        good.extend([39; 64]);
+        good.extend(std::iter::once(5).chain([0; 63]));
+        assert_eq!(runs(&good, &mut out), Ok(()));
+        assert_eq!(out[7 * 64 + 9], sky[7]);
+        assert!(out[8 * 64..].iter().all(|&c| c == 5));
         let mut overlong = good.clone();
-        overlong[4] = 48;
+        overlong[4 + 128] = 40;
+        assert_eq!(runs(&overlong, &mut out), bad);
+        let mut too_much_sky = good.clone();
+        too_much_sky[4 + 64] = 1;
+        assert_eq!(runs(&too_much_sky, &mut out), bad);
+        let mut lying = good.clone();
+        lying[0] = 63;
+        assert_eq!(runs(&lying, &mut out), bad);
         assert_eq!(
-            decode(&deflate(&overlong), v, FrameEncoding::Runs, &mut out),
-            Err(bad.clone())
-        );
-        let mut lying = good;
-        lying[0] = 200;
-        assert_eq!(
-            decode(&deflate(&lying), v, FrameEncoding::Runs, &mut out),
-            Err(bad)
+            decode(&[], v, FrameEncoding::Runs, &sky[1..], &mut out),
+            bad
         );
     }
 }

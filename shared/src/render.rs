@@ -136,9 +136,9 @@ impl Renderer {
         assert_eq!(out.len(), viewport.pixels(), "frame buffer size");
         let cam = camera.sanitized();
         let (w, h) = (viewport.width(), viewport.height());
-        let horizon = h as f32 * 0.5 - cam.horizon * h as f32;
+        let horizon = horizon_row(&cam, viewport);
         self.prepare_slices(map, &cam, options, w, horizon);
-        self.prepare_sky(horizon, h);
+        sky_rows(&cam, viewport, &mut self.sky);
 
         let frame = Frame {
             cells: map.cells(),
@@ -209,17 +209,27 @@ impl Renderer {
             dz += lod;
         }
     }
+}
 
-    /// Sky colour per screen row: haze at the horizon, deepening towards the zenith.
-    fn prepare_sky(&mut self, horizon: f32, h: usize) {
-        self.sky.clear();
-        let span = h as f32 * 0.75;
-        self.sky.extend((0..h).map(|y| {
-            let up = ((horizon - y as f32) / span).clamp(0.0, 1.0);
-            let i = (SKY_LEN - 1) - (up * (SKY_LEN - 1) as f32) as usize;
-            (SKY_BASE + i) as u8
-        }));
-    }
+/// Screen row of the horizon.
+fn horizon_row(cam: &Camera, viewport: Viewport) -> f32 {
+    let h = viewport.height() as f32;
+    h * 0.5 - cam.horizon * h
+}
+
+/// The sky colour of each screen row for a camera: haze at the horizon, deepening towards
+/// the zenith. Public because frame decoders rebuild the sky instead of receiving it.
+pub fn sky_rows(camera: &Camera, viewport: Viewport, out: &mut Vec<u8>) {
+    let cam = camera.sanitized();
+    let horizon = horizon_row(&cam, viewport);
+    let h = viewport.height();
+    let span = h as f32 * 0.75;
+    out.clear();
+    out.extend((0..h).map(|y| {
+        let up = ((horizon - y as f32) / span).clamp(0.0, 1.0);
+        let i = (SKY_LEN - 1) - (up * (SKY_LEN - 1) as f32) as usize;
+        (SKY_BASE + i) as u8
+    }));
 }
 
 #[cfg(test)]

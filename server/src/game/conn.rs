@@ -175,17 +175,13 @@ impl PlayerConn {
                 return Err(violation("bad viewport"));
             }
         };
-        let (id, name, viewport) =
-            match self
-                .game
-                .join(&hello, viewport, out.clone())
-            {
-                Ok(joined) => joined,
-                Err(JoinError::Full) => {
-                    send_error(out, ErrorCode::ServerFull, "the server is full").await;
-                    return Err(CloseReason::new(1013, "server full"));
-                }
-            };
+        let (id, name, viewport) = match self.game.join(&hello, viewport, out.clone()) {
+            Ok(joined) => joined,
+            Err(JoinError::Full) => {
+                send_error(out, ErrorCode::ServerFull, "the server is full").await;
+                return Err(CloseReason::new(1013, "server full"));
+            }
+        };
         self.id = Some(id);
         tracing::info!(id, name = %name, mode = ?hello.mode, w = viewport.width(), h = viewport.height(), "player joined");
         let map = &self.game.map;

@@ -71,6 +71,7 @@ struct Player {
 struct Scratch {
     renderer: Renderer,
     indices: Vec<u8>,
+    sky: Vec<u8>,
     encoder: shared::codec::FrameEncoder,
 }
 
@@ -149,6 +150,7 @@ impl Game {
                 scratch: Some(Scratch {
                     renderer: Renderer::new(),
                     indices: vec![0; viewport.pixels()],
+                    sky: Vec::new(),
                     encoder: Default::default(),
                 }),
                 last_frame: None,
