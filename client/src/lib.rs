@@ -294,6 +294,9 @@ impl App {
 
     fn tick(&mut self, now: f64) {
         self.retired.clear();
+        if self.session.should_request_map() {
+            self.send(&Message::GetMap);
+        }
         if let Some(input) = self.input.poll(now, 16.0) {
             self.send(&Message::Input(input));
         }

@@ -31,6 +31,7 @@ pub struct Session {
     renderer: Renderer,
     map: Option<Map>,
     map_bytes: Vec<u8>,
+    map_requested: bool,
     map_size: (u16, u16),
     pub players: Vec<PlayerInfo>,
     /// Interpolation: from `prev` to `next` over one tick, starting at `next_at` (ms).
@@ -63,6 +64,7 @@ impl Session {
             renderer: Renderer::new(),
             map: None,
             map_bytes: Vec::new(),
+            map_requested: false,
             map_size: (0, 0),
             players: Vec::new(),
             prev: None,
@@ -80,6 +82,17 @@ impl Session {
 
     pub fn map_ready(&self) -> bool {
         self.map.is_some()
+    }
+
+    /// Whether to ask for the map now: client-side rendering needs it, and it is neither
+    /// here nor on its way.
+    pub fn should_request_map(&mut self) -> bool {
+        let want = self.mode == RenderMode::Client
+            && self.viewport.is_some()
+            && self.map.is_none()
+            && !self.map_requested;
+        self.map_requested |= want;
+        want
     }
 
     /// Fraction of the map received, for the loading indicator.

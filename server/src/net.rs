@@ -39,6 +39,9 @@ pub trait GameEndpoint: Send + Sync + 'static {
         request: &Request,
         shutdown: watch::Receiver<bool>,
     ) -> impl std::future::Future<Output = ()> + Send;
+
+    /// One line of JSON for `GET /stats`.
+    fn stats(&self) -> String;
 }
 
 pub struct Server<G> {
@@ -218,6 +221,19 @@ impl<G: GameEndpoint> Server<G> {
         }
         if req.has_body() {
             return simple(413, "requests take no body here\n", false, &[]);
+        }
+        if req.target == "/stats" {
+            let body = self.game.stats();
+            let mut out = Head::new(200)
+                .header("Content-Type", "application/json")
+                .header("Content-Length", body.len())
+                .header("Cache-Control", "no-store")
+                .header("Connection", if keep_alive { "keep-alive" } else { "close" })
+                .finish();
+            if !head_only {
+                out.extend_from_slice(body.as_bytes());
+            }
+            return out;
         }
         let path = match files::resolve(&self.config.www, &req.target) {
             Ok(p) => p,

@@ -35,6 +35,7 @@ mod tag {
     pub const ERROR: u8 = 10;
     pub const STATE: u8 = 11;
     pub const PAUSE: u8 = 12;
+    pub const GET_MAP: u8 = 13;
 }
 
 /// Who draws the frames.
@@ -182,6 +183,8 @@ pub enum Message<'a> {
     State(State),
     /// The page is hidden (`true`) or visible again: no frames or state while hidden.
     Pause(bool),
+    /// Asks for the map (as `MapChunk`s), for client-side rendering.
+    GetMap,
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -287,6 +290,7 @@ impl Message<'_> {
                 w.u16(*code as u16);
                 w.str(text);
             }
+            Message::GetMap => w.u8(tag::GET_MAP),
             Message::Pause(p) => {
                 w.u8(tag::PAUSE);
                 w.u8(*p as u8);
@@ -432,6 +436,7 @@ impl Message<'_> {
                 1 => true,
                 v => return Err(bad("pause", v)),
             }),
+            tag::GET_MAP => Message::GetMap,
             other => return Err(DecodeError::UnknownTag(other)),
         };
         match r.0.len() {

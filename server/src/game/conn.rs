@@ -8,7 +8,7 @@ use crate::ws::conn::{self, CloseReason, Handler, WsConfig};
 use crate::ws::outbox::Outbox;
 use crate::ws::receiver::DataKind;
 use shared::Viewport;
-use shared::protocol::{ErrorCode, Message, RenderMode, VERSION, Welcome};
+use shared::protocol::{ErrorCode, Message, VERSION, Welcome};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpStream;
@@ -26,6 +26,10 @@ pub struct Endpoint {
 }
 
 impl GameEndpoint for Endpoint {
+    fn stats(&self) -> String {
+        self.game.stats_json()
+    }
+
     async fn serve(
         &self,
         stream: TcpStream,
@@ -116,26 +120,12 @@ impl Handler for PlayerConn {
             };
         };
         match msg {
-            Message::Input(input) => {
-                // At most half a turn per message: a bigger delta is no mouse movement.
-                let yaw = (input.look_x as f32 / 1000.0).clamp(-3.2, 3.2);
-                let pitch = input.look_y as f32 / 1000.0;
-                self.game.with_player(id, |p| {
-                    p.keys = input.keys;
-                    p.look.0 += yaw;
-                    p.look.1 += pitch;
-                    p.last_input = input.seq;
-                });
-            }
-            Message::SetMode(mode) => {
-                self.game.with_player(id, |p| {
-                    p.mode = mode;
-                    p.dirty = true;
-                });
-                if mode == RenderMode::Client {
-                    self.send_map(out).await?;
-                }
-            }
+            Message::Input(input) => self.game.apply_input(id, &input),
+            Message::SetMode(mode) => self.game.with_player(id, |p| {
+                p.mode = mode;
+                p.dirty = true;
+            }),
+            Message::GetMap => self.send_map(out).await?,
             Message::Pause(paused) => self.game.with_player(id, |p| {
                 p.paused = paused;
                 p.dirty = true;
@@ -201,14 +191,12 @@ impl PlayerConn {
             .await
             .map_err(|_| CloseReason::new(1001, "gone"))?;
         self.game.with_player(id, |p| p.welcomed = true);
-        if hello.mode == RenderMode::Client {
-            self.send_map(out).await?;
-        }
         Ok(())
     }
 
-    /// Sends the compressed map once per connection, in chunks, through the reliable
-    /// queue (so a slow link slows this down instead of growing memory).
+    /// Sends the compressed map, once per connection and only when asked (a client that
+    /// renders on the server's side, or has the map already, never pays for it), in
+    /// chunks through the reliable queue (a slow link slows this down, memory stays flat).
     async fn send_map(&mut self, out: &Outbox) -> Result<(), CloseReason> {
         if self.map_sent {
             return Ok(());

@@ -10,6 +10,7 @@ use crate::ws::outbox::Outbox;
 use shared::protocol::{FrameEncoding, Message, RenderMode};
 use shared::{Camera, Map, Renderer, Viewport};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,18 @@ pub struct Game {
     flight: shared::flight::FlightModel,
     players: Mutex<Players>,
     renders: Arc<tokio::sync::Semaphore>,
+    stats: Stats,
+}
+
+/// Counters for `/stats`, written by the tick and the render pool.
+#[derive(Default)]
+struct Stats {
+    ticks: AtomicU64,
+    /// Sum and maximum of tick durations, microseconds, since the last read of the max.
+    tick_us_total: AtomicU64,
+    tick_us_max: AtomicU64,
+    frames: AtomicU64,
+    frame_bytes: AtomicU64,
 }
 
 #[derive(Default)]
@@ -48,8 +61,6 @@ struct Player {
     name: String,
     camera: Camera,
     keys: u16,
-    /// Look deltas received since the last tick.
-    look: (f32, f32),
     last_input: u32,
     mode: RenderMode,
     /// False until the Welcome is queued: nothing may overtake it.
@@ -95,6 +106,7 @@ impl Game {
             map_blob,
             flight: Default::default(),
             players: Mutex::new(Players::default()),
+            stats: Stats::default(),
         })
     }
 
@@ -134,7 +146,6 @@ impl Game {
                 name: name.clone(),
                 camera,
                 keys: 0,
-                look: (0.0, 0.0),
                 last_input: 0,
                 mode: hello.mode,
                 welcomed: false,
@@ -169,6 +180,41 @@ impl Game {
         let floor = self.map.height_at(c.x, c.y) + self.flight.clearance;
         c.altitude = c.altitude.max(floor);
         c
+    }
+
+    /// Applies an input at once: held keys take effect at the next tick, but looking
+    /// around turns the camera now and, in server mode, renders a frame now — so a mouse
+    /// movement reaches the screen without waiting for a tick.
+    fn apply_input(self: &Arc<Self>, id: u16, input: &shared::protocol::Input) {
+        // At most half a turn per message: a bigger delta is no mouse movement.
+        let look = shared::flight::Controls {
+            keys: 0,
+            look_yaw: (input.look_x as f32 / 1000.0).clamp(-3.2, 3.2),
+            look_pitch: input.look_y as f32 / 1000.0,
+        };
+        let mut players = self.players();
+        if let Some(p) = players.by_id.get_mut(&id) {
+            p.keys = input.keys;
+            p.last_input = input.seq;
+            if look.look_yaw != 0.0 || look.look_pitch != 0.0 {
+                p.camera = self.flight.step(&p.camera, &look, 0.0, &self.map);
+                tick::maybe_render(self, id, p, Instant::now());
+            }
+        }
+    }
+
+    /// Server health as one line of JSON, for `/stats`.
+    pub fn stats_json(&self) -> String {
+        let players = self.players().by_id.len();
+        let s = &self.stats;
+        let ticks = s.ticks.load(Ordering::Relaxed);
+        let mean = s.tick_us_total.load(Ordering::Relaxed) / ticks.max(1);
+        let frames = s.frames.load(Ordering::Relaxed);
+        format!(
+            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{}}}\n",
+            s.tick_us_max.swap(0, Ordering::Relaxed),
+            s.frame_bytes.load(Ordering::Relaxed),
+        )
     }
 
     fn leave(&self, id: u16) {

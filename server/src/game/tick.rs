@@ -6,6 +6,7 @@ use shared::flight::Controls;
 use shared::protocol::{Frame, FrameEncoding, Message, PlayerInfo, RenderMode, State};
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Players lists go out at this rate (every 6th tick).
@@ -16,7 +17,14 @@ pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<boo
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            _ = interval.tick() => tick(&game),
+            _ = interval.tick() => {
+                let started = Instant::now();
+                tick(&game);
+                let us = started.elapsed().as_micros() as u64;
+                game.stats.ticks.fetch_add(1, Ordering::Relaxed);
+                game.stats.tick_us_total.fetch_add(us, Ordering::Relaxed);
+                game.stats.tick_us_max.fetch_max(us, Ordering::Relaxed);
+            }
             _ = shutdown.changed() => return,
         }
     }
@@ -24,7 +32,6 @@ pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<boo
 
 fn tick(game: &Arc<Game>) {
     let dt = 1.0 / TICK_HZ as f32;
-    let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
     let now = Instant::now();
     let mut players = game.players();
     players.tick = players.tick.wrapping_add(1);
@@ -45,10 +52,8 @@ fn tick(game: &Arc<Game>) {
     for (&id, p) in players.by_id.iter_mut() {
         let controls = Controls {
             keys: p.keys,
-            look_yaw: p.look.0,
-            look_pitch: p.look.1,
+            ..Controls::default()
         };
-        p.look = (0.0, 0.0);
         p.camera = game.flight.step(&p.camera, &controls, dt, &game.map);
         if p.paused || !p.welcomed {
             continue;
@@ -67,13 +72,19 @@ fn tick(game: &Arc<Game>) {
                     .out
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
-            RenderMode::Server => {
-                let changed = p.dirty || p.last_frame != Some((p.camera, p.last_input));
-                if changed && now.duration_since(p.last_frame_at) >= min_frame_gap {
-                    start_render(game, id, p, now);
-                }
-            }
+            RenderMode::Server => maybe_render(game, id, p, now),
         }
+    }
+}
+
+/// Starts a frame for a server-rendered player if the picture changed since the last one
+/// and the frame-rate cap allows.
+pub(super) fn maybe_render(game: &Arc<Game>, id: u16, p: &mut Player, now: Instant) {
+    let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
+    let ready = p.mode == RenderMode::Server && p.welcomed && !p.paused;
+    let changed = p.dirty || p.last_frame != Some((p.camera, p.last_input));
+    if ready && changed && now.duration_since(p.last_frame_at) >= min_frame_gap {
+        start_render(game, id, p, now);
     }
 }
 

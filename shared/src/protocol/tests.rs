@@ -37,6 +37,7 @@ fn literal_encodings() {
     check_bytes(Message::Pong(0x0403_0201), &[9, 1, 2, 3, 4]);
     check_bytes(Message::SetMode(RenderMode::Client), &[7, 1]);
     check_bytes(Message::Pause(true), &[12, 1]);
+    check_bytes(Message::GetMap, &[13]);
     check_bytes(
         Message::Hello(Hello {
             version: 1,
@@ -277,6 +278,7 @@ fn any_message() -> impl Strategy<Value = Owned> {
     let small = prop_oneof![
         any_mode().prop_map(Message::SetMode),
         any::<bool>().prop_map(Message::Pause),
+        Just(Message::GetMap),
         any::<u32>().prop_map(Message::Ping),
         any::<u32>().prop_map(Message::Pong),
         "\\PC{0,40}".prop_map(|text| Message::Error {
