@@ -228,7 +228,10 @@ impl<G: GameEndpoint> Server<G> {
                 .header("Content-Type", "application/json")
                 .header("Content-Length", body.len())
                 .header("Cache-Control", "no-store")
-                .header("Connection", if keep_alive { "keep-alive" } else { "close" })
+                .header(
+                    "Connection",
+                    if keep_alive { "keep-alive" } else { "close" },
+                )
                 .finish();
             if !head_only {
                 out.extend_from_slice(body.as_bytes());

@@ -9,8 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Players lists go out at this rate (every 6th tick).
+/// Players lists go out 10 times a second, or twice a second on a crowded server.
 const PLAYERS_EVERY: u32 = TICK_HZ / 10;
+const PLAYERS_EVERY_CROWDED: u32 = TICK_HZ / 2;
+/// Most players in one list: the player and those nearest to it.
+const MAX_LISTED: usize = 32;
 
 pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1) / TICK_HZ);
@@ -36,18 +39,23 @@ fn tick(game: &Arc<Game>) {
     let mut players = game.players();
     players.tick = players.tick.wrapping_add(1);
     let tick = players.tick;
-    let list = (tick % PLAYERS_EVERY == 0).then(|| {
-        ws_binary(&Message::Players(
-            players
-                .by_id
-                .iter()
-                .map(|(&id, p)| PlayerInfo {
-                    id,
-                    name: p.name.clone(),
-                    camera: p.camera,
-                })
-                .collect(),
-        ))
+    let crowded = players.by_id.len() > MAX_LISTED;
+    let every = if crowded {
+        PLAYERS_EVERY_CROWDED
+    } else {
+        PLAYERS_EVERY
+    };
+    let roster = (tick % every == 0).then(|| {
+        let infos: Vec<PlayerInfo> = players
+            .by_id
+            .iter()
+            .map(|(&id, p)| PlayerInfo {
+                id,
+                name: p.name.clone(),
+                camera: p.camera,
+            })
+            .collect();
+        Roster::new(infos, game.map.width() as f32)
     });
     for (&id, p) in players.by_id.iter_mut() {
         let controls = Controls {
@@ -58,8 +66,13 @@ fn tick(game: &Arc<Game>) {
         if p.paused || !p.welcomed {
             continue;
         }
-        if let Some(list) = &list {
-            let _ = p.out.replace(Slot::Players, list.clone());
+        if let Some(roster) = &roster {
+            let me = PlayerInfo {
+                id,
+                name: p.name.clone(),
+                camera: p.camera,
+            };
+            let _ = p.out.replace(Slot::Players, roster.list_for(me));
         }
         match p.mode {
             RenderMode::Client => {
@@ -151,4 +164,123 @@ fn render_frame(
         encoding,
         payload: s.encoder.encode(&s.indices, viewport, encoding, &s.sky),
     }))
+}
+
+/// Who appears on each player's minimap: everyone on a quiet server (one shared message),
+/// the player and its nearest neighbours (by an 8x8 grid over the map) on a crowded one,
+/// so a list never grows with the population.
+struct Roster {
+    everyone: Option<crate::ws::frame::Outgoing>,
+    infos: Vec<PlayerInfo>,
+    cells: Vec<Vec<usize>>,
+    cell_size: f32,
+}
+
+const GRID: usize = 8;
+
+impl Roster {
+    fn new(infos: Vec<PlayerInfo>, map_side: f32) -> Roster {
+        if infos.len() <= MAX_LISTED {
+            return Roster {
+                everyone: Some(ws_binary(&Message::Players(infos))),
+                infos: Vec::new(),
+                cells: Vec::new(),
+                cell_size: 1.0,
+            };
+        }
+        let cell_size = map_side / GRID as f32;
+        let mut cells = vec![Vec::new(); GRID * GRID];
+        for (i, info) in infos.iter().enumerate() {
+            cells[Self::cell(&info.camera, cell_size)].push(i);
+        }
+        Roster {
+            everyone: None,
+            infos,
+            cells,
+            cell_size,
+        }
+    }
+
+    fn cell(c: &Camera, size: f32) -> usize {
+        let x = (c.x / size) as usize % GRID;
+        let y = (c.y / size) as usize % GRID;
+        y * GRID + x
+    }
+
+    fn list_for(&self, me: PlayerInfo) -> crate::ws::frame::Outgoing {
+        if let Some(everyone) = &self.everyone {
+            return everyone.clone();
+        }
+        let home = Self::cell(&me.camera, self.cell_size);
+        let (hx, hy) = ((home % GRID) as isize, (home / GRID) as isize);
+        let id = me.id;
+        let mut list = vec![me];
+        'fill: for (dx, dy) in [
+            (0, 0),
+            (-1, 0),
+            (1, 0),
+            (0, -1),
+            (0, 1),
+            (-1, -1),
+            (1, -1),
+            (-1, 1),
+            (1, 1),
+        ] {
+            let x = (hx + dx).rem_euclid(GRID as isize) as usize;
+            let y = (hy + dy).rem_euclid(GRID as isize) as usize;
+            for &i in &self.cells[y * GRID + x] {
+                if list.len() == MAX_LISTED {
+                    break 'fill;
+                }
+                if self.infos[i].id != id {
+                    list.push(self.infos[i].clone());
+                }
+            }
+        }
+        ws_binary(&Message::Players(list))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u16, x: f32, y: f32) -> PlayerInfo {
+        PlayerInfo {
+            id,
+            name: format!("p{id}"),
+            camera: Camera {
+                x,
+                y,
+                ..Camera::default()
+            },
+        }
+    }
+
+    fn ids(o: &crate::ws::frame::Outgoing) -> Vec<u16> {
+        match Message::decode(&o.payload) {
+            Ok(Message::Players(list)) => list.iter().map(|p| p.id).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn small_servers_list_everyone() {
+        let roster = Roster::new((0..5).map(|i| info(i, i as f32, 0.0)).collect(), 1024.0);
+        assert_eq!(ids(&roster.list_for(info(3, 3.0, 0.0))).len(), 5);
+    }
+
+    #[test]
+    fn crowded_servers_list_self_and_neighbours() {
+        // 200 players in the top-left corner cell, one far away at the centre.
+        let mut infos: Vec<PlayerInfo> = (0..200).map(|i| info(i, (i % 100) as f32, 5.0)).collect();
+        infos.push(info(999, 512.0, 512.0));
+        let roster = Roster::new(infos, 1024.0);
+        let near = ids(&roster.list_for(info(150, 50.0, 5.0)));
+        assert_eq!(near.len(), MAX_LISTED);
+        assert_eq!(near[0], 150, "the player comes first");
+        assert!(!near.contains(&999));
+        let far = ids(&roster.list_for(info(999, 512.0, 512.0)));
+        assert_eq!(far, vec![999], "nobody near the centre");
+    }
 }
