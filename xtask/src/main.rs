@@ -2,6 +2,7 @@
 //! a fresh machine needs nothing but cargo and these files.
 
 mod conformance;
+mod load;
 mod server;
 mod setup;
 mod steps;
@@ -26,8 +27,11 @@ enum Command {
     Test,
     /// Build the wasm client into www/pkg.
     Wasm,
-    /// Run the benchmarks.
-    Bench,
+    /// Run the benchmarks (all, or the named ones).
+    Bench {
+        /// render, flight, echo, latency, scale, connections
+        which: Vec<String>,
+    },
     /// Run every fuzz target for a while.
     Fuzz {
         #[arg(long, default_value_t = 60)]
@@ -41,7 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Play { server_args } => steps::play(&server_args),
         Command::Test => steps::test(),
         Command::Wasm => setup::wasm_target().and_then(|()| steps::build_wasm()),
-        Command::Bench => steps::bench(),
+        Command::Bench { which } => steps::bench(&which),
         Command::Fuzz { seconds } => steps::fuzz(seconds),
     };
     match result {

@@ -39,6 +39,48 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Resident memory of the server process, KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .context("no VmRSS")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("VmRSS value")?
+            .parse()?)
+    }
+
+    /// CPU time (user + system) the server process has used, seconds.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which is in parentheses): utime is the 14th field.
+        let rest = stat.rsplit_once(')').context("stat format")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        Ok(ticks / 100.0)
+    }
+
+    /// A GET over plain HTTP/1.1; returns the body.
+    pub fn http_get(&self, path: &str) -> anyhow::Result<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.addr)?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or(out))
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         // SIGTERM first, so the graceful shutdown path runs too.

@@ -103,8 +103,31 @@ pub fn test() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn bench() -> anyhow::Result<()> {
-    run(cargo().args(["bench", "-p", "shared"]))
+pub fn bench(which: &[String]) -> anyhow::Result<()> {
+    let all = which.is_empty();
+    let want = |name: &str| all || which.iter().any(|w| w == name);
+    if want("render") {
+        run(cargo().args(["bench", "-p", "shared", "--bench", "render"]))?;
+    }
+    if want("flight") {
+        run(cargo().args(["bench", "-p", "shared", "--bench", "flight"]))?;
+    }
+    if want("echo") {
+        run(cargo().args(["bench", "-p", "server", "--bench", "echo"]))?;
+    }
+    if want("latency") || want("scale") || want("connections") {
+        let server = build_server()?;
+        if want("latency") {
+            crate::load::latency(&server)?;
+        }
+        if want("scale") {
+            crate::load::scale(&server)?;
+        }
+        if want("connections") {
+            crate::load::connections(&server, 10_000)?;
+        }
+    }
+    Ok(())
 }
 
 pub const FUZZ_TARGETS: [&str; 4] = [

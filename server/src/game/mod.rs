@@ -35,7 +35,7 @@ pub struct Game {
     map_blob: Arc<Vec<u8>>,
     flight: shared::flight::FlightModel,
     players: Mutex<Players>,
-    renders: Arc<tokio::sync::Semaphore>,
+    render_queue: tick::RenderQueue,
     stats: Stats,
 }
 
@@ -77,6 +77,8 @@ struct Player {
     frame_seq: u32,
     /// Forces a frame even if the camera did not move (after a mode switch or unpause).
     dirty: bool,
+    /// Waiting in the render queue.
+    queued: bool,
 }
 
 struct Scratch {
@@ -100,7 +102,7 @@ impl Game {
             "map compressed for client-side rendering"
         );
         Arc::new(Game {
-            renders: Arc::new(tokio::sync::Semaphore::new(config.render_threads.max(1))),
+            render_queue: Default::default(),
             config,
             map: Arc::new(map),
             map_blob,
@@ -110,8 +112,17 @@ impl Game {
         })
     }
 
-    /// Starts the tick task; it ends when `shutdown` fires.
+    /// Starts the tick task and the render threads; they end when `shutdown` fires.
     pub fn start(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        for i in 0..self.config.render_threads.max(1) {
+            let game = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("render-{i}"))
+                .spawn(move || tick::render_worker(game));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a render thread");
+            }
+        }
         tokio::spawn(tick::run(self.clone(), shutdown));
     }
 
@@ -168,6 +179,7 @@ impl Game {
                 last_frame_at: Instant::now() - Duration::from_secs(1),
                 frame_seq: 0,
                 dirty: true,
+                queued: false,
             },
         );
         Ok((id, name, viewport))

@@ -28,7 +28,10 @@ pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<boo
                 game.stats.tick_us_total.fetch_add(us, Ordering::Relaxed);
                 game.stats.tick_us_max.fetch_max(us, Ordering::Relaxed);
             }
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                game.render_queue.close();
+                return;
+            }
         }
     }
 }
@@ -90,38 +93,46 @@ fn tick(game: &Arc<Game>) {
     }
 }
 
-/// Starts a frame for a server-rendered player if the picture changed since the last one
-/// and the frame-rate cap allows.
-pub(super) fn maybe_render(game: &Arc<Game>, id: u16, p: &mut Player, now: Instant) {
+/// Queues a frame for a server-rendered player if the picture changed since the last one
+/// and the frame-rate cap allows. The render pool takes players first come, first
+/// served, and draws each from its camera as it is when the frame starts.
+pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant) {
     let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
-    let ready = p.mode == RenderMode::Server && p.welcomed && !p.paused;
+    let ready = p.mode == RenderMode::Server && p.welcomed && !p.paused && !p.queued;
     let changed = p.dirty || p.last_frame != Some((p.camera, p.last_input));
     if ready && changed && now.duration_since(p.last_frame_at) >= min_frame_gap {
-        start_render(game, id, p, now);
+        p.queued = true;
+        game.render_queue.push(id);
     }
 }
 
-/// Lends the player's scratch space to a blocking render task, if a render slot is free
-/// (otherwise the next tick tries again: load sheds as a lower frame rate).
-fn start_render(game: &Arc<Game>, id: u16, p: &mut Player, now: Instant) {
-    if p.scratch.is_none() {
-        return; // this player's previous frame is still being drawn
-    }
-    let Ok(permit) = game.renders.clone().try_acquire_owned() else {
-        return;
-    };
-    let Some(mut scratch) = p.scratch.take() else {
-        return;
-    };
-    p.dirty = false;
-    p.last_frame = Some((p.camera, p.last_input));
-    p.last_frame_at = now;
-    p.frame_seq = p.frame_seq.wrapping_add(1);
-    let (camera, last_input, seq, viewport, encoding) =
-        (p.camera, p.last_input, p.frame_seq, p.viewport, p.encoding);
-    let out = p.out.clone();
-    let game = game.clone();
-    tokio::task::spawn_blocking(move || {
+/// A render worker: draws queued frames until the queue closes.
+pub(super) fn render_worker(game: Arc<Game>) {
+    while let Some(id) = game.render_queue.pop() {
+        let job = {
+            let mut players = game.players();
+            let Some(p) = players.by_id.get_mut(&id) else {
+                continue;
+            };
+            p.queued = false;
+            let Some(scratch) = p.scratch.take() else {
+                continue;
+            };
+            p.dirty = false;
+            p.last_frame = Some((p.camera, p.last_input));
+            p.last_frame_at = Instant::now();
+            p.frame_seq = p.frame_seq.wrapping_add(1);
+            (
+                scratch,
+                p.camera,
+                p.last_input,
+                p.frame_seq,
+                p.viewport,
+                p.encoding,
+                p.out.clone(),
+            )
+        };
+        let (mut scratch, camera, last_input, seq, viewport, encoding, out) = job;
         let bytes = render_frame(
             &game,
             &mut scratch,
@@ -131,10 +142,50 @@ fn start_render(game: &Arc<Game>, id: u16, p: &mut Player, now: Instant) {
             viewport,
             encoding,
         );
-        drop(permit);
+        game.stats.frames.fetch_add(1, Ordering::Relaxed);
+        game.stats
+            .frame_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let _ = out.replace(Slot::Frame, bytes);
         game.with_player(id, |p| p.scratch = Some(scratch));
-    });
+    }
+}
+
+/// Players waiting for a frame, in order.
+#[derive(Default)]
+pub(super) struct RenderQueue {
+    jobs: std::sync::Mutex<(std::collections::VecDeque<u16>, bool)>,
+    ready: std::sync::Condvar,
+}
+
+impl RenderQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<u16>, bool)> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn push(&self, id: u16) {
+        self.lock().0.push_back(id);
+        self.ready.notify_one();
+    }
+
+    /// The next player to draw; `None` once closed.
+    fn pop(&self) -> Option<u16> {
+        let mut jobs = self.lock();
+        loop {
+            if jobs.1 {
+                return None;
+            }
+            if let Some(id) = jobs.0.pop_front() {
+                return Some(id);
+            }
+            jobs = self.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub(super) fn close(&self) {
+        self.lock().1 = true;
+        self.ready.notify_all();
+    }
 }
 
 fn render_frame(

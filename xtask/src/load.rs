@@ -1,0 +1,366 @@
+//! Load scenarios against a real server process: input-to-frame latency, how many
+//! server-rendered players the machine sustains, and 10,000 state-only connections.
+//! Each prints a Markdown table with the measured values and their ratio to the baseline.
+
+use crate::server::Running;
+use anyhow::{Context, bail};
+use shared::protocol::{FrameEncoding, Hello, Input, Message, RenderMode, VERSION, keys};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// A game client speaking just enough WebSocket for load tests.
+struct Client {
+    rd: BufReader<OwnedReadHalf>,
+    wr: OwnedWriteHalf,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(
+        addr: &str,
+        mode: RenderMode,
+        width: u16,
+        height: u16,
+    ) -> anyhow::Result<Client> {
+        let mut s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        s.write_all(format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(s.read_u8().await?);
+        }
+        if !head.starts_with(b"HTTP/1.1 101") {
+            bail!("upgrade refused: {}", String::from_utf8_lossy(&head));
+        }
+        let (rd, wr) = s.into_split();
+        let mut c = Client {
+            rd: BufReader::with_capacity(64 * 1024, rd),
+            wr,
+            buf: Vec::new(),
+        };
+        c.send(&Message::Hello(Hello {
+            version: VERSION,
+            mode,
+            width,
+            height,
+            encodings: FrameEncoding::Runs.bit(),
+            name: String::new(),
+        }))
+        .await?;
+        loop {
+            if let Message::Welcome(_) = c.recv().await? {
+                return Ok(c);
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: &Message<'_>) -> anyhow::Result<()> {
+        send(&mut self.wr, msg).await
+    }
+
+    async fn recv(&mut self) -> anyhow::Result<Message<'_>> {
+        recv(&mut self.rd, &mut self.buf).await
+    }
+}
+
+/// Sends a small message (under 126 bytes: Hello, Input) as one masked frame.
+async fn send(wr: &mut OwnedWriteHalf, msg: &Message<'_>) -> anyhow::Result<()> {
+    let mut body = Vec::new();
+    msg.encode(&mut body);
+    let mut frame = vec![0x82, 0x80 | body.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(&body);
+    wr.write_all(&frame).await?;
+    Ok(())
+}
+
+struct Reader {
+    rd: BufReader<OwnedReadHalf>,
+    buf: Vec<u8>,
+}
+
+impl Reader {
+    async fn recv(&mut self) -> anyhow::Result<Message<'_>> {
+        recv(&mut self.rd, &mut self.buf).await
+    }
+}
+
+/// The next message (server frames are unmasked, never fragmented by our server).
+async fn recv<'a>(
+    rd: &mut BufReader<OwnedReadHalf>,
+    buf: &'a mut Vec<u8>,
+) -> anyhow::Result<Message<'a>> {
+    {
+        let mut h = [0u8; 2];
+        rd.read_exact(&mut h).await?;
+        let len = match h[1] & 0x7f {
+            126 => rd.read_u16().await? as usize,
+            127 => rd.read_u64().await? as usize,
+            n => n as usize,
+        };
+        buf.resize(len, 0);
+        rd.read_exact(buf).await?;
+        if h[0] & 0x0f == 8 {
+            bail!("closed by the server");
+        }
+        Message::decode(buf).context("bad message")
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Input sent → first Frame that applied it (by input sequence), mouse-look inputs every
+/// 50 ms per player.
+pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
+    println!("\n### Input-to-frame latency (loopback, server-side rendering)\n");
+    println!(
+        "| players | frame | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | p99 ÷ assembly server's best p99 (24 ms) |"
+    );
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let only: Vec<usize> = std::env::var("VOXELCAST_PLAYERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64]);
+    for (w, h) in [(320u16, 200u16), (640, 360)] {
+        for &players in &only {
+            let running = Running::start(
+                server,
+                &[
+                    "--max-players",
+                    "200",
+                    "--render-threads",
+                    &std::env::var("VOXELCAST_RT").unwrap_or("2".into()),
+                ],
+            )?;
+            let addr = running.addr.clone();
+            let (cpu0, t0) = (running.cpu_seconds()?, Instant::now());
+            let mut samples = runtime().block_on(async move {
+                let mut tasks = Vec::new();
+                for i in 0..players {
+                    let addr = addr.clone();
+                    tasks.push(tokio::spawn(
+                        async move { latency_client(&addr, w, h, i).await },
+                    ));
+                }
+                let mut all = Vec::new();
+                for t in tasks {
+                    all.extend(t.await??);
+                }
+                anyhow::Ok(all)
+            })?;
+            let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
+            samples.sort_by(f64::total_cmp);
+            let p99 = percentile(&samples, 0.99);
+            println!(
+                "| {players} | {w}x{h} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.2} |",
+                percentile(&samples, 0.5),
+                percentile(&samples, 0.95),
+                p99,
+                percentile(&samples, 1.0),
+                samples.len(),
+                cpu * 100.0,
+                p99 / 24.0
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn latency_client(addr: &str, w: u16, h: u16, i: usize) -> anyhow::Result<Vec<f64>> {
+    let c = Client::connect(addr, RenderMode::Server, w, h).await?;
+    let (mut reader, mut wr) = (
+        Reader {
+            rd: c.rd,
+            buf: c.buf,
+        },
+        c.wr,
+    );
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u32, Instant)>::new()));
+    let start = Instant::now();
+    let run_for = Duration::from_secs(4);
+    // The writer: a mouse-look input every 50 ms, staggered across players.
+    let writer = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis((i * 7 % 50) as u64)).await;
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            for seq in 1u32.. {
+                tick.tick().await;
+                if start.elapsed() > run_for {
+                    break;
+                }
+                let look_x = if seq % 2 == 0 { 5 } else { -5 };
+                let input = Message::Input(Input {
+                    seq,
+                    keys: 0,
+                    look_x,
+                    look_y: 0,
+                    client_time: 0,
+                });
+                sent.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((seq, Instant::now()));
+                if send(&mut wr, &input).await.is_err() {
+                    break;
+                }
+            }
+            // Keep the socket open until the reader is done.
+            std::future::pending::<()>().await;
+        })
+    };
+    let mut samples = Vec::new();
+    while start.elapsed() < run_for {
+        let Ok(msg) = tokio::time::timeout(run_for, reader.recv()).await else {
+            break;
+        };
+        if let Message::Frame(f) = msg? {
+            let now = Instant::now();
+            sent.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|&(s, at)| {
+                    if s > f.last_input {
+                        return true;
+                    }
+                    if start.elapsed() > Duration::from_millis(500) {
+                        samples.push((now - at).as_secs_f64() * 1000.0);
+                    }
+                    false
+                });
+        }
+    }
+    writer.abort();
+    Ok(samples)
+}
+
+/// Server-side rendering at 640x360 and 30 fps: frames each player receives while all
+/// of them keep turning (the picture changes every tick).
+pub fn scale(server: &std::path::Path) -> anyhow::Result<()> {
+    println!("\n### Server-side rendering at 640x360, `--fps 30`, everyone turning\n");
+    println!(
+        "| players | median fps a player | slowest player fps | frames/s in all | server CPU (of 2 cores) |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for players in [8usize, 16, 32, 48, 64, 96] {
+        let running = Running::start(server, &["--max-players", "200", "--fps", "30"])?;
+        let addr = running.addr.clone();
+        let cpu0 = running.cpu_seconds()?;
+        let t0 = Instant::now();
+        let mut fps = runtime().block_on(async move {
+            let mut tasks = Vec::new();
+            for _ in 0..players {
+                let addr = addr.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut c = Client::connect(&addr, RenderMode::Server, 640, 360).await?;
+                    c.send(&Message::Input(Input {
+                        seq: 1,
+                        keys: keys::TURN_RIGHT,
+                        look_x: 0,
+                        look_y: 0,
+                        client_time: 0,
+                    }))
+                    .await?;
+                    let start = Instant::now();
+                    let mut frames = 0u32;
+                    while start.elapsed() < Duration::from_secs(5) {
+                        if let Message::Frame(_) = c.recv().await? {
+                            if start.elapsed() > Duration::from_secs(1) {
+                                frames += 1;
+                            }
+                        }
+                    }
+                    anyhow::Ok(frames as f64 / 4.0)
+                }));
+            }
+            let mut all = Vec::new();
+            for t in tasks {
+                all.push(t.await??);
+            }
+            anyhow::Ok(all)
+        })?;
+        let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
+        fps.sort_by(f64::total_cmp);
+        let total: f64 = fps.iter().sum();
+        println!(
+            "| {players} | {:.1} | {:.1} | {total:.0} | {:.0} % |",
+            percentile(&fps, 0.5),
+            fps[0],
+            cpu * 100.0
+        );
+        if percentile(&fps, 0.5) < 29.0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// 10,000 client-side-rendering connections receiving state every tick.
+pub fn connections(server: &std::path::Path, count: usize) -> anyhow::Result<()> {
+    println!("\n### {count} state-only connections (client-side rendering)\n");
+    let running = Running::start(
+        server,
+        &["--max-players", "20000", "--max-connections", "20000"],
+    )?;
+    let rss0 = running.rss_kib()?;
+    let addr = running.addr.clone();
+    let stats_addr = addr.clone();
+    let (received, connected, elapsed) = runtime().block_on(async move {
+        let received = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let mut clients = Vec::new();
+        for _ in 0..count {
+            // Sequentially: the listen backlog stays short.
+            clients.push(Client::connect(&addr, RenderMode::Client, 320, 200).await?);
+        }
+        let connected = clients.len();
+        let local = tokio::task::LocalSet::new();
+        let start = Instant::now();
+        for mut c in clients {
+            let received = received.clone();
+            local.spawn_local(async move {
+                while let Ok(msg) = c.recv().await {
+                    if let Message::State(_) = msg {
+                        received.set(received.get() + 1);
+                    }
+                }
+            });
+        }
+        local
+            .run_until(tokio::time::sleep(Duration::from_secs(5)))
+            .await;
+        anyhow::Ok((received.get(), connected, start.elapsed().as_secs_f64()))
+    })?;
+    let rss1 = running.rss_kib()?;
+    let stats = running.http_get("/stats")?;
+    let per_conn = (rss1 - rss0) as f64 * 1024.0 / connected as f64;
+    println!("| measure | value |");
+    println!("| --- | ---: |");
+    println!("| connections | {connected} |");
+    println!(
+        "| server memory growth per connection | {:.1} KiB |",
+        per_conn / 1024.0
+    );
+    println!(
+        "| server RSS with all connected | {:.0} MiB |",
+        rss1 as f64 / 1024.0
+    );
+    println!(
+        "| State messages delivered per second | {:.0} (of {} wanted) |",
+        received as f64 / elapsed,
+        connected * 60
+    );
+    println!("| server /stats | `{}` |", stats.trim());
+    let _ = stats_addr;
+    Ok(())
+}
