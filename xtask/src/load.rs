@@ -136,15 +136,7 @@ pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
         .unwrap_or_else(|| vec![1, 16, 64]);
     for (w, h) in [(320u16, 200u16), (640, 360)] {
         for &players in &only {
-            let running = Running::start(
-                server,
-                &[
-                    "--max-players",
-                    "200",
-                    "--render-threads",
-                    &std::env::var("VOXELCAST_RT").unwrap_or("2".into()),
-                ],
-            )?;
+            let running = Running::start(server, &["--max-players", "200"])?;
             let addr = running.addr.clone();
             let (cpu0, t0) = (running.cpu_seconds()?, Instant::now());
             let mut samples = runtime().block_on(async move {
