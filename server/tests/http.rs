@@ -367,3 +367,50 @@ fn sigterm_closes_websockets_with_1001() {
         .unwrap();
     assert_eq!(ws.close_code(), 1001);
 }
+
+fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Latest frame wins: a client that stops reading gets fewer frames, and neither the
+/// server's memory nor the age of the frames it then receives grows with the stall.
+#[test]
+fn stalled_reader_gets_fewer_frames_not_more_memory() {
+    let server = Server::start(&[]);
+    let mut ws = Ws::open(&server, "/ws");
+    ws.send(2, &hello(800, 450)); // raw frames: 360 KB each
+    ws.message(2);
+    ws.send(2, &[3, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // hold "turn right"
+    let seq = |m: &[u8]| u32::from_le_bytes([m[1], m[2], m[3], m[4]]);
+    let first = seq(&ws.message(4));
+    let before = rss_kib(&server);
+    // Stall for 3 s: frames keep being rendered meanwhile (up to 180).
+    std::thread::sleep(Duration::from_secs(3));
+    let grown = rss_kib(&server).saturating_sub(before);
+    assert!(
+        grown < 20 * 1024,
+        "server memory grew by {grown} KiB during the stall"
+    );
+    // What was queued is at most what the socket buffers held plus one frame.
+    let mut seqs = Vec::new();
+    let resumed = std::time::Instant::now();
+    while resumed.elapsed() < Duration::from_millis(300) {
+        seqs.push(seq(&ws.message(4)));
+    }
+    let produced = *seqs.last().unwrap() - first;
+    assert!(
+        produced >= 30,
+        "frames kept coming during the stall: {produced}"
+    );
+    assert!(
+        (seqs.len() as u32) * 2 < produced,
+        "{} of {produced} frames delivered: a backlog was queued",
+        seqs.len()
+    );
+    assert!(
+        seqs.windows(2).any(|w| w[1] - w[0] > 5),
+        "frames were dropped, not queued: {seqs:?}"
+    );
+}

@@ -124,6 +124,9 @@ impl Handler for PlayerConn {
             Message::SetMode(mode) => self.game.with_player(id, |p| {
                 p.mode = mode;
                 p.dirty = true;
+                if mode == shared::protocol::RenderMode::Client {
+                    p.scratch = None; // frame buffers are only needed for server-side frames
+                }
             }),
             Message::GetMap => self.send_map(out).await?,
             Message::Pause(paused) => self.game.with_player(id, |p| {

@@ -69,8 +69,11 @@ struct Player {
     viewport: Viewport,
     encoding: FrameEncoding,
     out: Outbox,
-    /// The renderer and frame buffer, lent to the render pool while a frame is drawn.
+    /// The renderer and frame buffers, made on the first server-side frame, lent to a
+    /// render thread while a frame is drawn, dropped in client mode.
     scratch: Option<Scratch>,
+    /// A render thread is drawing this player's frame.
+    rendering: bool,
     /// Camera and input of the last frame sent, to send only when the picture changes.
     last_frame: Option<(Camera, u32)>,
     last_frame_at: Instant,
@@ -81,6 +84,7 @@ struct Player {
     queued: bool,
 }
 
+#[derive(Default)]
 struct Scratch {
     renderer: Renderer,
     indices: Vec<u8>,
@@ -169,12 +173,8 @@ impl Game {
                     FrameEncoding::Raw
                 },
                 out,
-                scratch: Some(Scratch {
-                    renderer: Renderer::new(),
-                    indices: vec![0; viewport.pixels()],
-                    sky: Vec::new(),
-                    encoder: Default::default(),
-                }),
+                scratch: None,
+                rendering: false,
                 last_frame: None,
                 last_frame_at: Instant::now() - Duration::from_secs(1),
                 frame_seq: 0,

@@ -98,7 +98,8 @@ fn tick(game: &Arc<Game>) {
 /// served, and draws each from its camera as it is when the frame starts.
 pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant) {
     let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
-    let ready = p.mode == RenderMode::Server && p.welcomed && !p.paused && !p.queued;
+    let ready =
+        p.mode == RenderMode::Server && p.welcomed && !p.paused && !p.queued && !p.rendering;
     let changed = p.dirty || p.last_frame != Some((p.camera, p.last_input));
     // A little slack, so that a 30 fps cap is met by every other 60 Hz tick despite jitter.
     let due = now + Duration::from_millis(1) >= p.last_frame_at + min_frame_gap;
@@ -118,9 +119,11 @@ pub(super) fn render_worker(game: Arc<Game>) {
                 continue;
             };
             p.queued = false;
-            let Some(scratch) = p.scratch.take() else {
+            if p.rendering {
                 continue;
-            };
+            }
+            p.rendering = true;
+            let scratch = p.scratch.take().unwrap_or_default();
             p.dirty = false;
             p.last_frame = Some((p.camera, p.last_input));
             p.frame_seq = p.frame_seq.wrapping_add(1);
@@ -149,7 +152,12 @@ pub(super) fn render_worker(game: Arc<Game>) {
             .frame_bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         let _ = out.replace(Slot::Frame, bytes);
-        game.with_player(id, |p| p.scratch = Some(scratch));
+        game.with_player(id, |p| {
+            p.rendering = false;
+            if p.mode == RenderMode::Server {
+                p.scratch = Some(scratch);
+            }
+        });
     }
 }
 

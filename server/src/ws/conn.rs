@@ -5,7 +5,7 @@ use super::frame::{OpCode, Outgoing};
 use super::outbox::{Drain, Next, Outbox, outbox};
 use super::receiver::{DataKind, Event, Receiver};
 use std::time::Duration;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
@@ -225,11 +225,9 @@ impl Reader {
     /// Reads more bytes; `Ok(false)` at end of stream. Idle connections hold no buffer.
     async fn read(&mut self, rd: &mut OwnedReadHalf) -> std::io::Result<bool> {
         if self.start == self.buf.len() {
-            self.buf.clear();
+            // Everything was consumed: an idle connection keeps no read buffer.
+            self.buf = Vec::new();
             self.start = 0;
-            if self.buf.capacity() > 256 * 1024 {
-                self.buf = Vec::new();
-            }
         } else if self.start > 64 * 1024 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -248,61 +246,81 @@ impl Reader {
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut drain: Drain) {
-    let mut w = BufWriter::with_capacity(32 * 1024, wr);
+async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
+    // Small frames are gathered here and written together; the batch is freed when the
+    // connection goes quiet, so an idle connection holds no write buffer either.
+    let mut batch = Vec::new();
     loop {
         let next = match drain.ready() {
             Some(next) => next,
             None => {
-                // Nothing else is ready: push out what is buffered before waiting.
-                if w.flush().await.is_err() {
+                if flush(&mut wr, &mut batch).await.is_err() {
                     return;
                 }
+                batch = Vec::new();
                 drain.next().await
             }
         };
-        match next {
-            Next::Send(frame) => {
-                if write_frame(&mut w, &frame).await.is_err() {
-                    return;
-                }
-            }
-            Next::Close(frame) => {
-                let _ = write_frame(&mut w, &frame).await;
-                let _ = w.flush().await;
-                let _ = w.shutdown().await;
-                return;
-            }
+        let (frame, last) = match next {
+            Next::Send(frame) => (frame, false),
+            Next::Close(frame) => (frame, true),
             Next::Stop => {
-                let _ = w.flush().await;
-                let _ = w.shutdown().await;
+                let _ = flush(&mut wr, &mut batch).await;
+                let _ = wr.shutdown().await;
                 return;
             }
+        };
+        let written = if frame.payload.len() < BATCH {
+            batch.extend_from_slice(frame.head());
+            batch.extend_from_slice(&frame.payload);
+            if batch.len() >= BATCH {
+                flush(&mut wr, &mut batch).await
+            } else {
+                Ok(())
+            }
+        } else {
+            match flush(&mut wr, &mut batch).await {
+                Ok(()) => write_large(&mut wr, &frame).await,
+                Err(e) => Err(e),
+            }
+        };
+        if written.is_err() {
+            return;
+        }
+        if last {
+            let _ = flush(&mut wr, &mut batch).await;
+            let _ = wr.shutdown().await;
+            return;
         }
     }
 }
 
-/// Small frames go through the buffer (many per system call); a large one goes out with
-/// its header in one vectored write, without being copied.
-async fn write_frame(w: &mut BufWriter<OwnedWriteHalf>, frame: &Outgoing) -> std::io::Result<()> {
-    if frame.payload.len() < 8 * 1024 {
-        w.write_all(frame.head()).await?;
-        return w.write_all(&frame.payload).await;
+/// Frames smaller than this are batched; larger ones are written straight from their
+/// payload.
+const BATCH: usize = 16 * 1024;
+
+async fn flush(wr: &mut OwnedWriteHalf, batch: &mut Vec<u8>) -> std::io::Result<()> {
+    if !batch.is_empty() {
+        wr.write_all(batch).await?;
+        batch.clear();
     }
-    w.flush().await?;
+    Ok(())
+}
+
+/// A large frame with its header in one vectored write, without copying the payload.
+async fn write_large(wr: &mut OwnedWriteHalf, frame: &Outgoing) -> std::io::Result<()> {
     let (head, body) = (frame.head(), &frame.payload[..]);
-    let mut done = 0;
     let total = head.len() + body.len();
-    let inner = w.get_mut();
+    let mut done = 0;
     while done < total {
         let n = if done < head.len() {
             let parts = [
                 std::io::IoSlice::new(&head[done..]),
                 std::io::IoSlice::new(body),
             ];
-            inner.write_vectored(&parts).await?
+            wr.write_vectored(&parts).await?
         } else {
-            inner.write(&body[done - head.len()..]).await?
+            wr.write(&body[done - head.len()..]).await?
         };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
