@@ -164,7 +164,8 @@ impl Map {
         &self.cells
     }
 
-    pub(crate) fn fog(&self) -> &[u8] {
+    /// `fog[level * 256 + colour]`: `colour` faded towards the haze by `level`.
+    pub fn fog(&self) -> &[u8] {
         &self.fog
     }
 

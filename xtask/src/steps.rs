@@ -115,6 +115,19 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     if want("echo") {
         run(cargo().args(["bench", "-p", "server", "--bench", "echo"]))?;
     }
+    if want("wasm") {
+        setup::wasm_target()?;
+        let chromium = setup::chromium()?;
+        let browser = root().join("tests/browser");
+        setup::node_modules(&browser)?;
+        build_wasm()?;
+        let running = crate::server::Running::start(&build_server()?, &[])?;
+        run(Command::new("node")
+            .arg("bench/wasm-vs-js.mjs")
+            .current_dir(&browser)
+            .env("VOXELCAST_URL", format!("http://{}/", running.addr))
+            .env("CHROMIUM", &chromium))?;
+    }
     if want("latency") || want("scale") || want("connections") {
         let server = build_server()?;
         if want("latency") {

@@ -1,0 +1,48 @@
+// Renderer speed in headless Chromium: our wasm build against the plain-JavaScript
+// version of the same algorithm (voxel.js), in the same page and run.
+// Run by `cargo xtask bench wasm`, which starts the server and sets VOXELCAST_URL, CHROMIUM.
+import { readFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const profile = mkdtempSync(join(tmpdir(), "voxelcast-bench-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+});
+const page = await context.newPage();
+await page.goto(process.env.VOXELCAST_URL + "pkg/client.js");
+const js = readFileSync(join(here, "voxel.js"), "utf8");
+const results = await page.evaluate(async (js) => {
+  const { render } = await import("data:text/javascript," + encodeURIComponent(js));
+  const wasm = await import("/pkg/client.js");
+  await wasm.default({ module_or_path: "/pkg/client_bg.wasm" });
+  const bench = new wasm.RenderBench();
+  const cells = bench.cells(), fog = bench.fog(), size = bench.map_size();
+  const rows = [];
+  for (const [w, h, frames] of [[640, 360, 60], [1280, 720, 30]]) {
+    bench.render_ms(w, h, 5); // warm-up
+    const wasmMs = bench.render_ms(w, h, frames);
+    const out = new Uint8Array(w * h);
+    const cam = (i) => ({ x: 512, y: 800, altitude: 160, yaw: i * 0.01, horizon: 0.1, distance: 800, fov: Math.PI / 2 });
+    for (let i = 0; i < 5; i++) render(cells, fog, size, cam(i), w, h, out);
+    const t0 = performance.now();
+    for (let i = 0; i < frames; i++) render(cells, fog, size, cam(i), w, h, out);
+    const jsMs = (performance.now() - t0) / frames;
+    rows.push({ w, h, wasmMs, jsMs });
+  }
+  return rows;
+}, js);
+console.log("\n### Renderer in headless Chromium: wasm against plain JavaScript\n");
+console.log("| frame | wasm ms | JavaScript ms | JavaScript ÷ wasm |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const r of results) {
+  console.log(`| ${r.w}x${r.h} | ${r.wasmMs.toFixed(2)} | ${r.jsMs.toFixed(2)} | ${(r.jsMs / r.wasmMs).toFixed(1)}x |`);
+}
+await context.close();
+rmSync(profile, { recursive: true, force: true });
