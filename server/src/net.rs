@@ -44,11 +44,15 @@ pub trait GameEndpoint: Send + Sync + 'static {
     fn stats(&self) -> String;
 }
 
+/// Deflated static files by path: (ETag, bytes).
+type CompressedFiles = std::collections::HashMap<PathBuf, (String, Arc<[u8]>)>;
+
 pub struct Server<G> {
     pub config: NetConfig,
     pub game: G,
     slots: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
+    compressed: std::sync::Mutex<CompressedFiles>,
 }
 
 impl<G: GameEndpoint> Server<G> {
@@ -58,6 +62,7 @@ impl<G: GameEndpoint> Server<G> {
             config,
             game,
             shutdown,
+            compressed: Default::default(),
         })
     }
 
@@ -243,13 +248,20 @@ impl<G: GameEndpoint> Server<G> {
             Err(PathError::Bad) => return simple(400, "bad path\n", keep_alive, &[]),
             Err(PathError::NotFound) => return simple(404, "not found\n", keep_alive, &[]),
         };
-        let (body, etag) = match read_file(&path).await {
+        let (mut body, mut etag) = match read_file(&path).await {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "cannot read file");
                 return simple(404, "not found\n", keep_alive, &[]);
             }
         };
+        let content_type = files::content_type(&path);
+        let deflate = files::compressible(content_type)
+            && body.len() >= 1024
+            && req.has_token("accept-encoding", "deflate");
+        if deflate {
+            (body, etag) = self.compressed(&path, body, etag);
+        }
         let connection = if keep_alive { "keep-alive" } else { "close" };
         if req
             .headers("if-none-match")
@@ -261,18 +273,39 @@ impl<G: GameEndpoint> Server<G> {
                 .header("Connection", connection)
                 .finish();
         }
-        let mut out = Head::new(200)
-            .header("Content-Type", files::content_type(&path))
+        let mut head = Head::new(200)
+            .header("Content-Type", content_type)
             .header("Content-Length", body.len())
             .header("ETag", &etag)
             .header("Cache-Control", "no-cache")
             .header("X-Content-Type-Options", "nosniff")
-            .header("Connection", connection)
-            .finish();
+            .header("Vary", "Accept-Encoding")
+            .header("Connection", connection);
+        if deflate {
+            head = head.header("Content-Encoding", "deflate");
+        }
+        let mut out = head.finish();
         if !head_only {
             out.extend_from_slice(&body);
         }
         out
+    }
+}
+
+impl<G> Server<G> {
+    /// The zlib-deflated file ("deflate" content coding), compressed once per version of
+    /// the file and kept; its ETag differs from the plain file's.
+    fn compressed(&self, path: &std::path::Path, body: Vec<u8>, etag: String) -> (Vec<u8>, String) {
+        let etag = format!("{}-z\"", etag.trim_end_matches('"'));
+        let mut cache = self.compressed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((tag, bytes)) = cache.get(path)
+            && *tag == etag
+        {
+            return (bytes.to_vec(), etag);
+        }
+        let bytes: Arc<[u8]> = miniz_oxide::deflate::compress_to_vec_zlib(&body, 9).into();
+        cache.insert(path.to_owned(), (etag.clone(), bytes.clone()));
+        (bytes.to_vec(), etag)
     }
 }
 

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// A few kilobytes of script, to be served compressed.
+fn big_js() -> String {
+    "console.log('voxelcast'); // a line of script\n".repeat(100)
+}
+
 struct Server {
     child: Child,
     addr: String,
@@ -22,6 +27,7 @@ impl Server {
         std::fs::create_dir_all(www.join("pkg")).unwrap();
         std::fs::write(www.join("index.html"), "<!doctype html><title>t</title>").unwrap();
         std::fs::write(www.join("pkg/client_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        std::fs::write(www.join("big.js"), big_js()).unwrap();
         std::fs::write(dir.join("secret.txt"), "secret").unwrap();
         let _ = std::os::unix::fs::symlink(dir.join("secret.txt"), www.join("leak.txt"));
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
@@ -120,6 +126,23 @@ fn static_files_statuses_and_keep_alive() {
             .as_bytes(),
     );
     assert_eq!(status(&r), "304", "{r}");
+
+    // Compressed when asked: text and wasm over 1 KiB, with their own ETag.
+    let mut s = server.connect();
+    s.write_all(b"GET /big.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    assert!(head.contains("Content-Encoding: deflate\r\n"), "{head}");
+    assert!(head.contains("-z\"\r\n"), "{head}");
+    let body = miniz_oxide::inflate::decompress_to_vec_zlib(&raw[split..]).unwrap();
+    assert_eq!(body, big_js().as_bytes());
+    assert!(raw.len() - split < big_js().len() / 4);
+    assert!(
+        !server.get("/big.js").contains("Content-Encoding"),
+        "not without Accept-Encoding"
+    );
 
     assert_eq!(
         status(&server.exchange(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")),

@@ -82,6 +82,15 @@ pub fn content_type(path: &Path) -> &'static str {
     }
 }
 
+/// Whether a response of this type shrinks under deflate (text and wasm do; images not).
+pub fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || matches!(
+            content_type,
+            "application/wasm" | "application/json" | "image/svg+xml"
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
