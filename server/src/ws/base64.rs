@@ -96,4 +96,23 @@ mod tests {
             assert_eq!(decode(bad.as_bytes()), Err(DecodeError), "{bad}");
         }
     }
+
+    proptest::proptest! {
+        /// Against the `base64` crate: same encoding, and decoding agrees on every input.
+        #[test]
+        fn matches_reference(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100)) {
+            use base64::Engine;
+            let reference = base64::engine::general_purpose::STANDARD;
+            let text = encode(&data);
+            proptest::prop_assert_eq!(&text, &reference.encode(&data));
+            proptest::prop_assert_eq!(decode(text.as_bytes()), Ok(data));
+        }
+
+        #[test]
+        fn rejects_what_the_reference_rejects(text in "[A-Za-z0-9+/=]{0,12}") {
+            use base64::Engine;
+            let reference = base64::engine::general_purpose::STANDARD;
+            proptest::prop_assert_eq!(decode(text.as_bytes()).ok(), reference.decode(&text).ok());
+        }
+    }
 }

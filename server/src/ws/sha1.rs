@@ -159,4 +159,18 @@ mod tests {
             "0098BA824B5C16427BD7A1122A5A442A25EC644D"
         );
     }
+
+    proptest::proptest! {
+        /// Against the `sha1` crate, fed in arbitrary pieces.
+        #[test]
+        fn matches_reference(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700), split in 0usize..700) {
+            use sha1::Digest;
+            let expected: [u8; 20] = sha1::Sha1::digest(&data).into();
+            let mut h = Sha1::new();
+            let (a, b) = data.split_at(split.min(data.len()));
+            h.update(a);
+            h.update(b);
+            proptest::prop_assert_eq!(h.finish(), expected);
+        }
+    }
 }
