@@ -174,6 +174,7 @@ async fn read_side(
                 () = &mut idle => {
                     // One timer for the connection, re-armed lazily: reads never touch it.
                     let due = last_heard + config.idle_ping * (silent + 1);
+                    reader.release();
                     if Instant::now() < due {
                         idle.as_mut().reset(due);
                         continue;
@@ -222,12 +223,22 @@ impl Reader {
         res
     }
 
-    /// Reads more bytes; `Ok(false)` at end of stream. Idle connections hold no buffer.
-    async fn read(&mut self, rd: &mut OwnedReadHalf) -> std::io::Result<bool> {
+    /// Gives the buffer back if nothing is pending in it (the connection is idle).
+    fn release(&mut self) {
         if self.start == self.buf.len() {
-            // Everything was consumed: an idle connection keeps no read buffer.
             self.buf = Vec::new();
             self.start = 0;
+        }
+    }
+
+    /// Reads more bytes; `Ok(false)` at end of stream.
+    async fn read(&mut self, rd: &mut OwnedReadHalf) -> std::io::Result<bool> {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+            if self.buf.capacity() > 256 * 1024 {
+                self.buf = Vec::new();
+            }
         } else if self.start > 64 * 1024 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -247,8 +258,8 @@ impl Reader {
 }
 
 async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
-    // Small frames are gathered here and written together; the batch is freed when the
-    // connection goes quiet, so an idle connection holds no write buffer either.
+    // Small frames are gathered here and written together; a batch grown large is freed
+    // once written, so a quiet connection holds at most a few small frames' worth.
     let mut batch = Vec::new();
     loop {
         let next = match drain.ready() {
@@ -257,7 +268,9 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
                 if flush(&mut wr, &mut batch).await.is_err() {
                     return;
                 }
-                batch = Vec::new();
+                if batch.capacity() > 4096 {
+                    batch = Vec::new();
+                }
                 drain.next().await
             }
         };
