@@ -97,7 +97,14 @@ pub struct Map {
     palette: Palette,
     /// `fog[level * 256 + colour]`: the palette entry closest to `colour` faded by `level`.
     fog: Vec<u8>,
+    /// The highest cell, so the renderer can skip what cannot rise into view.
+    max_height: u8,
+    /// The highest cell of each `BLOCK`x`BLOCK` block, row-major, for the same purpose.
+    block_max: Vec<u8>,
 }
+
+/// Side of the blocks of [`Map::block_max`], in cells.
+pub const BLOCK_SHIFT: u32 = 4;
 
 impl Map {
     pub const MIN_SIDE: u32 = 16;
@@ -138,12 +145,22 @@ impl Map {
     fn from_cells(width: u32, height: u32, cells: Vec<u16>, palette: Palette) -> Map {
         let palette = palette.with_sky();
         let fog = fog_table(&palette);
+        let max_height = cells.iter().map(|&c| c as u8).max().unwrap_or(0);
+        let (bw, bh) = (width >> BLOCK_SHIFT, height >> BLOCK_SHIFT);
+        let mut block_max = vec![0u8; (bw * bh) as usize];
+        for (i, &c) in cells.iter().enumerate() {
+            let (x, y) = (i as u32 % width, i as u32 / width);
+            let b = &mut block_max[((y >> BLOCK_SHIFT) * bw + (x >> BLOCK_SHIFT)) as usize];
+            *b = (*b).max(c as u8);
+        }
         Map {
             width,
             height,
             cells,
             palette,
             fog,
+            max_height,
+            block_max,
         }
     }
 
@@ -162,6 +179,15 @@ impl Map {
     /// Row-major cells, `height | colour << 8`.
     pub fn cells(&self) -> &[u16] {
         &self.cells
+    }
+
+    pub fn max_height(&self) -> u8 {
+        self.max_height
+    }
+
+    /// Highest cell per block of `1 << BLOCK_SHIFT` cells square, row-major.
+    pub fn block_max(&self) -> &[u8] {
+        &self.block_max
     }
 
     /// `fog[level * 256 + colour]`: `colour` faded towards the haze by `level`.

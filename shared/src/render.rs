@@ -11,7 +11,7 @@
 //! wasm32 produce the same bytes.
 
 use crate::camera::{Camera, Viewport};
-use crate::map::{FOG_LEVELS, Map, SKY_BASE, SKY_LEN};
+use crate::map::{BLOCK_SHIFT, FOG_LEVELS, Map, SKY_BASE, SKY_LEN};
 
 /// How a frame is drawn, beyond the camera. Server and browser must agree on these to
 /// produce identical frames; [`RenderOptions::default`] is what the game uses.
@@ -46,6 +46,9 @@ struct Slice {
     /// height 0 (clamped so the products never overflow).
     base: i32,
     scale: i32,
+    /// The highest row the map's highest cell could reach here: columns whose y-buffer
+    /// is already at or above it can skip this slice without sampling.
+    reach: i32,
     /// Offset of this slice's fog level in the map's fog table.
     fog: u16,
 }
@@ -55,6 +58,8 @@ const LANES: usize = 8;
 /// What every column of one frame needs.
 struct Frame<'a> {
     cells: &'a [u16],
+    blocks: &'a [u8],
+    max_height: i32,
     fog: &'a [u8],
     shift: u32,
     mask_x: i32,
@@ -64,6 +69,35 @@ struct Frame<'a> {
 }
 
 impl Frame<'_> {
+    /// The highest row that the cells under this slice's samples for columns
+    /// `col..col + N` could reach, from the block maxima around them.
+    fn local_reach<const N: usize>(&self, s: &Slice, col: usize) -> i32 {
+        let at = |c: usize| {
+            let c = c as i32;
+            let x = s.x.wrapping_add(s.dx.wrapping_mul(c)) >> 16;
+            let y = s.y.wrapping_add(s.dy.wrapping_mul(c)) >> 16;
+            (x >> BLOCK_SHIFT, y >> BLOCK_SHIFT)
+        };
+        let ((x0, y0), (x1, y1)) = (at(col), at(col + N - 1));
+        let (bx, by) = (x0.min(x1), y0.min(y1));
+        let (nx, ny) = ((x0 - x1).abs() + 1, (y0 - y1).abs() + 1);
+        let height = if nx * ny <= 4 {
+            let bw = (self.mask_x + 1) >> BLOCK_SHIFT;
+            let bh = (self.mask_y + 1) >> BLOCK_SHIFT;
+            let mut m = 0u8;
+            for y in by..by + ny {
+                for x in bx..bx + nx {
+                    let i = ((y & (bh - 1)) * bw + (x & (bw - 1))) as usize;
+                    m = m.max(self.blocks[i % self.blocks.len()]);
+                }
+            }
+            m as i32
+        } else {
+            self.max_height
+        };
+        ((s.base - height * s.scale) >> 8).max(0)
+    }
+
     /// Columns in groups of 8 so that one branch decides for 8 samples; the rest singly.
     fn draw<const BY_COLUMN: bool>(&self, slices: &[Slice], sky: &[u8], out: &mut [u8]) {
         let groups = self.w / LANES * LANES;
@@ -86,7 +120,11 @@ impl Frame<'_> {
         out: &mut [u8],
     ) {
         let mut ybuf = [self.h as i32; N];
+        let mut lowest = self.h as i32;
         for s in slices {
+            if s.reach >= lowest || self.local_reach::<N>(s, col) >= lowest {
+                continue; // nothing here can rise above what is already drawn
+            }
             let mut top = [0i32; N];
             let mut cell = [0u16; N];
             for k in 0..N {
@@ -106,6 +144,7 @@ impl Frame<'_> {
                 continue;
             }
             let mut open = false;
+            lowest = 0;
             for k in 0..N {
                 if top[k] < ybuf[k] {
                     let colour = self.fog[s.fog as usize + (cell[k] >> 8) as usize];
@@ -121,6 +160,7 @@ impl Frame<'_> {
                     ybuf[k] = top[k];
                 }
                 open |= ybuf[k] > 0;
+                lowest = lowest.max(ybuf[k]);
             }
             if !open {
                 break;
@@ -188,6 +228,8 @@ impl Renderer {
 
         let frame = Frame {
             cells: map.cells(),
+            blocks: map.block_max(),
+            max_height: map.max_height() as i32,
             fog: map.fog(),
             shift: map.width().trailing_zeros(),
             mask_x: map.width() as i32 - 1,
@@ -244,13 +286,16 @@ impl Renderer {
             } else {
                 0
             };
+            let base = ((horizon + cam.altitude * (focal / z)) * 256.0).clamp(-LIMIT, LIMIT) as i32;
+            let scale = ((focal / z) * 256.0).min(LIMIT / 256.0) as i32;
             self.slices.push(Slice {
                 x: (lx * ONE) as i32,
                 y: (ly * ONE) as i32,
                 dx: (rx * step * ONE) as i32,
                 dy: (ry * step * ONE) as i32,
-                base: ((horizon + cam.altitude * (focal / z)) * 256.0).clamp(-LIMIT, LIMIT) as i32,
-                scale: ((focal / z) * 256.0).min(LIMIT / 256.0) as i32,
+                base,
+                scale,
+                reach: ((base - map.max_height() as i32 * scale) >> 8).max(0),
                 fog,
             });
             z += dz;
