@@ -168,12 +168,6 @@ impl Outgoing {
     }
 }
 
-/// A whole server frame as one buffer: header and payload.
-pub fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let o = Outgoing::new(opcode, payload.to_vec());
-    [o.head(), &o.payload].concat()
-}
-
 /// XORs `data` with the mask, `offset` bytes into the frame's payload (so a payload can
 /// be unmasked in pieces as it arrives).
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: u64) {
@@ -193,6 +187,12 @@ pub fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole server frame as one buffer: header and payload.
+    fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let o = Outgoing::new(opcode, payload.to_vec());
+        [o.head(), &o.payload].concat()
+    }
 
     fn check(bytes: &[u8], expected: Result<Option<(FrameHeader, usize)>, FrameError>) {
         assert_eq!(parse_client_header(bytes), expected, "{bytes:02x?}");
