@@ -130,3 +130,28 @@ test("client mode from the URL, names shown as text, HUD and minimap filled", as
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("a dropped connection shows a message and reconnects by itself", async () => {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // Proxy the game socket through Playwright so the test can cut it.
+  const sockets = [];
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    ws.connectToServer();
+    sockets.push(ws);
+  });
+  await page.goto(url);
+  await waitFrames(page, 1, "server");
+  await sockets[0].close({ code: 1011, reason: "test cut" });
+  await page.waitForFunction(() => /Connection lost/.test(document.getElementById("status").textContent) &&
+    !document.getElementById("status").hidden, null, { timeout: 5000 });
+  // Backoff starts at half a second; a new socket, a new Welcome, new frames.
+  await page.waitForFunction(() => document.getElementById("status").hidden, null, { timeout: 10000 });
+  assert.equal(sockets.length, 2, "one reconnect");
+  await page.keyboard.down("KeyD");
+  await waitFrames(page, 2, "server");
+  await page.keyboard.up("KeyD");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
