@@ -542,6 +542,23 @@ fn install(app: &Shared) -> Result<(), JsValue> {
     }
     let button: HtmlElement = element(&document, "mode-btn")?;
     listen(app, &button, "click", |a, _| a.toggle_mode())?;
+    // On-screen buttons (touch devices) hold the key named in their data-key.
+    let pads = document.query_selector_all("#touch button[data-key]")?;
+    for i in 0..pads.length() {
+        let Some(pad) = pads.item(i).and_then(|n| n.dyn_into::<HtmlElement>().ok()) else {
+            continue;
+        };
+        let Some(bit) = pad.dataset().get("key").as_deref().and_then(key_bit) else {
+            continue;
+        };
+        listen(app, &pad, "pointerdown", move |a, e| {
+            a.input.key(bit, true);
+            e.prevent_default();
+        })?;
+        for kind in ["pointerup", "pointercancel", "pointerleave"] {
+            listen(app, &pad, kind, move |a, _| a.input.key(bit, false))?;
+        }
+    }
     Ok(())
 }
 

@@ -155,3 +155,33 @@ test("a dropped connection shows a message and reconnects by itself", async () =
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("touch devices get on-screen controls that fly", async () => {
+  const touchProfile = mkdtempSync(join(tmpdir(), "voxelcast-touch-"));
+  const touch = await chromium.launchPersistentContext(touchProfile, {
+    executablePath,
+    headless: true,
+    viewport: { width: 800, height: 450 },
+    hasTouch: true,
+    isMobile: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+  });
+  try {
+    const page = await touch.newPage();
+    await page.goto(url);
+    await waitFrames(page, 1, "server");
+    await settle(page);
+    const before = await pixels(page);
+    const forward = page.locator('#touch button[data-key="KeyW"]');
+    assert.ok(await forward.isVisible(), "the pad shows on a touch screen");
+    await forward.dispatchEvent("pointerdown");
+    await page.waitForTimeout(500);
+    await forward.dispatchEvent("pointerup");
+    await settle(page);
+    assert.notEqual((await pixels(page)).hash, before.hash, "holding ▲ flies forward");
+  } finally {
+    await touch.close();
+    rmSync(touchProfile, { recursive: true, force: true });
+  }
+});
