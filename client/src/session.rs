@@ -39,6 +39,9 @@ pub struct Session {
     next: Option<Camera>,
     next_at: f64,
     tick_ms: f64,
+    /// How long to glide from `prev` to `next`.
+    span_ms: f64,
+    last_tick: Option<u32>,
     /// Camera of the picture currently in `rgba`.
     pub shown: Option<Camera>,
     pub last_frame_input: u32,
@@ -71,6 +74,8 @@ impl Session {
             next: None,
             next_at: 0.0,
             tick_ms: 1000.0 / 60.0,
+            span_ms: 1000.0 / 60.0,
+            last_tick: None,
             shown: None,
             last_frame_input: 0,
         }
@@ -157,6 +162,13 @@ impl Session {
             }
             Message::MapChunk(c) => self.map_chunk(c),
             Message::State(s) => {
+                // Glide over as many ticks as this state is newer than the last one: a
+                // crowded server, or a slow link, sends fewer than one a tick.
+                let ticks = self
+                    .last_tick
+                    .map_or(1, |t| s.tick.wrapping_sub(t).clamp(1, 15));
+                self.span_ms = ticks as f64 * self.tick_ms;
+                self.last_tick = Some(s.tick);
                 self.prev = Some(self.camera_at(now).unwrap_or(s.camera));
                 self.next = Some(s.camera);
                 self.next_at = now;
@@ -199,7 +211,7 @@ impl Session {
     pub fn camera_at(&self, now: f64) -> Option<Camera> {
         let next = self.next?;
         let prev = self.prev.unwrap_or(next);
-        let t = ((now - self.next_at) / self.tick_ms).clamp(0.0, 1.0) as f32;
+        let t = ((now - self.next_at) / self.span_ms).clamp(0.0, 1.0) as f32;
         if t >= 1.0 {
             return Some(next);
         }
@@ -368,7 +380,7 @@ mod tests {
         s.prev = Some(a);
         s.next = Some(b);
         s.next_at = 0.0;
-        let mid = s.camera_at(s.tick_ms / 2.0).unwrap();
+        let mid = s.camera_at(s.span_ms / 2.0).unwrap();
         assert!((mid.x - 1024.0).abs() < 1e-3, "{}", mid.x);
         assert!((mid.yaw - 6.2916).abs() < 1e-3, "{}", mid.yaw);
         assert_eq!(
@@ -376,6 +388,28 @@ mod tests {
             Some(b),
             "exactly the target after a tick"
         );
+    }
+
+    #[test]
+    fn glides_over_the_ticks_between_states() {
+        let mut s = Session::new(RenderMode::Client);
+        s.map_size = (1024, 1024);
+        let state = |tick, x| {
+            encode(&Message::State(State {
+                tick,
+                last_input: 0,
+                camera: Camera {
+                    x,
+                    ..Camera::default()
+                },
+            }))
+        };
+        s.handle(&state(10, 100.0), 0.0);
+        s.handle(&state(13, 130.0), 50.0); // three ticks later: glide over 50 ms
+        let x = |t: f64| s.camera_at(t).unwrap().x;
+        assert_eq!(x(50.0), 100.0);
+        assert!((x(75.0) - 115.0).abs() < 1e-3, "{}", x(75.0));
+        assert_eq!(x(100.0), 130.0);
     }
 
     #[test]

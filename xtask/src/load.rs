@@ -378,9 +378,9 @@ pub fn connections(server: &std::path::Path, count: usize) -> anyhow::Result<()>
         rss1 as f64 / 1024.0
     );
     println!(
-        "| State messages delivered per second | {:.0} (of {} wanted) |",
+        "| State messages delivered per second | {:.0} ({:.1} a client; the server sends 20 Hz above 4,000 players) |",
         received as f64 / elapsed,
-        connected * 60
+        received as f64 / elapsed / connected.max(1) as f64
     );
     println!("| server /stats | `{}` |", stats.trim());
     Ok(())

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 /// Players lists go out 10 times a second, or twice a second on a crowded server.
 const PLAYERS_EVERY: u32 = TICK_HZ / 10;
 const PLAYERS_EVERY_CROWDED: u32 = TICK_HZ / 2;
+/// Players per step down of the State rate (60, 30, then 20 Hz).
+const STATE_CROWD: usize = 2000;
 /// Most players in one list: the player and those nearest to it.
 const MAX_LISTED: usize = 32;
 
@@ -43,6 +45,9 @@ fn tick(game: &Arc<Game>) {
     players.tick = players.tick.wrapping_add(1);
     let tick = players.tick;
     let crowded = players.by_id.len() > MAX_LISTED;
+    // States every tick, or every 2nd or 3rd with thousands of players: the clients
+    // glide between them, and the server stays ahead of its sends.
+    let state_every = (players.by_id.len() / STATE_CROWD + 1).min(3) as u32;
     let every = if crowded {
         PLAYERS_EVERY_CROWDED
     } else {
@@ -78,7 +83,7 @@ fn tick(game: &Arc<Game>) {
             let _ = p.out.replace(Slot::Players, roster.list_for(me));
         }
         match p.mode {
-            RenderMode::Client => {
+            RenderMode::Client if tick % state_every == 0 => {
                 let state = State {
                     tick,
                     last_input: p.last_input,
@@ -88,6 +93,7 @@ fn tick(game: &Arc<Game>) {
                     .out
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
+            RenderMode::Client => {}
             RenderMode::Server => maybe_render(game, id, p, now),
         }
     }
