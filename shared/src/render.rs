@@ -99,26 +99,19 @@ impl Frame<'_> {
     }
 
     /// Columns in groups of 8 so that one branch decides for 8 samples; the rest singly.
-    fn draw<const BY_COLUMN: bool>(&self, slices: &[Slice], sky: &[u8], out: &mut [u8]) {
+    fn draw(&self, slices: &[Slice], sky: &[u8], out: &mut [u8]) {
         let groups = self.w / LANES * LANES;
         for col in (0..groups).step_by(LANES) {
-            self.columns::<LANES, BY_COLUMN>(col, slices, sky, out);
+            self.columns::<LANES>(col, slices, sky, out);
         }
         for col in groups..self.w {
-            self.columns::<1, BY_COLUMN>(col, slices, sky, out);
+            self.columns::<1>(col, slices, sky, out);
         }
     }
 
-    /// Draws `N` adjacent columns from `col`, front to back, each with its own y-buffer.
-    /// With `BY_COLUMN`, `out` is stored column by column (`out[x * h + y]`, every span
-    /// contiguous, transposed afterwards); otherwise it is the row-major frame itself.
-    fn columns<const N: usize, const BY_COLUMN: bool>(
-        &self,
-        col: usize,
-        slices: &[Slice],
-        sky: &[u8],
-        out: &mut [u8],
-    ) {
+    /// Draws `N` adjacent columns from `col`, front to back, each with its own y-buffer,
+    /// into `out` stored column by column (`out[x * h + y]`): every span is contiguous.
+    fn columns<const N: usize>(&self, col: usize, slices: &[Slice], sky: &[u8], out: &mut [u8]) {
         let mut ybuf = [self.h as i32; N];
         let mut lowest = self.h as i32;
         for s in slices {
@@ -148,15 +141,8 @@ impl Frame<'_> {
             for k in 0..N {
                 if top[k] < ybuf[k] {
                     let colour = self.fog[s.fog as usize + (cell[k] >> 8) as usize];
-                    let (from, to) = (top[k] as usize, ybuf[k] as usize);
-                    if BY_COLUMN {
-                        let base = (col + k) * self.h;
-                        out[base + from..base + to].fill(colour);
-                    } else {
-                        for y in from..to {
-                            out[y * self.w + col + k] = colour;
-                        }
-                    }
+                    let base = (col + k) * self.h;
+                    out[base + top[k] as usize..base + ybuf[k] as usize].fill(colour);
                     ybuf[k] = top[k];
                 }
                 open |= ybuf[k] > 0;
@@ -167,39 +153,19 @@ impl Frame<'_> {
             }
         }
         for (k, &y) in ybuf.iter().enumerate() {
-            let y = y as usize;
-            if BY_COLUMN {
-                let base = (col + k) * self.h;
-                out[base..base + y].copy_from_slice(&sky[..y]);
-            } else {
-                for (row, &c) in sky[..y].iter().enumerate() {
-                    out[row * self.w + col + k] = c;
-                }
-            }
+            let (base, y) = ((col + k) * self.h, y as usize);
+            out[base..base + y].copy_from_slice(&sky[..y]);
         }
     }
 }
 
 /// Reusable per-viewport scratch space, so rendering a frame allocates nothing.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Renderer {
     slices: Vec<Slice>,
     sky: Vec<u8>,
     /// The frame column by column, transposed into the caller's buffer at the end.
     columns: Vec<u8>,
-    /// Frames of more pixels than this are drawn column by column.
-    by_column_above: usize,
-}
-
-impl Default for Renderer {
-    fn default() -> Self {
-        Renderer {
-            slices: Vec::new(),
-            sky: Vec::new(),
-            columns: Vec::new(),
-            by_column_above: 128 * 1024,
-        }
-    }
 }
 
 impl Renderer {
@@ -237,16 +203,10 @@ impl Renderer {
             w,
             h,
         };
-        // Small frames fit in cache as they are; large ones are drawn column by column
-        // (contiguous spans) and transposed once (measured: 1.82 -> 1.50 ms at 1280x720,
-        // but 0.17 -> 0.19 ms at 320x200).
-        if w * h <= self.by_column_above {
-            frame.draw::<false>(&self.slices, &self.sky, out);
-        } else {
-            self.columns.resize(w * h, 0);
-            frame.draw::<true>(&self.slices, &self.sky, &mut self.columns);
-            transpose(&self.columns, w, h, out);
-        }
+        // Drawn column by column (each span one `fill`), then transposed once.
+        self.columns.resize(w * h, 0);
+        frame.draw(&self.slices, &self.sky, &mut self.columns);
+        transpose(&self.columns, w, h, out);
     }
 
     fn prepare_slices(
@@ -472,34 +432,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    /// Both drawing orders give the same bytes (the goldens cover the row-major one).
-    #[test]
-    fn column_major_path_equals_row_major_path() {
-        let map = crate::mapgen::generate_sized(256, 3);
-        let cam = Camera {
-            x: 30.0,
-            y: 200.0,
-            altitude: 190.0,
-            yaw: 0.7,
-            ..Camera::default()
-        };
-        for (w, h) in [(64, 48), (133, 77), (800, 450)] {
-            let v = vp(w, h);
-            let (mut a, mut b) = (vec![0; v.pixels()], vec![0; v.pixels()]);
-            let mut by_row = Renderer {
-                by_column_above: usize::MAX,
-                ..Renderer::new()
-            };
-            let mut by_column = Renderer {
-                by_column_above: 0,
-                ..Renderer::new()
-            };
-            by_row.render(&map, &cam, &RenderOptions::default(), v, &mut a);
-            by_column.render(&map, &cam, &RenderOptions::default(), v, &mut b);
-            assert_eq!(a, b, "{w}x{h}");
         }
     }
 
