@@ -1,11 +1,14 @@
 //! The voxelcast browser client: connects to `/ws`, sends input, and shows either the
 //! frames the server renders or frames it renders itself from the same cameras.
 //!
-//! **Invariant:** only this crate touches web APIs, and only in this file; the game logic
-//! it drives ([`session`], [`input`]) is plain Rust, tested natively.
+//! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs` and
+//! `bench.rs`; the game logic it drives ([`session`], [`input`]) is plain Rust, tested
+//! natively.
 
+pub mod bench;
 pub mod input;
 pub mod session;
+mod web;
 
 use input::{InputState, key_bit};
 use session::{Effect, Session};
@@ -14,6 +17,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
+use web::{Listener, Socket, context, element};
 use web_sys::{
     BinaryType, CanvasRenderingContext2d, CloseEvent, Document, Event, EventTarget,
     HtmlCanvasElement, HtmlElement, ImageData, KeyboardEvent, MessageEvent, PointerEvent,
@@ -76,53 +80,6 @@ struct Stats {
     last_ping: f64,
     ping_ms: Option<f64>,
     last_hud: f64,
-}
-
-/// A WebSocket and its handlers; dropping it detaches the handlers and closes it.
-struct Socket {
-    ws: WebSocket,
-    _handlers: Vec<Closure<dyn FnMut(Event)>>,
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        self.ws.set_onopen(None);
-        self.ws.set_onmessage(None);
-        self.ws.set_onclose(None);
-        self.ws.set_onerror(None);
-        let _ = self.ws.close();
-    }
-}
-
-/// An event listener that removes itself when dropped.
-struct Listener {
-    target: EventTarget,
-    kind: &'static str,
-    callback: Closure<dyn FnMut(Event)>,
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
-    }
-}
-
-fn element<T: JsCast>(document: &Document, id: &str) -> Result<T, JsValue> {
-    document
-        .get_element_by_id(id)
-        .ok_or_else(|| JsValue::from_str(&format!("#{id} is missing from the page")))?
-        .dyn_into::<T>()
-        .map_err(|_| JsValue::from_str(&format!("#{id} has the wrong element type")))
-}
-
-fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
-    canvas
-        .get_context("2d")?
-        .ok_or("no 2d context")?
-        .dyn_into::<CanvasRenderingContext2d>()
-        .map_err(|_| "not a 2d context".into())
 }
 
 impl App {
@@ -451,10 +408,7 @@ fn connect(app: &Shared) {
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    a.socket = Some(Socket {
-        ws,
-        _handlers: vec![on_open, on_message, on_close],
-    });
+    a.socket = Some(Socket::new(ws, vec![on_open, on_message, on_close]));
 }
 
 /// A closure for an event that runs `f` on the app, if it still exists.
@@ -578,75 +532,5 @@ fn request_frame(app: &Shared) {
         let _ = a
             .window
             .request_animation_frame(cb.as_ref().unchecked_ref());
-    }
-}
-
-/// The renderer alone, for the browser benchmark (`cargo xtask bench wasm`): times
-/// frames in wasm and hands the map to a plain-JavaScript version of the same algorithm.
-#[wasm_bindgen]
-pub struct RenderBench {
-    map: shared::Map,
-    renderer: shared::Renderer,
-    frame: Vec<u8>,
-}
-
-#[wasm_bindgen]
-impl RenderBench {
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> RenderBench {
-        RenderBench {
-            map: shared::mapgen::generate(shared::mapgen::DEFAULT_SEED),
-            renderer: shared::Renderer::new(),
-            frame: Vec::new(),
-        }
-    }
-
-    /// Milliseconds a frame, over `frames` frames of the default camera turning slowly.
-    pub fn render_ms(&mut self, width: u32, height: u32, frames: u32) -> Result<f64, JsValue> {
-        let viewport =
-            shared::Viewport::new(width, height).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        self.frame.resize(viewport.pixels(), 0);
-        let performance = web_sys::window()
-            .and_then(|w| w.performance())
-            .ok_or("no performance")?;
-        let start = performance.now();
-        for i in 0..frames {
-            let camera = shared::Camera {
-                yaw: i as f32 * 0.01,
-                ..shared::Camera::default()
-            };
-            self.renderer.render(
-                &self.map,
-                &camera,
-                &Default::default(),
-                viewport,
-                &mut self.frame,
-            );
-        }
-        Ok((performance.now() - start) / frames.max(1) as f64)
-    }
-
-    /// The last frame's palette indices.
-    pub fn frame(&self) -> Vec<u8> {
-        self.frame.clone()
-    }
-
-    /// `height | colour << 8` per cell, as the renderer reads them.
-    pub fn cells(&self) -> Vec<u16> {
-        self.map.cells().to_vec()
-    }
-
-    pub fn fog(&self) -> Vec<u8> {
-        self.map.fog().to_vec()
-    }
-
-    pub fn map_size(&self) -> u32 {
-        self.map.width()
-    }
-}
-
-impl Default for RenderBench {
-    fn default() -> Self {
-        RenderBench::new()
     }
 }

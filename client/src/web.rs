@@ -1,0 +1,64 @@
+//! Small owners of web resources: they detach and close what they hold when dropped.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{
+    CanvasRenderingContext2d, Document, Event, EventTarget, HtmlCanvasElement, WebSocket,
+};
+
+/// A WebSocket and its handlers; dropping it detaches the handlers and closes it.
+pub struct Socket {
+    pub ws: WebSocket,
+    /// Kept alive for as long as the socket may call them.
+    _handlers: Vec<Closure<dyn FnMut(Event)>>,
+}
+
+impl Socket {
+    pub fn new(ws: WebSocket, handlers: Vec<Closure<dyn FnMut(Event)>>) -> Socket {
+        Socket {
+            ws,
+            _handlers: handlers,
+        }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        let _ = self.ws.close();
+    }
+}
+
+/// An event listener that removes itself when dropped.
+pub struct Listener {
+    pub target: EventTarget,
+    pub kind: &'static str,
+    pub callback: Closure<dyn FnMut(Event)>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
+    }
+}
+
+pub fn element<T: JsCast>(document: &Document, id: &str) -> Result<T, JsValue> {
+    document
+        .get_element_by_id(id)
+        .ok_or_else(|| JsValue::from_str(&format!("#{id} is missing from the page")))?
+        .dyn_into::<T>()
+        .map_err(|_| JsValue::from_str(&format!("#{id} has the wrong element type")))
+}
+
+pub fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {
+    canvas
+        .get_context("2d")?
+        .ok_or("no 2d context")?
+        .dyn_into::<CanvasRenderingContext2d>()
+        .map_err(|_| "not a 2d context".into())
+}
