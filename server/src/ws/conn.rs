@@ -119,6 +119,7 @@ async fn read_side(
         buf: leftover,
         start: 0,
         receiver: Receiver::new(config.max_message),
+        pending: None,
     };
     let mut last_heard = Instant::now();
     let mut silent = 0u32;
@@ -214,10 +215,16 @@ struct Reader {
     buf: Vec<u8>,
     start: usize,
     receiver: Receiver,
+    /// What a payload read straight into the message produced, not yet handed out.
+    pending: Option<Result<Option<Event>, super::receiver::ProtocolError>>,
 }
 
 impl Reader {
     fn next_event(&mut self) -> Result<Option<Event>, super::receiver::ProtocolError> {
+        match self.pending.take() {
+            None | Some(Ok(None)) => {}
+            Some(other) => return other,
+        }
         let (n, res) = self.receiver.feed(&self.buf[self.start..]);
         self.start += n;
         res
@@ -242,6 +249,26 @@ impl Reader {
         } else if self.start > 64 * 1024 {
             self.buf.drain(..self.start);
             self.start = 0;
+        }
+        // A large payload with nothing else buffered goes straight into the message:
+        // one copy less.
+        if self.start == self.buf.len()
+            && let Some((message, remaining)) = self.receiver.payload_target()
+        {
+            loop {
+                rd.readable().await?;
+                message.reserve(remaining.min(1 << 20));
+                let mut limited = bytes::BufMut::limit(&mut *message, remaining);
+                match rd.try_read_buf(&mut limited) {
+                    Ok(0) => return Ok(false),
+                    Ok(n) => {
+                        self.pending = Some(self.receiver.payload_appended(n));
+                        return Ok(true);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            }
         }
         // Room for the rest of a large frame at once, within reason.
         let want = self.receiver.pending_payload().clamp(16 * 1024, 1 << 20);

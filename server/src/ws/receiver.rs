@@ -90,6 +90,39 @@ impl Receiver {
         })
     }
 
+    /// Where the rest of the current data frame's payload can be read to directly, and
+    /// how many bytes of it are still to come (`None` for control frames, between
+    /// frames, or when little is left: then `feed` is as good).
+    pub fn payload_target(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+        let frame = self.frame.as_ref()?;
+        let remaining = (frame.header.len - frame.received) as usize;
+        if frame.header.opcode.is_control() || remaining < 4096 {
+            return None;
+        }
+        Some((&mut self.message, remaining))
+    }
+
+    /// Accounts for `n` payload bytes the caller appended to the message through
+    /// [`Receiver::payload_target`]: unmasks and checks them as `feed` would.
+    pub fn payload_appended(&mut self, n: usize) -> Result<Option<Event>, ProtocolError> {
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(None);
+        };
+        let header = frame.header;
+        let start = self.message.len() - n;
+        let fresh = &mut self.message[start..];
+        apply_mask(fresh, header.mask, frame.received);
+        if self.kind == Some(DataKind::Text) && self.utf8.feed(fresh).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        frame.received += n as u64;
+        if frame.received < header.len {
+            return Ok(None);
+        }
+        self.frame = None;
+        self.finish_frame(header)
+    }
+
     /// Consumes bytes from the front of `input`. Returns how many were consumed and the
     /// next event, if one completed. Call again with the rest until it returns
     /// `Ok(None)`, which means it needs more input. After an error, stop feeding.

@@ -194,3 +194,40 @@ fn close_frames() {
         Some(ProtocolError::InvalidUtf8),
     );
 }
+
+/// A payload read straight into the message gives the same events as feeding it.
+#[test]
+fn payload_appended_directly_matches_feed() {
+    let text = "ü".repeat(5000); // 10,000 bytes of two-byte characters
+    let frame = client(true, 1, text.as_bytes());
+    let mut r = Receiver::new(1 << 20);
+    let (n, res) = r.feed(&frame[..8]); // the 8-byte header (16-bit length, mask)
+    assert_eq!((n, res), (8, Ok(None)));
+    let mut rest = &frame[8..];
+    let mut events = Vec::new();
+    while !rest.is_empty() {
+        let (message, remaining) = r.payload_target().expect("a large payload is pending");
+        // Arbitrary piece sizes, splitting characters too.
+        let take = remaining.min(3333);
+        message.extend_from_slice(&rest[..take]);
+        rest = &rest[take..];
+        if let Some(e) = r.payload_appended(take).unwrap() {
+            events.push(e);
+        }
+        if r.pending_payload() < 4096 && !rest.is_empty() {
+            let (n, res) = r.feed(rest);
+            rest = &rest[n..];
+            events.extend(res.unwrap());
+        }
+    }
+    assert_eq!(events, vec![self::text(&text)]);
+    // Invalid UTF-8 read this way still fails at once.
+    let mut bad = vec![b'a'; 5000];
+    bad[10] = 0xff;
+    let frame = client(true, 1, &bad);
+    let mut r = Receiver::new(1 << 20);
+    r.feed(&frame[..8]);
+    let (message, _) = r.payload_target().unwrap();
+    message.extend_from_slice(&frame[8..108]);
+    assert_eq!(r.payload_appended(100), Err(ProtocolError::InvalidUtf8));
+}
