@@ -226,7 +226,7 @@ fn payload_appended_directly_matches_feed() {
     bad[10] = 0xff;
     let frame = client(true, 1, &bad);
     let mut r = Receiver::new(1 << 20);
-    r.feed(&frame[..8]);
+    assert_eq!(r.feed(&frame[..8]), (8, Ok(None)));
     let (message, _) = r.payload_target().unwrap();
     message.extend_from_slice(&frame[8..108]);
     assert_eq!(r.payload_appended(100), Err(ProtocolError::InvalidUtf8));
