@@ -255,31 +255,28 @@ impl Reader {
         if self.start == self.buf.len()
             && let Some((message, remaining)) = self.receiver.payload_target()
         {
-            loop {
-                rd.readable().await?;
-                message.reserve(remaining.min(1 << 20));
-                let mut limited = bytes::BufMut::limit(&mut *message, remaining);
-                match rd.try_read_buf(&mut limited) {
-                    Ok(0) => return Ok(false),
-                    Ok(n) => {
-                        self.pending = Some(self.receiver.payload_appended(n));
-                        return Ok(true);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(e),
-                }
+            message.reserve(remaining.min(1 << 20));
+            let n = read_some(rd, &mut bytes::BufMut::limit(&mut *message, remaining)).await?;
+            if n > 0 {
+                self.pending = Some(self.receiver.payload_appended(n));
             }
+            return Ok(n > 0);
         }
         // Room for the rest of a large frame at once, within reason.
-        let want = self.receiver.pending_payload().clamp(16 * 1024, 1 << 20);
-        loop {
-            rd.readable().await?;
-            self.buf.reserve(want);
-            match rd.try_read_buf(&mut self.buf) {
-                Ok(n) => return Ok(n > 0),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
+        self.buf
+            .reserve(self.receiver.pending_payload().clamp(16 * 1024, 1 << 20));
+        Ok(read_some(rd, &mut self.buf).await? > 0)
+    }
+}
+
+/// Waits until the socket is readable, then reads what is there into `buf` (which
+/// must have room); 0 at end of stream. Waiting first keeps idle connections bufferless.
+async fn read_some(rd: &mut OwnedReadHalf, buf: &mut impl bytes::BufMut) -> std::io::Result<usize> {
+    loop {
+        rd.readable().await?;
+        match rd.try_read_buf(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return result,
         }
     }
 }
