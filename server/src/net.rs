@@ -227,16 +227,14 @@ impl<G: GameEndpoint> Server<G> {
         if req.has_body() {
             return simple(413, "requests take no body here\n", false, &[]);
         }
+        let connection = if keep_alive { "keep-alive" } else { "close" };
         if req.target == "/stats" {
             let body = self.game.stats();
             let mut out = Head::new(200)
                 .header("Content-Type", "application/json")
                 .header("Content-Length", body.len())
                 .header("Cache-Control", "no-store")
-                .header(
-                    "Connection",
-                    if keep_alive { "keep-alive" } else { "close" },
-                )
+                .header("Connection", connection)
                 .finish();
             if !head_only {
                 out.extend_from_slice(body.as_bytes());
@@ -248,8 +246,10 @@ impl<G: GameEndpoint> Server<G> {
             Err(PathError::Bad) => return simple(400, "bad path\n", keep_alive, &[]),
             Err(PathError::NotFound) => return simple(404, "not found\n", keep_alive, &[]),
         };
-        let (mut body, mut etag) = match read_file(&path).await {
-            Ok(f) => f,
+        // The ETag comes from the metadata alone: a 304 reads nothing more, and a cached
+        // compressed copy spares reading the file.
+        let (len, etag) = match file_tag(&path).await {
+            Ok(tag) => tag,
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "cannot read file");
                 return simple(404, "not found\n", keep_alive, &[]);
@@ -257,12 +257,14 @@ impl<G: GameEndpoint> Server<G> {
         };
         let content_type = files::content_type(&path);
         let deflate = files::compressible(content_type)
-            && body.len() >= 1024
+            && len >= 1024
             && req.has_token("accept-encoding", "deflate");
-        if deflate {
-            (body, etag) = self.compressed(&path, body, etag);
-        }
-        let connection = if keep_alive { "keep-alive" } else { "close" };
+        // The compressed variant has an ETag of its own.
+        let etag = if deflate {
+            format!("{}-z\"", etag.trim_end_matches('"'))
+        } else {
+            etag
+        };
         if req
             .headers("if-none-match")
             .flat_map(|v| v.split(','))
@@ -273,6 +275,18 @@ impl<G: GameEndpoint> Server<G> {
                 .header("Connection", connection)
                 .finish();
         }
+        let body = if deflate {
+            self.compressed(&path, &etag).await
+        } else {
+            tokio::fs::read(&path).await.map(Arc::from)
+        };
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read file");
+                return simple(404, "not found\n", keep_alive, &[]);
+            }
+        };
         let mut head = Head::new(200)
             .header("Content-Type", content_type)
             .header("Content-Length", body.len())
@@ -293,25 +307,35 @@ impl<G: GameEndpoint> Server<G> {
 }
 
 impl<G> Server<G> {
-    /// The zlib-deflated file ("deflate" content coding), compressed once per version of
-    /// the file and kept; its ETag differs from the plain file's.
-    fn compressed(&self, path: &std::path::Path, body: Vec<u8>, etag: String) -> (Vec<u8>, String) {
-        let etag = format!("{}-z\"", etag.trim_end_matches('"'));
-        let mut cache = self.compressed.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((tag, bytes)) = cache.get(path)
-            && *tag == etag
+    /// The zlib-deflated file ("deflate" content coding), compressed once per version
+    /// (ETag) of the file and kept.
+    async fn compressed(&self, path: &std::path::Path, etag: &str) -> std::io::Result<Arc<[u8]>> {
+        let cached = self
+            .compressed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned();
+        if let Some((tag, bytes)) = cached
+            && tag == etag
         {
-            return (bytes.to_vec(), etag);
+            return Ok(bytes);
         }
+        let body = tokio::fs::read(path).await?;
         let bytes: Arc<[u8]> = miniz_oxide::deflate::compress_to_vec_zlib(&body, 9).into();
-        cache.insert(path.to_owned(), (etag.clone(), bytes.clone()));
-        (bytes.to_vec(), etag)
+        self.compressed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_owned(), (etag.to_owned(), bytes.clone()));
+        Ok(bytes)
     }
 }
 
 const MAX_FILE: u64 = 64 << 20;
 
-async fn read_file(path: &std::path::Path) -> std::io::Result<(Vec<u8>, String)> {
+/// A file's length and ETag (length and modification time), from its metadata; files
+/// over `MAX_FILE` are refused.
+async fn file_tag(path: &std::path::Path) -> std::io::Result<(u64, String)> {
     let meta = tokio::fs::metadata(path).await?;
     if meta.len() > MAX_FILE {
         return Err(std::io::Error::other("file too large to serve"));
@@ -321,9 +345,7 @@ async fn read_file(path: &std::path::Path) -> std::io::Result<(Vec<u8>, String)>
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    let body = tokio::fs::read(path).await?;
-    let etag = format!("\"{:x}-{:x}\"", body.len(), mtime);
-    Ok((body, etag))
+    Ok((meta.len(), format!("\"{:x}-{:x}\"", meta.len(), mtime)))
 }
 
 /// Logs how a WebSocket connection ended, once, at a level that matches its cause.
