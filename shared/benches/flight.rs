@@ -55,23 +55,21 @@ fn main() {
     let mut decode_time = vec![Duration::ZERO; encodings.len()];
     let mut render_time = Duration::ZERO;
     let mut camera = Camera::default();
-    let mut sky = Vec::new();
     let frames = 60 * 60;
     for i in 0..frames {
         camera = model.step(&camera, &script(i as f32 / 60.0), 1.0 / 60.0, &map);
         let t = Instant::now();
         renderer.render(&map, &camera, &options, viewport, &mut frame);
         render_time += t.elapsed();
-        shared::render::sky_rows(&camera, viewport, &mut sky);
         for (k, &encoding) in encodings.iter().enumerate() {
             let t = Instant::now();
             let payload = encoders[k]
-                .encode(&frame, viewport, encoding, &sky)
+                .encode(&frame, viewport, encoding, renderer.sky())
                 .to_vec();
             encode_time[k] += t.elapsed();
             bytes[k] += payload.len();
             let t = Instant::now();
-            decode(&payload, viewport, encoding, &sky, &mut decoded).expect("decodes");
+            decode(&payload, viewport, encoding, renderer.sky(), &mut decoded).expect("decodes");
             decode_time[k] += t.elapsed();
             assert_eq!(decoded, frame, "{encoding:?} round trip, frame {i}");
         }

@@ -173,6 +173,12 @@ impl Renderer {
         Renderer::default()
     }
 
+    /// The sky colour of each row of the last frame ([`sky_rows`] for its camera), for
+    /// frame encoders, which leave the sky out.
+    pub fn sky(&self) -> &[u8] {
+        &self.sky
+    }
+
     /// Renders `camera` over `map` into `out` as palette indices, row-major.
     ///
     /// # Panics

@@ -88,7 +88,6 @@ struct Player {
 struct Scratch {
     renderer: Renderer,
     indices: Vec<u8>,
-    sky: Vec<u8>,
     encoder: shared::codec::FrameEncoder,
 }
 

@@ -214,7 +214,6 @@ fn render_frame(
     encoding: FrameEncoding,
 ) -> crate::ws::frame::Outgoing {
     s.indices.resize(viewport.pixels(), 0);
-    shared::render::sky_rows(camera, viewport, &mut s.sky);
     s.renderer.render(
         &game.map,
         camera,
@@ -229,7 +228,9 @@ fn render_frame(
         width: viewport.width() as u16,
         height: viewport.height() as u16,
         encoding,
-        payload: s.encoder.encode(&s.indices, viewport, encoding, &s.sky),
+        payload: s
+            .encoder
+            .encode(&s.indices, viewport, encoding, s.renderer.sky()),
     }))
 }
 
