@@ -66,7 +66,13 @@ struct Frame<'a> {
     mask_y: i32,
     w: usize,
     h: usize,
+    /// Bytes from one column to the next in the scratch buffer: `PAD + h`.
+    stride: usize,
 }
+
+/// Rows of slack above each column of the scratch buffer, so spans can be written in
+/// whole 8-byte words that overshoot upwards.
+const PAD: usize = 16;
 
 impl Frame<'_> {
     /// The highest row that the cells under this slice's samples for columns
@@ -141,8 +147,16 @@ impl Frame<'_> {
             for k in 0..N {
                 if top[k] < ybuf[k] {
                     let colour = self.fog[s.fog as usize + (cell[k] >> 8) as usize];
-                    let base = (col + k) * self.h;
-                    out[base + top[k] as usize..base + ybuf[k] as usize].fill(colour);
+                    let word = (u128::from(colour) * (u128::MAX / 255)).to_le_bytes();
+                    // Whole words upwards from the y-buffer: whatever lands above `top`
+                    // is overdrawn later by farther slices or the sky (or the padding).
+                    let base = (col + k) * self.stride + PAD;
+                    let mut y = ybuf[k];
+                    while y > top[k] {
+                        y -= 16;
+                        let at = (base as isize + y as isize) as usize;
+                        out[at..at + 16].copy_from_slice(&word);
+                    }
                     ybuf[k] = top[k];
                 }
                 open |= ybuf[k] > 0;
@@ -153,7 +167,7 @@ impl Frame<'_> {
             }
         }
         for (k, &y) in ybuf.iter().enumerate() {
-            let (base, y) = ((col + k) * self.h, y as usize);
+            let (base, y) = ((col + k) * self.stride + PAD, y as usize);
             out[base..base + y].copy_from_slice(&sky[..y]);
         }
     }
@@ -208,11 +222,12 @@ impl Renderer {
             mask_y: map.height() as i32 - 1,
             w,
             h,
+            stride: h + PAD,
         };
         // Drawn column by column (each span one `fill`), then transposed once.
-        self.columns.resize(w * h, 0);
+        self.columns.resize(w * frame.stride, 0);
         frame.draw(&self.slices, &self.sky, &mut self.columns);
-        transpose(&self.columns, w, h, out);
+        transpose(&self.columns[PAD..], frame.stride, w, h, out);
     }
 
     fn prepare_slices(
@@ -270,15 +285,16 @@ impl Renderer {
     }
 }
 
-/// `src` is `rows` x `cols`, row-major; writes its transpose into `dst`. Whole 8x8
-/// blocks go through registers as eight `u64`s; the ragged edges byte by byte.
-fn transpose(src: &[u8], rows: usize, cols: usize, dst: &mut [u8]) {
+/// `src` is `rows` x `cols`, row-major with rows `stride` bytes apart; writes its
+/// transpose into `dst`. Whole 8x8 blocks go through registers as eight `u64`s; the
+/// ragged edges byte by byte.
+fn transpose(src: &[u8], stride: usize, rows: usize, cols: usize, dst: &mut [u8]) {
     let (r8, c8) = (rows / 8 * 8, cols / 8 * 8);
     for r0 in (0..r8).step_by(8) {
         for c0 in (0..c8).step_by(8) {
             let mut x = [0u64; 8];
             for (i, word) in x.iter_mut().enumerate() {
-                let at = (r0 + i) * cols + c0;
+                let at = (r0 + i) * stride + c0;
                 *word = u64::from_le_bytes(src[at..at + 8].try_into().unwrap_or_default());
             }
             transpose8(&mut x);
@@ -288,7 +304,7 @@ fn transpose(src: &[u8], rows: usize, cols: usize, dst: &mut [u8]) {
             }
         }
     }
-    let edge = |r: usize, c: usize, dst: &mut [u8]| dst[c * rows + r] = src[r * cols + c];
+    let edge = |r: usize, c: usize, dst: &mut [u8]| dst[c * rows + r] = src[r * stride + c];
     for r in 0..rows {
         for c in c8..cols {
             edge(r, c, dst);
@@ -428,7 +444,7 @@ mod tests {
         for (rows, cols) in [(8, 8), (16, 24), (13, 7), (3, 20), (21, 45)] {
             let src: Vec<u8> = (0..rows * cols).map(|i| (i * 7 + 3) as u8).collect();
             let mut dst = vec![0; rows * cols];
-            transpose(&src, rows, cols, &mut dst);
+            transpose(&src, cols, rows, cols, &mut dst);
             for r in 0..rows {
                 for c in 0..cols {
                     assert_eq!(
