@@ -53,7 +53,6 @@ struct Slice {
     fog: u16,
 }
 
-const LANES: usize = 8;
 
 /// What every column of one frame needs.
 struct Frame<'a> {
@@ -104,13 +103,19 @@ impl Frame<'_> {
         ((s.base - height * s.scale) >> 8).max(0)
     }
 
-    /// Columns in groups of 8 so that one branch decides for 8 samples; the rest singly.
+    /// Columns in groups of 16 so that one branch decides for 16 samples (wider groups
+    /// skip fewer slices); the rest in eights, then singly.
     fn draw(&self, slices: &[Slice], sky: &[u8], out: &mut [u8]) {
-        let groups = self.w / LANES * LANES;
-        for col in (0..groups).step_by(LANES) {
-            self.columns::<LANES>(col, slices, sky, out);
+        let mut col = 0;
+        while col + 16 <= self.w {
+            self.columns::<16>(col, slices, sky, out);
+            col += 16;
         }
-        for col in groups..self.w {
+        while col + 8 <= self.w {
+            self.columns::<8>(col, slices, sky, out);
+            col += 8;
+        }
+        for col in col..self.w {
             self.columns::<1>(col, slices, sky, out);
         }
     }
@@ -180,6 +185,9 @@ pub struct Renderer {
     sky: Vec<u8>,
     /// The frame column by column, transposed into the caller's buffer at the end.
     columns: Vec<u8>,
+    /// Draw every column on its own, the reference for the grouped drawing.
+    #[cfg(test)]
+    singly: bool,
 }
 
 impl Renderer {
@@ -224,8 +232,16 @@ impl Renderer {
             h,
             stride: h + PAD,
         };
-        // Drawn column by column (each span one `fill`), then transposed once.
+        // Drawn column by column (every span contiguous), then transposed once.
         self.columns.resize(w * frame.stride, 0);
+        #[cfg(test)]
+        if self.singly {
+            for col in 0..w {
+                frame.columns::<1>(col, &self.slices, &self.sky, &mut self.columns);
+            }
+            transpose(&self.columns[PAD..], frame.stride, w, h, out);
+            return;
+        }
         frame.draw(&self.slices, &self.sky, &mut self.columns);
         transpose(&self.columns[PAD..], frame.stride, w, h, out);
     }
@@ -437,6 +453,24 @@ mod tests {
         assert_eq!(frame[0], 224 + 11, "deep blue at the top");
         assert_eq!(frame[23 * 64], 255, "haze at the horizon");
         assert_eq!(frame[frame.len() - 1], 1, "flat ground at the bottom");
+    }
+
+    #[test]
+    fn grouped_columns_draw_what_single_columns_draw() {
+        let map = crate::mapgen::generate_sized(256, 7);
+        // 16- and 8-column groups, then single columns.
+        let v = vp(16 * 9 + 8 + 5, 97);
+        for cam in [Camera::default(), looking_east(300.0), looking_west(10.0)] {
+            let (mut grouped, mut single) = (vec![0; v.pixels()], vec![1; v.pixels()]);
+            let options = RenderOptions::default();
+            Renderer::new().render(&map, &cam, &options, v, &mut grouped);
+            let mut reference = Renderer {
+                singly: true,
+                ..Renderer::new()
+            };
+            reference.render(&map, &cam, &options, v, &mut single);
+            assert_eq!(grouped, single, "{cam:?}");
+        }
     }
 
     #[test]
