@@ -27,6 +27,7 @@ pub struct Session {
     /// RGBA pixels of the latest picture, for `putImageData`.
     rgba: Vec<u8>,
     indices: Vec<u8>,
+    decoder: shared::codec::FrameDecoder,
     sky: Vec<u8>,
     renderer: Renderer,
     map: Option<Map>,
@@ -63,6 +64,7 @@ impl Session {
             palette: None,
             rgba: Vec::new(),
             indices: Vec::new(),
+            decoder: shared::codec::FrameDecoder::new(),
             sky: Vec::new(),
             renderer: Renderer::new(),
             map: None,
@@ -145,7 +147,7 @@ impl Session {
                     return Effect::None; // a frame still in flight from before a switch
                 }
                 shared::render::sky_rows(&f.camera, viewport, &mut self.sky);
-                let decoded = shared::codec::decode(
+                let decoded = self.decoder.decode(
                     f.payload,
                     viewport,
                     f.encoding,

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p shared --bench flight`
 
-use shared::codec::{FrameEncoder, decode};
+use shared::codec::{FrameDecoder, FrameEncoder};
 use shared::flight::{Controls, FlightModel};
 use shared::mapgen::{DEFAULT_SEED, generate};
 use shared::protocol::{FrameEncoding, keys};
@@ -48,6 +48,7 @@ fn main() {
     let mut renderer = Renderer::new();
     let mut frame = vec![0u8; viewport.pixels()];
     let mut decoded = vec![0u8; viewport.pixels()];
+    let mut decoder = FrameDecoder::new();
     let encodings = [FrameEncoding::Raw, FrameEncoding::Runs];
     let mut encoders: Vec<FrameEncoder> = encodings.iter().map(|_| FrameEncoder::new()).collect();
     let mut bytes = vec![0usize; encodings.len()];
@@ -69,7 +70,9 @@ fn main() {
             encode_time[k] += t.elapsed();
             bytes[k] += payload.len();
             let t = Instant::now();
-            decode(&payload, viewport, encoding, renderer.sky(), &mut decoded).expect("decodes");
+            decoder
+                .decode(&payload, viewport, encoding, renderer.sky(), &mut decoded)
+                .expect("decodes");
             decode_time[k] += t.elapsed();
             assert_eq!(decoded, frame, "{encoding:?} round trip, frame {i}");
         }

@@ -8,6 +8,7 @@
 
 use crate::camera::Viewport;
 use crate::protocol::FrameEncoding;
+use crate::transpose::transpose;
 use thiserror::Error;
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -23,6 +24,8 @@ const LEVEL: u8 = 1;
 /// Reusable scratch space for encoding frames.
 #[derive(Default)]
 pub struct FrameEncoder {
+    /// The frame column by column: every run is contiguous.
+    columns: Vec<u8>,
     planes: Vec<u8>,
     colours: Vec<u8>,
     out: Vec<u8>,
@@ -46,28 +49,32 @@ impl FrameEncoder {
             FrameEncoding::Raw => indices,
             FrameEncoding::Runs => {
                 let (w, h) = (viewport.width(), viewport.height());
+                self.columns.resize(w * h, 0);
+                transpose(indices, w, h, w, &mut self.columns);
                 // [run count u32][sky rows: w low bytes, w high bytes][len-1 per run][colour per run]
                 self.planes.clear();
                 self.planes.resize(4 + 2 * w, 0);
                 self.colours.clear();
-                for x in 0..w {
-                    let mut y = 0;
-                    while y < h && indices[y * w + x] == sky[y] {
-                        y += 1;
-                    }
+                let mut left: &[u8] = &[];
+                for (x, column) in self.columns.chunks_exact(h).enumerate() {
+                    let mut y = column.iter().zip(sky).take_while(|(c, s)| c == s).count();
                     self.planes[4 + x] = y as u8;
                     self.planes[4 + w + x] = (y >> 8) as u8;
                     while y < h {
-                        let colour = indices[y * w + x];
-                        let mut end = y + 1;
-                        while end < h && end - y < 256 && indices[end * w + x] == colour {
-                            end += 1;
-                        }
+                        let colour = column[y];
+                        let limit = h.min(y + 256);
+                        let end = y
+                            + 1
+                            + column[y + 1..limit]
+                                .iter()
+                                .take_while(|&&c| c == colour)
+                                .count();
                         self.planes.push((end - y - 1) as u8);
-                        let left = if x > 0 { indices[y * w + x - 1] } else { 0 };
-                        self.colours.push(colour ^ left);
+                        self.colours
+                            .push(colour ^ left.get(y).copied().unwrap_or(0));
                         y = end;
                     }
+                    left = column;
                 }
                 let runs = self.colours.len() as u32;
                 self.planes[..4].copy_from_slice(&runs.to_le_bytes());
@@ -79,76 +86,116 @@ impl FrameEncoder {
     }
 }
 
-/// Decodes a payload into row-major indices in `out` (`viewport.pixels()` bytes); `sky`
-/// is [`crate::render::sky_rows`] for the frame's camera. Never panics on bad input.
-pub fn decode(
-    payload: &[u8],
-    viewport: Viewport,
-    encoding: FrameEncoding,
-    sky: &[u8],
-    out: &mut [u8],
-) -> Result<(), CodecError> {
-    let n = viewport.pixels();
-    let corrupt = || CodecError::Corrupt(n);
-    let (w, h) = (viewport.width(), viewport.height());
-    if out.len() != n {
-        return Err(corrupt());
+/// Reusable scratch space for decoding frames.
+#[derive(Default)]
+pub struct FrameDecoder {
+    planes: Vec<u8>,
+    /// The frame column by column, `h + WORD` bytes apart: runs are filled in whole
+    /// words that may overshoot downwards, into the next run or the padding.
+    columns: Vec<u8>,
+}
+
+const WORD: usize = 16;
+
+impl FrameDecoder {
+    pub fn new() -> FrameDecoder {
+        FrameDecoder::default()
     }
-    match encoding {
-        FrameEncoding::Raw => {
-            if payload.len() != n {
-                return Err(corrupt());
-            }
-            out.copy_from_slice(payload);
+
+    /// Decodes a payload into row-major indices in `out` (`viewport.pixels()` bytes);
+    /// `sky` is [`crate::render::sky_rows`] for the frame's camera. Never panics on bad
+    /// input.
+    pub fn decode(
+        &mut self,
+        payload: &[u8],
+        viewport: Viewport,
+        encoding: FrameEncoding,
+        sky: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CodecError> {
+        let n = viewport.pixels();
+        let corrupt = || CodecError::Corrupt(n);
+        let (w, h) = (viewport.width(), viewport.height());
+        if out.len() != n {
+            return Err(corrupt());
         }
-        FrameEncoding::Runs => {
-            if sky.len() != h {
-                return Err(corrupt());
-            }
-            // At most one run per pixel: this bounds the inflated size.
-            let planes =
-                miniz_oxide::inflate::decompress_to_vec_with_limit(payload, 4 + 2 * w + 2 * n)
-                    .map_err(|_| corrupt())?;
-            let (count, rest) = planes.split_first_chunk::<4>().ok_or_else(corrupt)?;
-            let count = u32::from_le_bytes(*count) as usize;
-            if rest.len() != 2 * w + 2 * count {
-                return Err(corrupt());
-            }
-            let (skies, rest) = rest.split_at(2 * w);
-            let (lengths, colours) = rest.split_at(count);
-            let mut runs = lengths.iter().zip(colours);
-            for x in 0..w {
-                let mut y = skies[x] as usize | (skies[w + x] as usize) << 8;
-                if y > h {
+        match encoding {
+            FrameEncoding::Raw => {
+                if payload.len() != n {
                     return Err(corrupt());
                 }
-                for (row, &c) in sky.iter().enumerate().take(y) {
-                    out[row * w + x] = c;
+                out.copy_from_slice(payload);
+            }
+            FrameEncoding::Runs => {
+                if sky.len() != h {
+                    return Err(corrupt());
                 }
-                while y < h {
-                    let (&len, &colour) = runs.next().ok_or_else(corrupt)?;
-                    let end = y + len as usize + 1;
-                    if end > h {
+                // At most one run per pixel: this bounds the inflated size.
+                self.planes.resize(4 + 2 * w + 2 * n, 0);
+                let len = miniz_oxide::inflate::decompress_slice_iter_to_slice(
+                    &mut self.planes,
+                    core::iter::once(payload),
+                    false,
+                    true,
+                )
+                .map_err(|_| corrupt())?;
+                let planes = &self.planes[..len];
+                let (count, rest) = planes.split_first_chunk::<4>().ok_or_else(corrupt)?;
+                let count = u32::from_le_bytes(*count) as usize;
+                if rest.len() != 2 * w + 2 * count {
+                    return Err(corrupt());
+                }
+                let (skies, rest) = rest.split_at(2 * w);
+                let (lengths, colours) = rest.split_at(count);
+                let mut runs = lengths.iter().zip(colours);
+                let stride = h + WORD;
+                self.columns.resize(w * stride, 0);
+                for x in 0..w {
+                    let (before, column) = self.columns.split_at_mut(x * stride);
+                    let left = before.get(before.len().wrapping_sub(stride)..);
+                    let mut y = skies[x] as usize | (skies[w + x] as usize) << 8;
+                    if y > h {
                         return Err(corrupt());
                     }
-                    let colour = colour ^ if x > 0 { out[y * w + x - 1] } else { 0 };
-                    for row in y..end {
-                        out[row * w + x] = colour;
+                    column[..y].copy_from_slice(&sky[..y]);
+                    while y < h {
+                        let (&len, &colour) = runs.next().ok_or_else(corrupt)?;
+                        let end = y + len as usize + 1;
+                        if end > h {
+                            return Err(corrupt());
+                        }
+                        let colour = colour ^ left.map_or(0, |l| l[y]);
+                        let word = [colour; WORD];
+                        while y < end {
+                            column[y..y + WORD].copy_from_slice(&word);
+                            y += WORD;
+                        }
+                        y = end;
                     }
-                    y = end;
                 }
-            }
-            if runs.next().is_some() {
-                return Err(corrupt());
+                if runs.next().is_some() {
+                    return Err(corrupt());
+                }
+                transpose(&self.columns, stride, w, h, out);
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode(
+        payload: &[u8],
+        viewport: Viewport,
+        encoding: FrameEncoding,
+        sky: &[u8],
+        out: &mut [u8],
+    ) -> Result<(), CodecError> {
+        FrameDecoder::new().decode(payload, viewport, encoding, sky, out)
+    }
 
     /// Sky over columns of spans, like a rendered frame.
     fn frame(w: usize, h: usize, sky: &[u8]) -> Vec<u8> {
@@ -170,17 +217,44 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for (w, h) in [(64, 48), (70, 50), (64, 300)] {
+        // One encoder and one decoder for every size: scratch space is reused.
+        let (mut enc, mut dec) = (FrameEncoder::new(), FrameDecoder::new());
+        for (w, h) in [(64, 48), (70, 50), (64, 300), (65, 49)] {
             let v = Viewport::new(w as u32, h as u32).unwrap();
             let sky = sky(h);
-            let f = frame(w, h, &sky);
-            let mut enc = FrameEncoder::new();
+            let mut f = frame(w, h, &sky);
+            // Column 3 is one colour from top to bottom: runs longer than 256 rows split.
+            for y in 0..h {
+                f[y * w + 3] = 17;
+            }
             let mut out = vec![0; v.pixels()];
             for e in [FrameEncoding::Raw, FrameEncoding::Runs] {
                 let payload = enc.encode(&f, v, e, &sky).to_vec();
-                decode(&payload, v, e, &sky, &mut out).unwrap();
+                dec.decode(&payload, v, e, &sky, &mut out).unwrap();
                 assert_eq!(out, f, "{e:?} {w}x{h}");
             }
+        }
+    }
+
+    #[test]
+    fn rendered_frames_round_trip() {
+        let map = crate::mapgen::generate_sized(256, 3);
+        let v = Viewport::new(333, 201).unwrap();
+        let (mut enc, mut dec) = (FrameEncoder::new(), FrameDecoder::new());
+        let mut renderer = crate::Renderer::new();
+        let (mut f, mut out) = (vec![0; v.pixels()], vec![0; v.pixels()]);
+        for yaw in [0.0, 1.0, 2.5] {
+            let cam = crate::Camera {
+                yaw,
+                ..crate::Camera::default()
+            };
+            renderer.render(&map, &cam, &Default::default(), v, &mut f);
+            let payload = enc.encode(&f, v, FrameEncoding::Runs, renderer.sky());
+            assert!(payload.len() * 4 < f.len(), "{} bytes", payload.len());
+            let payload = payload.to_vec();
+            dec.decode(&payload, v, FrameEncoding::Runs, renderer.sky(), &mut out)
+                .unwrap();
+            assert_eq!(out, f, "yaw {yaw}");
         }
     }
 

@@ -145,11 +145,12 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub const FUZZ_TARGETS: [&str; 4] = [
+pub const FUZZ_TARGETS: [&str; 5] = [
     "protocol_decode",
     "ws_receiver",
     "http_request",
     "map_decompress",
+    "frame_decode",
 ];
 
 /// Runs every fuzz target for `seconds` each; any crash fails.
