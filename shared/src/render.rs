@@ -93,7 +93,7 @@ impl Frame<'_> {
             for y in by..by + ny {
                 for x in bx..bx + nx {
                     let i = ((y & (bh - 1)) * bw + (x & (bw - 1))) as usize;
-                    m = m.max(self.blocks[i % self.blocks.len()]);
+                    m = m.max(self.blocks[i & (self.blocks.len() - 1)]);
                 }
             }
             m as i32
@@ -135,8 +135,8 @@ impl Frame<'_> {
                 let c = (col + k) as i32;
                 let px = s.x.wrapping_add(s.dx.wrapping_mul(c)) >> 16;
                 let py = s.y.wrapping_add(s.dy.wrapping_mul(c)) >> 16;
-                let index =
-                    (((py & self.mask_y) as usize) << self.shift) | (px & self.mask_x) as usize;
+                // Power-of-two sides: masking with the cell count wraps y as well.
+                let index = (py << self.shift) as u32 as usize | (px & self.mask_x) as usize;
                 cell[k] = self.cells[index & (self.cells.len() - 1)];
                 top[k] = ((s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8).max(0);
             }
