@@ -5,7 +5,7 @@ use super::frame::{OpCode, Outgoing};
 use super::outbox::{Drain, Next, Outbox, outbox};
 use super::receiver::{DataKind, Event, Receiver};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
@@ -271,14 +271,11 @@ impl Reader {
 
 /// Waits until the socket is readable, then reads what is there into `buf` (which
 /// must have room); 0 at end of stream. Waiting first keeps idle connections bufferless.
+/// The read goes through `AsyncRead`, which notices a short read drained the socket:
+/// the next wait needs no read that fails with `WouldBlock` (one syscall a message less).
 async fn read_some(rd: &mut OwnedReadHalf, buf: &mut impl bytes::BufMut) -> std::io::Result<usize> {
-    loop {
-        rd.readable().await?;
-        match rd.try_read_buf(buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            result => return result,
-        }
-    }
+    rd.readable().await?;
+    rd.read_buf(buf).await
 }
 
 async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
