@@ -1,6 +1,17 @@
 //! The renderer alone, exported for the browser benchmark (`cargo xtask bench wasm`).
 
+use shared::protocol::FrameEncoding;
 use wasm_bindgen::prelude::*;
+
+fn viewport(width: u32, height: u32) -> Result<shared::Viewport, JsValue> {
+    shared::Viewport::new(width, height).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+fn performance() -> Result<web_sys::Performance, JsValue> {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .ok_or_else(|| JsValue::from_str("no performance"))
+}
 
 /// The renderer alone, for the browser benchmark (`cargo xtask bench wasm`): times
 /// frames in wasm and hands the map to a plain-JavaScript version of the same algorithm.
@@ -24,27 +35,53 @@ impl RenderBench {
 
     /// Milliseconds a frame, over `frames` frames of the default camera turning slowly.
     pub fn render_ms(&mut self, width: u32, height: u32, frames: u32) -> Result<f64, JsValue> {
-        let viewport =
-            shared::Viewport::new(width, height).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let viewport = viewport(width, height)?;
         self.frame.resize(viewport.pixels(), 0);
-        let performance = web_sys::window()
-            .and_then(|w| w.performance())
-            .ok_or("no performance")?;
+        let performance = performance()?;
         let start = performance.now();
         for i in 0..frames {
-            let camera = shared::Camera {
-                yaw: i as f32 * 0.01,
-                ..shared::Camera::default()
-            };
-            self.renderer.render(
-                &self.map,
-                &camera,
-                &Default::default(),
-                viewport,
-                &mut self.frame,
-            );
+            self.render(viewport, i);
         }
         Ok((performance.now() - start) / frames.max(1) as f64)
+    }
+
+    /// Milliseconds to decode a frame sent with the "runs" encoding (what a client in
+    /// server-side mode does instead of rendering), over the frames of [`Self::render_ms`].
+    pub fn decode_ms(&mut self, width: u32, height: u32, frames: u32) -> Result<f64, JsValue> {
+        let viewport = viewport(width, height)?;
+        self.frame.resize(viewport.pixels(), 0);
+        let mut encoder = shared::codec::FrameEncoder::new();
+        let sent: Vec<(Vec<u8>, Vec<u8>)> = (0..frames)
+            .map(|i| {
+                self.render(viewport, i);
+                let sky = self.renderer.sky().to_vec();
+                let payload = encoder.encode(&self.frame, viewport, FrameEncoding::Runs, &sky);
+                (payload.to_vec(), sky)
+            })
+            .collect();
+        let mut decoder = shared::codec::FrameDecoder::new();
+        let performance = performance()?;
+        let start = performance.now();
+        for (payload, sky) in &sent {
+            decoder
+                .decode(payload, viewport, FrameEncoding::Runs, sky, &mut self.frame)
+                .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        }
+        Ok((performance.now() - start) / frames.max(1) as f64)
+    }
+
+    fn render(&mut self, viewport: shared::Viewport, i: u32) {
+        let camera = shared::Camera {
+            yaw: i as f32 * 0.01,
+            ..shared::Camera::default()
+        };
+        self.renderer.render(
+            &self.map,
+            &camera,
+            &Default::default(),
+            viewport,
+            &mut self.frame,
+        );
     }
 
     /// The last frame's palette indices.
