@@ -1,12 +1,18 @@
 //! The WebSocket frame decoder and message assembler never panics, whatever the bytes and
-//! however they are split, and never holds a message over its limit.
+//! however they are split, and never holds a message over its limit — compressed
+//! (permessage-deflate, chosen by the first byte's top bit) or not.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use server::ws::deflate::negotiate;
 use server::ws::receiver::{Event, Receiver};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, data)) = data.split_first() else { return };
-    let mut r = Receiver::new(4096);
+    let deflate = (split & 0x80 != 0)
+        .then(|| negotiate(["permessage-deflate"]))
+        .flatten();
+    let split = split & 0x7f;
+    let mut r = Receiver::new(4096).with_deflate(deflate);
     let mut buf = Vec::new();
     for chunk in data.chunks(split as usize + 1) {
         buf.extend_from_slice(chunk);

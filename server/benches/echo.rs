@@ -83,7 +83,8 @@ async fn handshake(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     loop {
         if let Ok(Some((req, n))) = parse(&buf, &Limits::default()) {
-            let response = handshake::respond(&req, &[]).ok()?;
+            // No permessage-deflate: the other two servers do not speak it.
+            let response = handshake::respond(&req, &[], false).ok()?.response;
             stream.write_all(&response).await.ok()?;
             return Some(buf.split_off(n));
         }
@@ -103,7 +104,13 @@ async fn voxelcast(mut stream: TcpStream) {
     };
     let (out, drain) = conn::new_outbox(&config);
     let (_keep, shutdown) = tokio::sync::watch::channel(false);
-    conn::serve(stream, leftover, &config, &mut Echo, out, drain, shutdown).await;
+    let upgraded = conn::Upgraded {
+        stream,
+        leftover,
+        deflate: None,
+    };
+    let mut echo = Echo { deflate: None };
+    conn::serve(upgraded, &config, &mut echo, out, drain, shutdown).await;
 }
 
 async fn tungstenite(stream: TcpStream) {

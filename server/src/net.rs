@@ -4,7 +4,7 @@
 use crate::http::files::{self, PathError};
 use crate::http::request::{self, HttpError, Limits, Request};
 use crate::http::response::{Head, simple};
-use crate::ws::conn::{self, Echo, Ending, WsConfig};
+use crate::ws::conn::{self, Echo, Ending, Upgraded, WsConfig};
 use crate::ws::handshake;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,8 +34,7 @@ pub struct NetConfig {
 pub trait GameEndpoint: Send + Sync + 'static {
     fn serve(
         &self,
-        stream: TcpStream,
-        leftover: Vec<u8>,
+        conn: Upgraded,
         request: &Request,
         shutdown: watch::Receiver<bool>,
     ) -> impl std::future::Future<Output = ()> + Send;
@@ -130,24 +129,35 @@ impl<G: GameEndpoint> Server<G> {
             let path = req.target.split('?').next().unwrap_or_default();
             let upgrade = req.has_token("upgrade", "websocket");
             if path == "/ws" || (path == "/echo" && self.config.echo) {
-                let response = handshake::respond(&req, &self.config.allowed_origins);
-                let ok = response.is_ok();
-                let bytes = response.unwrap_or_else(|refusal| refusal);
-                if stream.write_all(&bytes).await.is_err() || !ok {
+                // Game frames arrive deflated by their own codec: compressing them again
+                // would only cost time, so permessage-deflate is for the echo endpoint.
+                let echo = path == "/echo";
+                let accepted = match handshake::respond(&req, &self.config.allowed_origins, echo) {
+                    Ok(accepted) => accepted,
+                    Err(refusal) => {
+                        let _ = stream.write_all(&refusal).await;
+                        return;
+                    }
+                };
+                if stream.write_all(&accepted.response).await.is_err() {
                     return;
                 }
-                let leftover = std::mem::take(&mut buf);
-                if path == "/ws" {
-                    self.game
-                        .serve(stream, leftover, &req, self.shutdown.clone())
-                        .await;
+                let upgraded = Upgraded {
+                    stream,
+                    leftover: std::mem::take(&mut buf),
+                    deflate: accepted.deflate,
+                };
+                if !echo {
+                    self.game.serve(upgraded, &req, self.shutdown.clone()).await;
                 } else {
                     let (out, drain) = conn::new_outbox(&self.config.echo_ws);
+                    let mut echo = Echo {
+                        deflate: upgraded.deflate,
+                    };
                     let ending = conn::serve(
-                        stream,
-                        leftover,
+                        upgraded,
                         &self.config.echo_ws,
-                        &mut Echo,
+                        &mut echo,
                         out,
                         drain,
                         self.shutdown.clone(),

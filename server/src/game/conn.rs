@@ -4,14 +4,13 @@
 use super::{Game, JoinError, ws_binary};
 use crate::http::request::Request;
 use crate::net::{GameEndpoint, log_ending};
-use crate::ws::conn::{self, CloseReason, Handler, WsConfig};
+use crate::ws::conn::{self, CloseReason, Handler, Upgraded, WsConfig};
 use crate::ws::outbox::Outbox;
 use crate::ws::receiver::DataKind;
 use shared::Viewport;
 use shared::protocol::{ErrorCode, Message, VERSION, Welcome};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// Input and other messages allowed per second, with a burst of twice that.
@@ -30,14 +29,9 @@ impl GameEndpoint for Endpoint {
         self.game.stats_json()
     }
 
-    async fn serve(
-        &self,
-        stream: TcpStream,
-        leftover: Vec<u8>,
-        _request: &Request,
-        shutdown: watch::Receiver<bool>,
-    ) {
-        let peer = stream
+    async fn serve(&self, conn: Upgraded, _request: &Request, shutdown: watch::Receiver<bool>) {
+        let peer = conn
+            .stream
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
@@ -49,16 +43,7 @@ impl GameEndpoint for Endpoint {
             bucket: TokenBucket::new(MESSAGES_PER_SECOND),
             strikes: 0,
         };
-        let ending = conn::serve(
-            stream,
-            leftover,
-            &self.ws,
-            &mut player,
-            out,
-            drain,
-            shutdown,
-        )
-        .await;
+        let ending = conn::serve(conn, &self.ws, &mut player, out, drain, shutdown).await;
         if let Some(id) = player.id {
             self.game.leave(id);
         }

@@ -1,6 +1,7 @@
 //! Drives one WebSocket connection over tokio: reads and assembles frames, answers
 //! pings and closes, hands messages to a [`Handler`], and writes from the [`Outbox`].
 
+use super::deflate::{self, Deflate};
 use super::frame::{OpCode, Outgoing};
 use super::outbox::{Drain, Next, Outbox, outbox};
 use super::receiver::{DataKind, Event, Receiver};
@@ -72,22 +73,31 @@ pub enum Ending {
     Dropped,
 }
 
-/// Runs the connection until it ends. `leftover` holds bytes read past the handshake.
+/// A connection that completed the opening handshake.
+pub struct Upgraded {
+    pub stream: TcpStream,
+    /// Bytes read past the handshake.
+    pub leftover: Vec<u8>,
+    /// permessage-deflate, if negotiated.
+    pub deflate: Option<Deflate>,
+}
+
+/// Runs the connection until it ends.
 ///
 /// Reading and writing run as two futures of one task: a message and its answer need no
 /// hop between tasks or threads.
 pub async fn serve(
-    stream: TcpStream,
-    leftover: Vec<u8>,
+    conn: Upgraded,
     config: &WsConfig,
     handler: &mut impl Handler,
     out: Outbox,
     drain: Drain,
     shutdown: watch::Receiver<bool>,
 ) -> Ending {
-    let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
-    let reading = read_side(rd, leftover, config, handler, out, shutdown);
+    let _ = conn.stream.set_nodelay(true);
+    let (rd, wr) = conn.stream.into_split();
+    let receiver = Receiver::new(config.max_message).with_deflate(conn.deflate);
+    let reading = read_side(rd, conn.leftover, receiver, config, handler, out, shutdown);
     let writing = write_loop(wr, drain);
     tokio::pin!(reading, writing);
     let mut written = false;
@@ -110,6 +120,7 @@ pub async fn serve(
 async fn read_side(
     mut rd: OwnedReadHalf,
     leftover: Vec<u8>,
+    receiver: Receiver,
     config: &WsConfig,
     handler: &mut impl Handler,
     out: Outbox,
@@ -118,7 +129,7 @@ async fn read_side(
     let mut reader = Reader {
         buf: leftover,
         start: 0,
-        receiver: Receiver::new(config.max_message),
+        receiver,
         pending: None,
     };
     let mut last_heard = Instant::now();
@@ -370,7 +381,13 @@ pub fn new_outbox(config: &WsConfig) -> (Outbox, Drain) {
 }
 
 /// Echoes every message back: the endpoint the Autobahn suite tests.
-pub struct Echo;
+pub struct Echo {
+    /// Compress the echoes, as negotiated.
+    pub deflate: Option<Deflate>,
+}
+
+/// Messages shorter than this go out uncompressed: deflate would not make them smaller.
+const MIN_COMPRESSED: usize = 64;
 
 impl Handler for Echo {
     async fn on_message(
@@ -383,7 +400,15 @@ impl Handler for Echo {
             DataKind::Text => OpCode::Text,
             DataKind::Binary => OpCode::Binary,
         };
-        out.send(Outgoing::new(opcode, data))
+        let frame = match self.deflate {
+            Some(d) if data.len() >= MIN_COMPRESSED => {
+                let mut compressed = Vec::new();
+                deflate::compress(&data, d, &mut compressed);
+                Outgoing::compressed(opcode, compressed)
+            }
+            _ => Outgoing::new(opcode, data),
+        };
+        out.send(frame)
             .await
             .map_err(|_| CloseReason::new(1001, "going away"))
     }

@@ -52,6 +52,9 @@ pub enum FrameError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
     pub fin: bool,
+    /// RSV1: "this message is compressed" under permessage-deflate; the receiver
+    /// decides whether that is allowed.
+    pub rsv1: bool,
     pub opcode: OpCode,
     pub mask: [u8; 4],
     pub len: u64,
@@ -61,7 +64,7 @@ pub struct FrameHeader {
 /// or `Ok(None)` if `buf` does not hold the whole header yet.
 pub fn parse_client_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, FrameError> {
     let [b0, b1, ..] = *buf else { return Ok(None) };
-    if b0 & 0x70 != 0 {
+    if b0 & 0x30 != 0 {
         return Err(FrameError::ReservedBits);
     }
     let opcode = match b0 & 0x0f {
@@ -110,6 +113,7 @@ pub fn parse_client_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, F
     Ok(Some((
         FrameHeader {
             fin,
+            rsv1: b0 & 0x40 != 0,
             opcode,
             mask,
             len,
@@ -152,6 +156,13 @@ impl Outgoing {
             head_len,
             payload,
         }
+    }
+
+    /// A data frame whose payload is compressed with permessage-deflate (RSV1 set).
+    pub fn compressed(opcode: OpCode, payload: Vec<u8>) -> Outgoing {
+        let mut frame = Outgoing::new(opcode, payload);
+        frame.head[0] |= 0x40;
+        frame
     }
 
     pub fn head(&self) -> &[u8] {
@@ -201,6 +212,7 @@ mod tests {
     fn header(fin: bool, opcode: OpCode, len: u64) -> FrameHeader {
         FrameHeader {
             fin,
+            rsv1: false,
             opcode,
             mask: [0x37, 0xfa, 0x21, 0x3d],
             len,
@@ -263,7 +275,13 @@ mod tests {
     #[test]
     fn rejects() {
         check(&[0x81, 0x05], Err(FrameError::UnmaskedFrameFromClient));
-        check(&[0xC1, 0x85], Err(FrameError::ReservedBits));
+        check(&[0xA1, 0x85], Err(FrameError::ReservedBits));
+        check(&[0x91, 0x85], Err(FrameError::ReservedBits));
+        // RSV1 is passed on: the receiver knows whether compression was negotiated.
+        let (h, _) = parse_client_header(&[0xC1, 0x80, 1, 2, 3, 4])
+            .unwrap()
+            .unwrap();
+        assert!(h.rsv1);
         check(&[0x83, 0x80], Err(FrameError::ReservedOpCode(3)));
         check(&[0x8B, 0x80], Err(FrameError::ReservedOpCode(0xB)));
         check(&[0x89, 0xFE, 0, 126], Err(FrameError::ControlFrameTooBig));

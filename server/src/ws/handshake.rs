@@ -1,5 +1,6 @@
 //! The opening handshake (RFC 6455 4.2): checking an upgrade request and answering it.
 
+use super::deflate::{self, Deflate};
 use super::{base64, sha1::Sha1};
 use crate::http::request::Request;
 use crate::http::response::{Head, simple};
@@ -14,9 +15,22 @@ pub fn accept_key(key: &str) -> String {
     base64::encode(&h.finish())
 }
 
-/// Checks an upgrade request. `Ok` holds the 101 response; `Err` a complete refusal
-/// (the connection is closed after it).
-pub fn respond(req: &Request, allowed_origins: &[String]) -> Result<Vec<u8>, Vec<u8>> {
+/// An accepted upgrade.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The 101 response.
+    pub response: Vec<u8>,
+    /// permessage-deflate, if offered, allowed and accepted.
+    pub deflate: Option<Deflate>,
+}
+
+/// Checks an upgrade request; `deflate` allows accepting permessage-deflate. `Err` holds
+/// a complete refusal (the connection is closed after it).
+pub fn respond(
+    req: &Request,
+    allowed_origins: &[String],
+    deflate: bool,
+) -> Result<Accepted, Vec<u8>> {
     let refuse =
         |status, body: &str, extra: &[(&str, &str)]| Err(simple(status, body, false, extra));
     if req.method != "GET" {
@@ -53,11 +67,20 @@ pub fn respond(req: &Request, allowed_origins: &[String]) -> Result<Vec<u8>, Vec
             return refuse(403, "origin not allowed\n", &[]);
         }
     }
-    Ok(Head::new(101)
+    let deflate = deflate
+        .then(|| deflate::negotiate(req.headers("sec-websocket-extensions")))
+        .flatten();
+    let mut head = Head::new(101)
         .header("Upgrade", "websocket")
         .header("Connection", "Upgrade")
-        .header("Sec-WebSocket-Accept", accept_key(key))
-        .finish())
+        .header("Sec-WebSocket-Accept", accept_key(key));
+    if let Some(d) = deflate {
+        head = head.header("Sec-WebSocket-Extensions", d.response());
+    }
+    Ok(Accepted {
+        response: head.finish(),
+        deflate,
+    })
 }
 
 #[cfg(test)]
@@ -86,8 +109,9 @@ mod tests {
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        let ok = respond(&request(GOOD), &[]).unwrap();
-        let text = String::from_utf8(ok).unwrap();
+        let ok = respond(&request(GOOD), &[], true).unwrap();
+        assert_eq!(ok.deflate, None, "not offered");
+        let text = String::from_utf8(ok.response).unwrap();
         assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
         assert!(text.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     }
@@ -95,7 +119,7 @@ mod tests {
     #[test]
     fn refusals() {
         let check = |extra: &str, code: &str| {
-            let r = respond(&request(extra), &[]).unwrap_err();
+            let r = respond(&request(extra), &[], true).unwrap_err();
             assert_eq!(status(&r), code, "{extra}");
             r
         };
@@ -116,13 +140,36 @@ mod tests {
     }
 
     #[test]
+    fn permessage_deflate_when_allowed() {
+        let offer = format!(
+            "{GOOD}Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+        );
+        let ok = respond(&request(&offer), &[], true).unwrap();
+        assert!(ok.deflate.is_some());
+        let text = String::from_utf8(ok.response).unwrap();
+        assert!(
+            text.contains(
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"
+            ),
+            "{text}"
+        );
+        let ok = respond(&request(&offer), &[], false).unwrap();
+        assert_eq!(ok.deflate, None);
+        assert!(
+            !String::from_utf8(ok.response)
+                .unwrap()
+                .contains("Extensions")
+        );
+    }
+
+    #[test]
     fn origin_check() {
         let allowed = vec!["https://game.example".to_string()];
-        let with = |o: &str| respond(&request(&format!("{GOOD}Origin: {o}\r\n")), &allowed);
+        let with = |o: &str| respond(&request(&format!("{GOOD}Origin: {o}\r\n")), &allowed, true);
         assert!(with("https://game.example").is_ok());
         assert_eq!(status(&with("https://evil.example").unwrap_err()), "403");
         assert_eq!(
-            status(&respond(&request(GOOD), &allowed).unwrap_err()),
+            status(&respond(&request(GOOD), &allowed, true).unwrap_err()),
             "403"
         );
     }

@@ -3,6 +3,7 @@
 
 pub mod base64;
 pub mod conn;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod outbox;

@@ -2,6 +2,7 @@
 //! early as possible: text is validated while its bytes arrive, sizes are checked when a
 //! header arrives, control frames may come between fragments.
 
+use super::deflate::{Deflate, InflateError, Inflater};
 use super::frame::{FrameError, FrameHeader, OpCode, apply_mask, parse_client_header};
 use super::utf8::Utf8Validator;
 use thiserror::Error;
@@ -38,13 +39,17 @@ pub enum ProtocolError {
     CloseFrameTooShort,
     #[error("close code {0} is not allowed on the wire")]
     InvalidCloseCode(u16),
+    #[error(transparent)]
+    Inflate(#[from] InflateError),
 }
 
 impl ProtocolError {
     pub fn close_code(self) -> u16 {
         match self {
-            ProtocolError::InvalidUtf8 => 1007,
-            ProtocolError::MessageTooBig(_) => 1009,
+            ProtocolError::InvalidUtf8 | ProtocolError::Inflate(InflateError::Corrupt) => 1007,
+            ProtocolError::MessageTooBig(_) | ProtocolError::Inflate(InflateError::TooBig(_)) => {
+                1009
+            }
             _ => 1002,
         }
     }
@@ -69,6 +74,10 @@ pub struct Receiver {
     message: Vec<u8>,
     control: Vec<u8>,
     utf8: Utf8Validator,
+    /// Set when permessage-deflate was negotiated.
+    inflater: Option<Inflater>,
+    /// The message being received is compressed: its text is checked once inflated.
+    compressed: bool,
 }
 
 impl Receiver {
@@ -80,7 +89,15 @@ impl Receiver {
             message: Vec::new(),
             control: Vec::new(),
             utf8: Utf8Validator::default(),
+            inflater: None,
+            compressed: false,
         }
+    }
+
+    /// Accepts messages compressed with permessage-deflate, as negotiated.
+    pub fn with_deflate(mut self, deflate: Option<Deflate>) -> Receiver {
+        self.inflater = deflate.map(Inflater::new);
+        self
     }
 
     /// Payload bytes still to come for the frame being received (0 between frames).
@@ -112,7 +129,8 @@ impl Receiver {
         let start = self.message.len() - n;
         let fresh = &mut self.message[start..];
         apply_mask(fresh, header.mask, frame.received);
-        if self.kind == Some(DataKind::Text) && self.utf8.feed(fresh).is_err() {
+        let checking = self.kind == Some(DataKind::Text) && !self.compressed;
+        if checking && self.utf8.feed(fresh).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
         frame.received += n as u64;
@@ -149,7 +167,9 @@ impl Receiver {
                 self.message.extend_from_slice(chunk);
                 let fresh = &mut self.message[start..];
                 apply_mask(fresh, header.mask, frame.received);
-                if self.kind == Some(DataKind::Text) && self.utf8.feed(fresh).is_err() {
+                // Compressed text is checked once inflated, when the message is whole.
+                let checking = self.kind == Some(DataKind::Text) && !self.compressed;
+                if checking && self.utf8.feed(fresh).is_err() {
                     return (pos + n, Err(ProtocolError::InvalidUtf8));
                 }
             }
@@ -171,6 +191,14 @@ impl Receiver {
         let Some((header, n)) = parse_client_header(input)? else {
             return Ok(None);
         };
+        // RSV1 marks the first frame of a compressed message, and only that.
+        let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv1 && (self.inflater.is_none() || !starts_message) {
+            return Err(FrameError::ReservedBits.into());
+        }
+        if starts_message {
+            self.compressed = header.rsv1;
+        }
         match header.opcode {
             OpCode::Continuation if self.kind.is_none() => {
                 return Err(ProtocolError::UnexpectedContinuation);
@@ -214,13 +242,18 @@ impl Receiver {
             return Ok(None);
         }
         let kind = self.kind.take().unwrap_or(DataKind::Binary);
-        if kind == DataKind::Text && !self.utf8.is_complete() {
+        let mut message = std::mem::take(&mut self.message);
+        if self.compressed {
+            if let Some(inflater) = self.inflater.as_mut() {
+                message = inflater.inflate(&mut message, self.max_message)?;
+            }
+            if kind == DataKind::Text && std::str::from_utf8(&message).is_err() {
+                return Err(ProtocolError::InvalidUtf8);
+            }
+        } else if kind == DataKind::Text && !self.utf8.is_complete() {
             return Err(ProtocolError::InvalidUtf8);
         }
-        Ok(Some(Event::Message(
-            kind,
-            std::mem::take(&mut self.message),
-        )))
+        Ok(Some(Event::Message(kind, message)))
     }
 }
 

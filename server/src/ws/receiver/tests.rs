@@ -231,3 +231,61 @@ fn payload_appended_directly_matches_feed() {
     message.extend_from_slice(&frame[8..108]);
     assert_eq!(r.payload_appended(100), Err(ProtocolError::InvalidUtf8));
 }
+
+/// Feeds whole `input` to a receiver that negotiated permessage-deflate.
+fn run_deflate(input: &[u8], max: usize) -> (Vec<Event>, Option<ProtocolError>) {
+    let deflate = super::super::deflate::negotiate(["permessage-deflate"]);
+    let mut r = Receiver::new(max).with_deflate(deflate);
+    let (mut events, mut pos) = (Vec::new(), 0);
+    loop {
+        let (n, res) = r.feed(&input[pos..]);
+        pos += n;
+        match res {
+            Ok(Some(e)) => events.push(e),
+            Ok(None) => return (events, None),
+            Err(e) => return (events, Some(e)),
+        }
+    }
+}
+
+/// RFC 7692 7.2.3.1: "Hello" compressed in one frame (RSV1 set), then in two fragments
+/// (7.2.3.1's second example), with a ping between them.
+#[test]
+fn rfc7692_compressed_messages() {
+    const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let mut input = client(true, 0x41, &HELLO);
+    input.extend(client(false, 0x41, &HELLO[..3]));
+    input.extend(client(true, 0x9, b"p"));
+    input.extend(client(true, 0x0, &HELLO[3..]));
+    let (events, err) = run_deflate(&input, 100);
+    assert_eq!(err, None);
+    assert_eq!(
+        events,
+        [text("Hello"), Event::Ping(b"p".to_vec()), text("Hello")]
+    );
+    // Uncompressed messages still pass on the same connection.
+    let (events, _) = run_deflate(&client(true, 0x1, b"plain"), 100);
+    assert_eq!(events, [text("plain")]);
+}
+
+#[test]
+fn compressed_rejects() {
+    const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let code = |input: &[u8], max: usize| run_deflate(input, max).1.map(|e| e.close_code());
+    // Not negotiated: RSV1 is a protocol error.
+    let (_, err) = run(&client(true, 0x41, &HELLO), 1, 100);
+    assert_eq!(err.map(|e| e.close_code()), Some(1002));
+    // RSV1 on a continuation or a control frame.
+    let mut cont = client(false, 0x41, &HELLO[..3]);
+    cont.extend(client(true, 0x40, &HELLO[3..]));
+    assert_eq!(code(&cont, 100), Some(1002));
+    assert_eq!(code(&client(true, 0xC9, b""), 100), Some(1002));
+    // Inflates past the limit: 1009; not deflate: 1007.
+    assert_eq!(code(&client(true, 0x41, &HELLO), 4), Some(1009));
+    assert_eq!(code(&client(true, 0x42, &[0xff; 9]), 100), Some(1007));
+    // Compressed text that is not UTF-8 once inflated: 1007.
+    let mut bad = Vec::new();
+    let deflate = super::super::deflate::negotiate(["permessage-deflate"]).unwrap();
+    super::super::deflate::compress(&[0x48, 0xff, 0xfe], deflate, &mut bad);
+    assert_eq!(code(&client(true, 0x41, &bad), 100), Some(1007));
+}
