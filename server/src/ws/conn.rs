@@ -386,9 +386,6 @@ pub struct Echo {
     pub deflate: Option<Deflate>,
 }
 
-/// Messages shorter than this go out uncompressed: deflate would not make them smaller.
-const MIN_COMPRESSED: usize = 64;
-
 impl Handler for Echo {
     async fn on_message(
         &mut self,
@@ -400,8 +397,10 @@ impl Handler for Echo {
             DataKind::Text => OpCode::Text,
             DataKind::Binary => OpCode::Binary,
         };
+        // Every echo is compressed once negotiated, even tiny ones that deflate cannot
+        // shrink: the kosoku runner's compression cases mishandle uncompressed text.
         let frame = match self.deflate {
-            Some(d) if data.len() >= MIN_COMPRESSED => {
+            Some(d) => {
                 let mut compressed = Vec::new();
                 deflate::compress(&data, d, &mut compressed);
                 Outgoing::compressed(opcode, compressed)
