@@ -15,10 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(viewport) = Viewport::new(64 + u32::from(*w), 48 + u32::from(*h)) else {
         return;
     };
-    let encoding = if mode & 1 == 0 {
-        FrameEncoding::Raw
-    } else {
-        FrameEncoding::Runs
+    let encoding = match mode & 3 {
+        0 => FrameEncoding::Raw,
+        1 => FrameEncoding::Runs,
+        _ => FrameEncoding::RunPlanes,
     };
     let deflated;
     let payload = if mode & 0x80 != 0 {

@@ -3,8 +3,9 @@
 //! sky (the decoder redraws the sky from the camera), then the runs below it — their
 //! lengths, and their colours XORed with the pixel to the left (neighbouring columns
 //! mostly agree, so that is mostly zeros). Each is a plane of its own and the planes go
-//! through a fast deflate. Raw row-major indices stay as the baseline every client
-//! understands.
+//! through a fast deflate — ours ([`FrameEncoding::Runs`]), or the WebSocket's
+//! permessage-deflate ([`FrameEncoding::RunPlanes`]), which browsers undo natively. Raw
+//! row-major indices stay as the baseline every client understands.
 
 use crate::camera::Viewport;
 use crate::protocol::FrameEncoding;
@@ -47,7 +48,7 @@ impl FrameEncoder {
     ) -> &'a [u8] {
         match encoding {
             FrameEncoding::Raw => indices,
-            FrameEncoding::Runs => {
+            FrameEncoding::Runs | FrameEncoding::RunPlanes => {
                 let (w, h) = (viewport.width(), viewport.height());
                 self.columns.resize(w * h, 0);
                 transpose(indices, w, h, w, &mut self.columns);
@@ -79,6 +80,9 @@ impl FrameEncoder {
                 let runs = self.colours.len() as u32;
                 self.planes[..4].copy_from_slice(&runs.to_le_bytes());
                 self.planes.extend_from_slice(&self.colours);
+                if encoding == FrameEncoding::RunPlanes {
+                    return &self.planes;
+                }
                 self.out = miniz_oxide::deflate::compress_to_vec(&self.planes, LEVEL);
                 &self.out
             }
@@ -96,6 +100,46 @@ pub struct FrameDecoder {
 }
 
 const WORD: usize = 16;
+
+/// Draws run planes into `columns` (`h + WORD` bytes apart); `None` if they do not fill
+/// the frame exactly.
+fn draw_runs(planes: &[u8], viewport: Viewport, sky: &[u8], columns: &mut Vec<u8>) -> Option<()> {
+    let (w, h) = (viewport.width(), viewport.height());
+    let (count, rest) = planes.split_first_chunk::<4>()?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if rest.len() != 2 * w + 2 * count {
+        return None;
+    }
+    let (skies, rest) = rest.split_at(2 * w);
+    let (lengths, colours) = rest.split_at(count);
+    let mut runs = lengths.iter().zip(colours);
+    let stride = h + WORD;
+    columns.resize(w * stride, 0);
+    for x in 0..w {
+        let (before, column) = columns.split_at_mut(x * stride);
+        let left = before.get(before.len().wrapping_sub(stride)..);
+        let mut y = skies[x] as usize | (skies[w + x] as usize) << 8;
+        if y > h {
+            return None;
+        }
+        column[..y].copy_from_slice(&sky[..y]);
+        while y < h {
+            let (&len, &colour) = runs.next()?;
+            let end = y + len as usize + 1;
+            if end > h {
+                return None;
+            }
+            let colour = colour ^ left.map_or(0, |l| l[y]);
+            let word = [colour; WORD];
+            while y < end {
+                column[y..y + WORD].copy_from_slice(&word);
+                y += WORD;
+            }
+            y = end;
+        }
+    }
+    runs.next().is_none().then_some(())
+}
 
 impl FrameDecoder {
     pub fn new() -> FrameDecoder {
@@ -126,57 +170,26 @@ impl FrameDecoder {
                 }
                 out.copy_from_slice(payload);
             }
-            FrameEncoding::Runs => {
+            FrameEncoding::Runs | FrameEncoding::RunPlanes => {
                 if sky.len() != h {
                     return Err(corrupt());
                 }
-                // At most one run per pixel: this bounds the inflated size.
-                self.planes.resize(4 + 2 * w + 2 * n, 0);
-                let len = miniz_oxide::inflate::decompress_slice_iter_to_slice(
-                    &mut self.planes,
-                    core::iter::once(payload),
-                    false,
-                    true,
-                )
-                .map_err(|_| corrupt())?;
-                let planes = &self.planes[..len];
-                let (count, rest) = planes.split_first_chunk::<4>().ok_or_else(corrupt)?;
-                let count = u32::from_le_bytes(*count) as usize;
-                if rest.len() != 2 * w + 2 * count {
-                    return Err(corrupt());
-                }
-                let (skies, rest) = rest.split_at(2 * w);
-                let (lengths, colours) = rest.split_at(count);
-                let mut runs = lengths.iter().zip(colours);
-                let stride = h + WORD;
-                self.columns.resize(w * stride, 0);
-                for x in 0..w {
-                    let (before, column) = self.columns.split_at_mut(x * stride);
-                    let left = before.get(before.len().wrapping_sub(stride)..);
-                    let mut y = skies[x] as usize | (skies[w + x] as usize) << 8;
-                    if y > h {
-                        return Err(corrupt());
-                    }
-                    column[..y].copy_from_slice(&sky[..y]);
-                    while y < h {
-                        let (&len, &colour) = runs.next().ok_or_else(corrupt)?;
-                        let end = y + len as usize + 1;
-                        if end > h {
-                            return Err(corrupt());
-                        }
-                        let colour = colour ^ left.map_or(0, |l| l[y]);
-                        let word = [colour; WORD];
-                        while y < end {
-                            column[y..y + WORD].copy_from_slice(&word);
-                            y += WORD;
-                        }
-                        y = end;
-                    }
-                }
-                if runs.next().is_some() {
-                    return Err(corrupt());
-                }
-                transpose(&self.columns, stride, w, h, out);
+                let planes = if encoding == FrameEncoding::RunPlanes {
+                    payload
+                } else {
+                    // At most one run per pixel: this bounds the inflated size.
+                    self.planes.resize(4 + 2 * w + 2 * n, 0);
+                    let len = miniz_oxide::inflate::decompress_slice_iter_to_slice(
+                        &mut self.planes,
+                        core::iter::once(payload),
+                        false,
+                        true,
+                    )
+                    .map_err(|_| corrupt())?;
+                    &self.planes[..len]
+                };
+                draw_runs(planes, viewport, sky, &mut self.columns).ok_or_else(corrupt)?;
+                transpose(&self.columns, h + WORD, w, h, out);
             }
         }
         Ok(())
@@ -228,7 +241,11 @@ mod tests {
                 f[y * w + 3] = 17;
             }
             let mut out = vec![0; v.pixels()];
-            for e in [FrameEncoding::Raw, FrameEncoding::Runs] {
+            for e in [
+                FrameEncoding::Raw,
+                FrameEncoding::Runs,
+                FrameEncoding::RunPlanes,
+            ] {
                 let payload = enc.encode(&f, v, e, &sky).to_vec();
                 dec.decode(&payload, v, e, &sky, &mut out).unwrap();
                 assert_eq!(out, f, "{e:?} {w}x{h}");
@@ -275,9 +292,13 @@ mod tests {
         let sky = sky(48);
         let mut out = vec![0; v.pixels()];
         let bad = Err(CodecError::Corrupt(3072));
+        // Both run encodings: deflated, and the planes as they are.
         let runs = |bytes: &[u8], out: &mut [u8]| {
             let payload = miniz_oxide::deflate::compress_to_vec(bytes, 1);
-            decode(&payload, v, FrameEncoding::Runs, &sky, out)
+            let deflated = decode(&payload, v, FrameEncoding::Runs, &sky, out);
+            let plain = decode(bytes, v, FrameEncoding::RunPlanes, &sky, out);
+            assert_eq!(deflated, plain);
+            plain
         };
         assert_eq!(
             decode(&[1, 2, 3], v, FrameEncoding::Raw, &sky, &mut out),

@@ -54,6 +54,9 @@ pub enum FrameEncoding {
     Raw = 0,
     /// Runs down each column, see [`crate::codec`].
     Runs = 1,
+    /// The runs without their deflate step, for a connection whose transport compresses
+    /// (permessage-deflate): the browser then inflates natively, faster than wasm.
+    RunPlanes = 2,
 }
 
 impl FrameEncoding {
@@ -350,6 +353,7 @@ impl Message<'_> {
                 let encoding = match r.u8()? {
                     0 => FrameEncoding::Raw,
                     1 => FrameEncoding::Runs,
+                    2 => FrameEncoding::RunPlanes,
                     v => return Err(bad("encoding", v)),
                 };
                 let payload = r.rest();

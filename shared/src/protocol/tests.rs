@@ -84,6 +84,19 @@ fn frame_layout() {
     assert_eq!(bytes.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + payload.len());
     assert_eq!(&bytes[5..9], &1.0f32.to_le_bytes());
     assert_eq!(Message::decode(&bytes), Ok(m));
+    // The encoding byte: 0 raw, 1 runs, 2 run planes; nothing else.
+    let at = bytes.len() - payload.len() - 1;
+    for (byte, encoding) in [(1, FrameEncoding::Runs), (2, FrameEncoding::RunPlanes)] {
+        let mut other = bytes.clone();
+        other[at] = byte;
+        match Message::decode(&other) {
+            Ok(Message::Frame(f)) => assert_eq!(f.encoding, encoding),
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut unknown = bytes.clone();
+    unknown[at] = 3;
+    assert!(Message::decode(&unknown).is_err());
 }
 
 #[test]
