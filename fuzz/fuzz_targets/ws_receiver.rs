@@ -3,13 +3,13 @@
 //! (permessage-deflate, chosen by the first byte's top bit) or not.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use server::ws::deflate::negotiate;
+use server::ws::deflate::{negotiate, Policy};
 use server::ws::receiver::{Event, Receiver};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&split, data)) = data.split_first() else { return };
     let deflate = (split & 0x80 != 0)
-        .then(|| negotiate(["permessage-deflate"]))
+        .then(|| negotiate(["permessage-deflate"], Policy::Accept))
         .flatten();
     let split = split & 0x7f;
     let mut r = Receiver::new(4096).with_deflate(deflate);

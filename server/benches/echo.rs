@@ -84,7 +84,9 @@ async fn handshake(stream: &mut TcpStream) -> Option<Vec<u8>> {
     loop {
         if let Ok(Some((req, n))) = parse(&buf, &Limits::default()) {
             // No permessage-deflate: the other two servers do not speak it.
-            let response = handshake::respond(&req, &[], false).ok()?.response;
+            let response = handshake::respond(&req, &[], server::ws::deflate::Policy::Off)
+                .ok()?
+                .response;
             stream.write_all(&response).await.ok()?;
             return Some(buf.split_off(n));
         }

@@ -5,6 +5,7 @@ use crate::http::files::{self, PathError};
 use crate::http::request::{self, HttpError, Limits, Request};
 use crate::http::response::{Head, simple};
 use crate::ws::conn::{self, Echo, Ending, Upgraded, WsConfig};
+use crate::ws::deflate::Policy;
 use crate::ws::handshake;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -129,10 +130,16 @@ impl<G: GameEndpoint> Server<G> {
             let path = req.target.split('?').next().unwrap_or_default();
             let upgrade = req.has_token("upgrade", "websocket");
             if path == "/ws" || (path == "/echo" && self.config.echo) {
-                // Game frames arrive deflated by their own codec: compressing them again
-                // would only cost time, so permessage-deflate is for the echo endpoint.
+                // Players' connections keep no decompressor (thousands of them); the
+                // echo endpoint takes what the peer offers (the Autobahn cases).
                 let echo = path == "/echo";
-                let accepted = match handshake::respond(&req, &self.config.allowed_origins, echo) {
+                let policy = if echo {
+                    Policy::Accept
+                } else {
+                    Policy::Stateless
+                };
+                let accepted = match handshake::respond(&req, &self.config.allowed_origins, policy)
+                {
                     Ok(accepted) => accepted,
                     Err(refusal) => {
                         let _ = stream.write_all(&refusal).await;

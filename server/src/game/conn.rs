@@ -5,6 +5,7 @@ use super::{Game, JoinError, ws_binary};
 use crate::http::request::Request;
 use crate::net::{GameEndpoint, log_ending};
 use crate::ws::conn::{self, CloseReason, Handler, Upgraded, WsConfig};
+use crate::ws::deflate::Deflate;
 use crate::ws::outbox::Outbox;
 use crate::ws::receiver::DataKind;
 use shared::Viewport;
@@ -38,6 +39,7 @@ impl GameEndpoint for Endpoint {
         let (out, drain) = conn::new_outbox(&self.ws);
         let mut player = PlayerConn {
             game: self.game.clone(),
+            deflate: conn.deflate,
             id: None,
             map_sent: false,
             bucket: TokenBucket::new(MESSAGES_PER_SECOND),
@@ -53,6 +55,8 @@ impl GameEndpoint for Endpoint {
 
 struct PlayerConn {
     game: Arc<Game>,
+    /// permessage-deflate, as negotiated: frames may go compressed.
+    deflate: Option<Deflate>,
     id: Option<u16>,
     map_sent: bool,
     bucket: TokenBucket,
@@ -153,7 +157,8 @@ impl PlayerConn {
                 return Err(violation("bad viewport"));
             }
         };
-        let (id, name, viewport) = match self.game.join(&hello, viewport, out.clone()) {
+        let joined = self.game.join(&hello, viewport, out.clone(), self.deflate);
+        let (id, name, viewport) = match joined {
             Ok(joined) => joined,
             Err(JoinError::Full) => {
                 send_error(out, ErrorCode::ServerFull, "the server is full").await;

@@ -6,6 +6,8 @@ mod conn;
 pub mod names;
 mod tick;
 
+use crate::ws::deflate::Deflate;
+use crate::ws::frame::{OpCode, Outgoing};
 use crate::ws::outbox::Outbox;
 use shared::protocol::{FrameEncoding, Message, RenderMode};
 use shared::{Camera, Map, Renderer, Viewport};
@@ -67,7 +69,7 @@ struct Player {
     welcomed: bool,
     paused: bool,
     viewport: Viewport,
-    encoding: FrameEncoding,
+    wire: FrameWire,
     out: Outbox,
     /// The renderer and frame buffers, made on the first server-side frame, lent to a
     /// render thread while a frame is drawn, dropped in client mode.
@@ -133,12 +135,14 @@ impl Game {
         self.players.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a player; returns its id, unique name and viewport.
+    /// Adds a player; returns its id, unique name and viewport. `deflate`: the
+    /// connection negotiated permessage-deflate.
     fn join(
         &self,
         hello: &shared::protocol::Hello,
         viewport: Viewport,
         out: Outbox,
+        deflate: Option<Deflate>,
     ) -> Result<(u16, String, Viewport), JoinError> {
         let mut players = self.players();
         if players.by_id.len() >= self.config.max_players {
@@ -165,12 +169,7 @@ impl Game {
                 welcomed: false,
                 paused: false,
                 viewport,
-                // The best encoding the client decodes.
-                encoding: if hello.encodings & FrameEncoding::Runs.bit() != 0 {
-                    FrameEncoding::Runs
-                } else {
-                    FrameEncoding::Raw
-                },
+                wire: FrameWire::choose(hello.encodings, deflate),
                 out,
                 scratch: None,
                 rendering: false,
@@ -240,10 +239,43 @@ impl Game {
 }
 
 /// A protocol message as one WebSocket binary frame.
-pub fn ws_binary(msg: &Message) -> crate::ws::frame::Outgoing {
+pub fn ws_binary(msg: &Message) -> Outgoing {
     let mut body = Vec::new();
     msg.encode(&mut body);
-    crate::ws::frame::Outgoing::new(crate::ws::frame::OpCode::Binary, body)
+    Outgoing::new(OpCode::Binary, body)
+}
+
+/// How a player's frames go on the wire.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FrameWire {
+    encoding: FrameEncoding,
+    /// Compress whole Frame messages with permessage-deflate (run planes only).
+    deflate: Option<Deflate>,
+}
+
+impl FrameWire {
+    /// The best the client decodes: run planes compressed by the WebSocket (the browser
+    /// inflates natively), else runs deflated by us, else raw.
+    fn choose(encodings: u8, deflate: Option<Deflate>) -> FrameWire {
+        let listed = |e: FrameEncoding| encodings & e.bit() != 0;
+        let (encoding, deflate) = match deflate {
+            Some(d) if listed(FrameEncoding::RunPlanes) => (FrameEncoding::RunPlanes, Some(d)),
+            _ if listed(FrameEncoding::Runs) => (FrameEncoding::Runs, None),
+            _ => (FrameEncoding::Raw, None),
+        };
+        FrameWire { encoding, deflate }
+    }
+
+    fn message(&self, msg: &Message) -> Outgoing {
+        let Some(d) = self.deflate else {
+            return ws_binary(msg);
+        };
+        let mut body = Vec::new();
+        msg.encode(&mut body);
+        let mut compressed = Vec::new();
+        crate::ws::deflate::compress(&body, d, &mut compressed);
+        Outgoing::compressed(OpCode::Binary, compressed)
+    }
 }
 
 pub use conn::Endpoint;

@@ -1,9 +1,9 @@
 //! The fixed-rate simulation tick and the dispatch of frames to the render pool.
 
-use super::{Game, Player, Scratch, TICK_HZ, ws_binary};
+use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
 use shared::flight::Controls;
-use shared::protocol::{Frame, FrameEncoding, Message, PlayerInfo, RenderMode, State};
+use shared::protocol::{Frame, Message, PlayerInfo, RenderMode, State};
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -139,11 +139,11 @@ pub(super) fn render_worker(game: Arc<Game>) {
                 p.last_input,
                 p.frame_seq,
                 p.viewport,
-                p.encoding,
+                p.wire,
                 p.out.clone(),
             )
         };
-        let (mut scratch, camera, last_input, seq, viewport, encoding, out) = job;
+        let (mut scratch, camera, last_input, seq, viewport, wire, out) = job;
         let bytes = render_frame(
             &game,
             &mut scratch,
@@ -151,7 +151,7 @@ pub(super) fn render_worker(game: Arc<Game>) {
             seq,
             last_input,
             viewport,
-            encoding,
+            wire,
         );
         game.stats.frames.fetch_add(1, Ordering::Relaxed);
         game.stats
@@ -211,7 +211,7 @@ fn render_frame(
     seq: u32,
     last_input: u32,
     viewport: shared::Viewport,
-    encoding: FrameEncoding,
+    wire: FrameWire,
 ) -> crate::ws::frame::Outgoing {
     s.indices.resize(viewport.pixels(), 0);
     s.renderer.render(
@@ -221,16 +221,16 @@ fn render_frame(
         viewport,
         &mut s.indices,
     );
-    ws_binary(&Message::Frame(Frame {
+    wire.message(&Message::Frame(Frame {
         seq,
         camera: *camera,
         last_input,
         width: viewport.width() as u16,
         height: viewport.height() as u16,
-        encoding,
+        encoding: wire.encoding,
         payload: s
             .encoder
-            .encode(&s.indices, viewport, encoding, s.renderer.sky()),
+            .encode(&s.indices, viewport, wire.encoding, s.renderer.sky()),
     }))
 }
 

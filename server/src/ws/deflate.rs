@@ -45,13 +45,34 @@ impl Deflate {
     }
 }
 
+/// What an endpoint accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// No compression.
+    Off,
+    /// permessage-deflate as the peer offers it.
+    Accept,
+    /// permessage-deflate, but the peer must compress each message on its own
+    /// (`client_no_context_takeover`, which a server may demand, RFC 7692 7.1.1.2): the
+    /// connection then keeps no decompressor between messages.
+    Stateless,
+}
+
 /// Picks the first acceptable permessage-deflate offer from the `Sec-WebSocket-Extensions`
 /// header values; `None` declines them all (the connection goes on uncompressed).
-pub fn negotiate<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<Deflate> {
-    headers
+pub fn negotiate<'a>(
+    headers: impl IntoIterator<Item = &'a str>,
+    policy: Policy,
+) -> Option<Deflate> {
+    if policy == Policy::Off {
+        return None;
+    }
+    let mut deflate = headers
         .into_iter()
         .flat_map(|h| h.split(','))
-        .find_map(parse_offer)
+        .find_map(parse_offer)?;
+    deflate.client_no_context_takeover |= policy == Policy::Stateless;
+    Some(deflate)
 }
 
 /// One offer: `permessage-deflate; param[=value]; ...`. Unknown, repeated or malformed
@@ -115,6 +136,8 @@ fn window_bits(v: &str) -> Option<u8> {
 thread_local! {
     /// Window bits it was made for, and the compressor (a few hundred KiB: one a thread).
     static COMPRESSOR: RefCell<Option<(u8, Box<CompressorOxide>)>> = const { RefCell::new(None) };
+    /// The decompressor of peers that keep no context (about 43 KiB: one a thread).
+    static INFLATER: RefCell<Option<Box<InflateState>>> = const { RefCell::new(None) };
 }
 
 /// Compresses one message's payload for the wire (without the sync-flush tail).
@@ -183,12 +206,20 @@ impl Inflater {
     /// tail is appended to it here. At most `max` bytes come out.
     pub fn inflate(&mut self, message: &mut Vec<u8>, max: usize) -> Result<Vec<u8>, InflateError> {
         message.extend_from_slice(&TAIL);
+        if self.no_context_takeover {
+            // Every message starts afresh: borrow the thread's state.
+            return INFLATER.with_borrow_mut(|state| {
+                let state = state.get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
+                state.reset(DataFormat::Raw);
+                inflate_all(state, message, max)
+            });
+        }
         let state = self
             .state
             .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
         let result = inflate_all(state, message, max);
-        if result.is_err() || self.no_context_takeover {
-            // A broken stream cannot go on; a peer without context takeover starts afresh.
+        if result.is_err() {
+            // A broken stream cannot go on.
             self.state = None;
         }
         result
@@ -240,7 +271,7 @@ mod tests {
     use super::*;
 
     fn offer(h: &str) -> Option<Deflate> {
-        negotiate([h])
+        negotiate([h], Policy::Accept)
     }
 
     #[test]
@@ -282,8 +313,19 @@ mod tests {
             assert_eq!(offer(bad), None, "{bad}");
         }
         assert_eq!(
-            negotiate(["foo, permessage-deflate; bogus", "permessage-deflate"]),
+            negotiate(
+                ["foo, permessage-deflate; bogus", "permessage-deflate"],
+                Policy::Accept
+            ),
             Some(plain)
+        );
+        assert_eq!(negotiate(["permessage-deflate"], Policy::Off), None);
+        assert_eq!(
+            negotiate(["permessage-deflate"], Policy::Stateless),
+            Some(Deflate {
+                server_window_bits: 15,
+                client_no_context_takeover: true
+            })
         );
         assert_eq!(
             plain.response(),

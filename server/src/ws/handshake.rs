@@ -1,6 +1,6 @@
 //! The opening handshake (RFC 6455 4.2): checking an upgrade request and answering it.
 
-use super::deflate::{self, Deflate};
+use super::deflate::{self, Deflate, Policy};
 use super::{base64, sha1::Sha1};
 use crate::http::request::Request;
 use crate::http::response::{Head, simple};
@@ -24,12 +24,12 @@ pub struct Accepted {
     pub deflate: Option<Deflate>,
 }
 
-/// Checks an upgrade request; `deflate` allows accepting permessage-deflate. `Err` holds
-/// a complete refusal (the connection is closed after it).
+/// Checks an upgrade request; `deflate` says what permessage-deflate to accept. `Err`
+/// holds a complete refusal (the connection is closed after it).
 pub fn respond(
     req: &Request,
     allowed_origins: &[String],
-    deflate: bool,
+    deflate: Policy,
 ) -> Result<Accepted, Vec<u8>> {
     let refuse =
         |status, body: &str, extra: &[(&str, &str)]| Err(simple(status, body, false, extra));
@@ -67,9 +67,7 @@ pub fn respond(
             return refuse(403, "origin not allowed\n", &[]);
         }
     }
-    let deflate = deflate
-        .then(|| deflate::negotiate(req.headers("sec-websocket-extensions")))
-        .flatten();
+    let deflate = deflate::negotiate(req.headers("sec-websocket-extensions"), deflate);
     let mut head = Head::new(101)
         .header("Upgrade", "websocket")
         .header("Connection", "Upgrade")
@@ -109,7 +107,7 @@ mod tests {
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
-        let ok = respond(&request(GOOD), &[], true).unwrap();
+        let ok = respond(&request(GOOD), &[], Policy::Accept).unwrap();
         assert_eq!(ok.deflate, None, "not offered");
         let text = String::from_utf8(ok.response).unwrap();
         assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
@@ -119,7 +117,7 @@ mod tests {
     #[test]
     fn refusals() {
         let check = |extra: &str, code: &str| {
-            let r = respond(&request(extra), &[], true).unwrap_err();
+            let r = respond(&request(extra), &[], Policy::Accept).unwrap_err();
             assert_eq!(status(&r), code, "{extra}");
             r
         };
@@ -144,7 +142,7 @@ mod tests {
         let offer = format!(
             "{GOOD}Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
         );
-        let ok = respond(&request(&offer), &[], true).unwrap();
+        let ok = respond(&request(&offer), &[], Policy::Accept).unwrap();
         assert!(ok.deflate.is_some());
         let text = String::from_utf8(ok.response).unwrap();
         assert!(
@@ -153,7 +151,11 @@ mod tests {
             ),
             "{text}"
         );
-        let ok = respond(&request(&offer), &[], false).unwrap();
+        let ok = respond(&request(&offer), &[], Policy::Stateless).unwrap();
+        assert!(String::from_utf8(ok.response).unwrap().contains(
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"
+        ));
+        let ok = respond(&request(&offer), &[], Policy::Off).unwrap();
         assert_eq!(ok.deflate, None);
         assert!(
             !String::from_utf8(ok.response)
@@ -165,11 +167,17 @@ mod tests {
     #[test]
     fn origin_check() {
         let allowed = vec!["https://game.example".to_string()];
-        let with = |o: &str| respond(&request(&format!("{GOOD}Origin: {o}\r\n")), &allowed, true);
+        let with = |o: &str| {
+            respond(
+                &request(&format!("{GOOD}Origin: {o}\r\n")),
+                &allowed,
+                Policy::Accept,
+            )
+        };
         assert!(with("https://game.example").is_ok());
         assert_eq!(status(&with("https://evil.example").unwrap_err()), "403");
         assert_eq!(
-            status(&respond(&request(GOOD), &allowed, true).unwrap_err()),
+            status(&respond(&request(GOOD), &allowed, Policy::Accept).unwrap_err()),
             "403"
         );
     }

@@ -234,7 +234,10 @@ fn payload_appended_directly_matches_feed() {
 
 /// Feeds whole `input` to a receiver that negotiated permessage-deflate.
 fn run_deflate(input: &[u8], max: usize) -> (Vec<Event>, Option<ProtocolError>) {
-    let deflate = super::super::deflate::negotiate(["permessage-deflate"]);
+    let deflate = super::super::deflate::negotiate(
+        ["permessage-deflate"],
+        super::super::deflate::Policy::Accept,
+    );
     let mut r = Receiver::new(max).with_deflate(deflate);
     let (mut events, mut pos) = (Vec::new(), 0);
     loop {
@@ -285,7 +288,11 @@ fn compressed_rejects() {
     assert_eq!(code(&client(true, 0x42, &[0xff; 9]), 100), Some(1007));
     // Compressed text that is not UTF-8 once inflated: 1007.
     let mut bad = Vec::new();
-    let deflate = super::super::deflate::negotiate(["permessage-deflate"]).unwrap();
+    let deflate = super::super::deflate::negotiate(
+        ["permessage-deflate"],
+        super::super::deflate::Policy::Accept,
+    )
+    .unwrap();
     super::super::deflate::compress(&[0x48, 0xff, 0xfe], deflate, &mut bad);
     assert_eq!(code(&client(true, 0x41, &bad), 100), Some(1007));
 }
