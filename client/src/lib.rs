@@ -231,7 +231,17 @@ impl App {
         let was_welcome = self.session.viewport.is_none();
         match self.session.handle(bytes, now) {
             Effect::None => {}
-            Effect::FrameReady => self.draw(),
+            Effect::FrameReady => {
+                self.draw();
+                if let (Some(body), Some(e)) = (self.document.body(), self.session.last_encoding) {
+                    let name = match e {
+                        FrameEncoding::Raw => "raw",
+                        FrameEncoding::Runs => "runs",
+                        FrameEncoding::RunPlanes => "run-planes",
+                    };
+                    let _ = body.dataset().set("encoding", name);
+                }
+            }
             Effect::Pong(stamp) => self.stats.ping_ms = Some(now - stamp as f64),
             Effect::ServerError(text) => self.status(Some(&format!("Server: {text}"))),
             Effect::Disconnect(text) => {
@@ -369,12 +379,21 @@ fn connect(app: &Shared) {
     let weak = Rc::downgrade(app);
     let on_open = handler(&weak, |a, _| {
         let (width, height) = a.wanted_viewport();
+        // Run planes only over a compressing WebSocket: the browser inflates them natively.
+        let compressing = a
+            .socket
+            .as_ref()
+            .is_some_and(|s| s.ws.extensions().contains("permessage-deflate"));
+        let mut encodings = FrameEncoding::Runs.bit();
+        if compressing {
+            encodings |= FrameEncoding::RunPlanes.bit();
+        }
         let hello = Hello {
             version: VERSION,
             mode: a.wanted_mode,
             width,
             height,
-            encodings: FrameEncoding::Runs.bit(),
+            encodings,
             name: a.name.clone(),
         };
         a.send(&Message::Hello(hello));

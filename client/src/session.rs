@@ -1,7 +1,7 @@
 //! The client's view of the game, free of web APIs so it is testable natively: what the
 //! server said (palette, frames, map, cameras, players) and what to draw next.
 
-use shared::protocol::{self, Message, PlayerInfo, RenderMode};
+use shared::protocol::{self, FrameEncoding, Message, PlayerInfo, RenderMode};
 use shared::{Camera, Map, Palette, RenderOptions, Renderer, Viewport};
 
 /// What `Session::handle` asks the page to do.
@@ -46,6 +46,8 @@ pub struct Session {
     /// Camera of the picture currently in `rgba`.
     pub shown: Option<Camera>,
     pub last_frame_input: u32,
+    /// How the last server-rendered frame came.
+    pub last_encoding: Option<FrameEncoding>,
 }
 
 impl Default for Session {
@@ -80,6 +82,7 @@ impl Session {
             last_tick: None,
             shown: None,
             last_frame_input: 0,
+            last_encoding: None,
         }
     }
 
@@ -160,6 +163,7 @@ impl Session {
                 palette.expand_rgba(&self.indices, &mut self.rgba);
                 self.shown = Some(f.camera);
                 self.last_frame_input = f.last_input;
+                self.last_encoding = Some(f.encoding);
                 Effect::FrameReady
             }
             Message::MapChunk(c) => self.map_chunk(c),
@@ -322,7 +326,11 @@ mod tests {
         let mut encoder = shared::codec::FrameEncoder::new();
         let mut sky = Vec::new();
         shared::render::sky_rows(&camera, viewport, &mut sky);
-        for encoding in [FrameEncoding::Raw, FrameEncoding::Runs] {
+        for encoding in [
+            FrameEncoding::Raw,
+            FrameEncoding::Runs,
+            FrameEncoding::RunPlanes,
+        ] {
             let frame = encode(&Message::Frame(Frame {
                 seq: 1,
                 camera,

@@ -16,8 +16,9 @@ function connect(path) {
 
 const next = (ws) => new Promise((resolve) => ws.once("message", (data, binary) => resolve({ data, binary })));
 
-test("echo: text, binary, fragmented and large messages, ping, close code", async () => {
+test("echo: text, binary, fragmented and large messages (compressed), ping, close code", async () => {
   const ws = await connect("/echo");
+  assert.match(ws.extensions, /^permessage-deflate/, "compression negotiated with ws");
   ws.send("héllo wörld");
   let m = await next(ws);
   assert.equal(m.binary, false);
@@ -45,6 +46,7 @@ test("echo: text, binary, fragmented and large messages, ping, close code", asyn
 
 test("game: Hello gets a Welcome; text messages are refused with 1003", async () => {
   const ws = await connect("/ws");
+  assert.match(ws.extensions, /client_no_context_takeover/, "players keep no compression context");
   const hello = Buffer.from([1, 1, 0, 0, 0x40, 1, 200, 0, 0, 3, 0, 0x61, 0x63, 0x65]); // 320x200, raw, "ace"
   ws.send(hello);
   const welcome = (await next(ws)).data;

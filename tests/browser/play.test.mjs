@@ -82,6 +82,8 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
   const first = await pixels(page);
   assert.ok(first.w >= 64 && first.h >= 48, `canvas ${first.w}x${first.h}`);
   assert.ok(first.colours > 50, `a real picture has many colours, got ${first.colours}`);
+  assert.equal(await page.evaluate(() => document.body.dataset.encoding), "run-planes",
+    "Chromium negotiates permessage-deflate, so frames come as run planes it inflates natively");
 
   await page.keyboard.down("KeyW");
   await page.keyboard.down("KeyD");
