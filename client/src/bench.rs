@@ -45,29 +45,66 @@ impl RenderBench {
         Ok((performance.now() - start) / frames.max(1) as f64)
     }
 
-    /// Milliseconds to decode a frame sent with the "runs" encoding (what a client in
-    /// server-side mode does instead of rendering), over the frames of [`Self::render_ms`].
-    pub fn decode_ms(&mut self, width: u32, height: u32, frames: u32) -> Result<f64, JsValue> {
+    /// Milliseconds to decode a frame (what a client in server-side mode does instead of
+    /// rendering), over the frames of [`Self::render_ms`]: "runs" when `planes` is false,
+    /// else "run planes" (whose inflating the browser's WebSocket has already done).
+    pub fn decode_ms(
+        &mut self,
+        width: u32,
+        height: u32,
+        frames: u32,
+        planes: bool,
+    ) -> Result<f64, JsValue> {
+        let encoding = if planes {
+            FrameEncoding::RunPlanes
+        } else {
+            FrameEncoding::Runs
+        };
         let viewport = viewport(width, height)?;
-        self.frame.resize(viewport.pixels(), 0);
-        let mut encoder = shared::codec::FrameEncoder::new();
-        let sent: Vec<(Vec<u8>, Vec<u8>)> = (0..frames)
-            .map(|i| {
-                self.render(viewport, i);
-                let sky = self.renderer.sky().to_vec();
-                let payload = encoder.encode(&self.frame, viewport, FrameEncoding::Runs, &sky);
-                (payload.to_vec(), sky)
-            })
-            .collect();
+        let sent = self.encoded(viewport, frames, encoding);
         let mut decoder = shared::codec::FrameDecoder::new();
         let performance = performance()?;
         let start = performance.now();
         for (payload, sky) in &sent {
             decoder
-                .decode(payload, viewport, FrameEncoding::Runs, sky, &mut self.frame)
+                .decode(payload, viewport, encoding, sky, &mut self.frame)
                 .map_err(|e| JsValue::from_str(&e.to_string()))?;
         }
         Ok((performance.now() - start) / frames.max(1) as f64)
+    }
+
+    /// The "runs" payloads of those frames: raw deflate of the run planes, for timing a
+    /// native inflate outside wasm.
+    pub fn runs_payloads(
+        &mut self,
+        width: u32,
+        height: u32,
+        frames: u32,
+    ) -> Result<js_sys::Array, JsValue> {
+        let viewport = viewport(width, height)?;
+        let sent = self.encoded(viewport, frames, FrameEncoding::Runs);
+        Ok(sent
+            .iter()
+            .map(|(payload, _)| js_sys::Uint8Array::from(&payload[..]))
+            .collect())
+    }
+
+    fn encoded(
+        &mut self,
+        viewport: shared::Viewport,
+        frames: u32,
+        encoding: FrameEncoding,
+    ) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.frame.resize(viewport.pixels(), 0);
+        let mut encoder = shared::codec::FrameEncoder::new();
+        (0..frames)
+            .map(|i| {
+                self.render(viewport, i);
+                let sky = self.renderer.sky().to_vec();
+                let payload = encoder.encode(&self.frame, viewport, encoding, &sky);
+                (payload.to_vec(), sky)
+            })
+            .collect()
     }
 
     fn render(&mut self, viewport: shared::Viewport, i: u32) {

@@ -223,8 +223,13 @@ struct Ws(TcpStream);
 
 impl Ws {
     fn open(server: &Server, path: &str) -> Ws {
+        Ws::open_with(server, path, "").0
+    }
+
+    /// Opens with `extra` header lines; returns the response head too.
+    fn open_with(server: &Server, path: &str, extra: &str) -> (Ws, String) {
         let mut s = server.connect();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").unwrap();
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             let mut b = [0u8];
@@ -234,7 +239,7 @@ impl Ws {
         let head = String::from_utf8(head).unwrap();
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-        Ws(s)
+        (Ws(s), head)
     }
 
     fn send_raw(&mut self, bytes: &[u8]) {
@@ -257,6 +262,12 @@ impl Ws {
 
     /// Reads one server frame: (opcode, payload).
     fn recv(&mut self) -> (u8, Vec<u8>) {
+        let (b0, payload) = self.recv_frame();
+        (b0 & 0x0f, payload)
+    }
+
+    /// Reads one server frame: (first header byte, payload).
+    fn recv_frame(&mut self) -> (u8, Vec<u8>) {
         let mut h = [0u8; 2];
         self.0.read_exact(&mut h).unwrap();
         assert_eq!(h[1] & 0x80, 0, "server frames are unmasked");
@@ -275,7 +286,7 @@ impl Ws {
         };
         let mut payload = vec![0; len];
         self.0.read_exact(&mut payload).unwrap();
-        (h[0] & 0x0f, payload)
+        (h[0], payload)
     }
 
     /// Skips other messages until one with this protocol tag; returns it.
@@ -327,11 +338,79 @@ fn websocket_failures_close_with_the_right_code() {
 }
 
 fn hello(width: u16, height: u16) -> Vec<u8> {
+    hello_with(width, height, 0) // raw frames only
+}
+
+/// Hello in server mode, with the frame encodings listed in `encodings`, no name.
+fn hello_with(width: u16, height: u16, encodings: u8) -> Vec<u8> {
     let mut m = vec![1, 1, 0, 0];
     m.extend_from_slice(&width.to_le_bytes());
     m.extend_from_slice(&height.to_le_bytes());
-    m.extend_from_slice(&[0, 0, 0]); // raw frames only, no name
+    m.extend_from_slice(&[encodings, 0, 0]);
     m
+}
+
+/// A player whose WebSocket compresses gets run planes in compressed messages (RSV1),
+/// which inflate and decode to exactly the frame rendered here from the same camera.
+#[test]
+fn compressing_players_get_run_planes() {
+    use shared::protocol::{FrameEncoding, Message};
+    let server = Server::start(&[]);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    let (mut ws, head) = Ws::open_with(&server, "/ws", offer);
+    assert!(
+        head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"),
+        "{head}"
+    );
+    let encodings = FrameEncoding::Runs.bit() | FrameEncoding::RunPlanes.bit();
+    ws.send(2, &hello_with(160, 100, encodings));
+    let (b0, welcome) = ws.recv_frame();
+    assert_eq!((b0, welcome[0]), (0x82, 2), "Welcome, uncompressed");
+    let (b0, compressed) = loop {
+        let (b0, payload) = ws.recv_frame();
+        if b0 & 0x40 != 0 {
+            break (b0, payload);
+        }
+    };
+    assert_eq!(b0, 0xC2, "a compressed binary message");
+    // RFC 7692 7.2.2: put the sync-flush tail back; then end the stream with an empty
+    // final block so a one-shot inflate accepts it.
+    let mut input = compressed.clone();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff, 0x03, 0x00]);
+    let body = miniz_oxide::inflate::decompress_to_vec(&input).unwrap();
+    let Ok(Message::Frame(frame)) = Message::decode(&body) else {
+        panic!("not a frame: {:?}", &body[..8]);
+    };
+    assert_eq!(frame.encoding, FrameEncoding::RunPlanes);
+    assert!(
+        compressed.len() * 3 < body.len() * 2,
+        "{} of {}",
+        compressed.len(),
+        body.len()
+    );
+
+    let viewport = shared::Viewport::new(160, 100).unwrap();
+    let map = shared::mapgen::generate(shared::mapgen::DEFAULT_SEED);
+    let mut renderer = shared::Renderer::new();
+    let mut expected = vec![0; viewport.pixels()];
+    renderer.render(
+        &map,
+        &frame.camera,
+        &Default::default(),
+        viewport,
+        &mut expected,
+    );
+    let mut decoded = vec![0; viewport.pixels()];
+    shared::codec::FrameDecoder::new()
+        .decode(
+            frame.payload,
+            viewport,
+            frame.encoding,
+            renderer.sky(),
+            &mut decoded,
+        )
+        .unwrap();
+    assert_eq!(decoded, expected);
 }
 
 #[test]

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { inflateRawSync } from "node:zlib";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const profile = mkdtempSync(join(tmpdir(), "voxelcast-bench-"));
@@ -34,16 +35,32 @@ const results = await page.evaluate(async (js) => {
     const t0 = performance.now();
     for (let i = 0; i < frames; i++) render(cells, fog, size, cam(i), w, h, out);
     const jsMs = (performance.now() - t0) / frames;
-    const decodeMs = bench.decode_ms(w, h, frames);
-    rows.push({ w, h, wasmMs, jsMs, decodeMs });
+    const decodeMs = bench.decode_ms(w, h, frames, false);
+    const planesMs = bench.decode_ms(w, h, frames, true);
+    const payloads = bench.runs_payloads(w, h, frames).map((p) => Array.from(p));
+    rows.push({ w, h, frames, wasmMs, jsMs, decodeMs, planesMs, payloads });
   }
   return rows;
 }, js);
 console.log("\n### Renderer in headless Chromium: wasm against plain JavaScript\n");
-console.log("| frame | wasm ms | JavaScript ms | JavaScript ÷ wasm | wasm decode of a \"runs\" frame ms | decode ÷ render |");
+console.log("| frame | wasm ms | JavaScript ms | JavaScript ÷ wasm |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const r of results) {
+  console.log(`| ${r.w}x${r.h} | ${r.wasmMs.toFixed(2)} | ${r.jsMs.toFixed(2)} | ${(r.jsMs / r.wasmMs).toFixed(1)}x |`);
+}
+// With permessage-deflate the browser's network stack inflates (zlib, native code): timed
+// here with Node's zlib on the same payloads, as a stand-in.
+console.log("\n### Decoding a server-rendered frame in the browser, against rendering it\n");
+console.log("| frame | render (wasm) ms | runs: inflate + decode in wasm ms | ÷ render | run planes: native inflate + decode in wasm ms | ÷ render |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 for (const r of results) {
-  console.log(`| ${r.w}x${r.h} | ${r.wasmMs.toFixed(2)} | ${r.jsMs.toFixed(2)} | ${(r.jsMs / r.wasmMs).toFixed(1)}x | ${r.decodeMs.toFixed(2)} | ${(r.decodeMs / r.wasmMs).toFixed(2)} |`);
+  const buffers = r.payloads.map((p) => Buffer.from(p));
+  for (const b of buffers.slice(0, 5)) inflateRawSync(b); // warm-up
+  const t0 = performance.now();
+  for (const b of buffers) inflateRawSync(b);
+  const inflateMs = (performance.now() - t0) / buffers.length;
+  const planes = inflateMs + r.planesMs;
+  console.log(`| ${r.w}x${r.h} | ${r.wasmMs.toFixed(2)} | ${r.decodeMs.toFixed(2)} | ${(r.decodeMs / r.wasmMs).toFixed(2)} | ${inflateMs.toFixed(2)} + ${r.planesMs.toFixed(2)} = ${planes.toFixed(2)} | ${(planes / r.wasmMs).toFixed(2)} |`);
 }
 await context.close();
 rmSync(profile, { recursive: true, force: true });
