@@ -307,6 +307,13 @@ impl App {
             "hud-kbps",
             &format!("{:.0}", self.stats.bytes / 1000.0 / elapsed),
         );
+        // Over a compressing WebSocket, script sees messages already inflated.
+        let compressing = self.session.mode == RenderMode::Server
+            && self.session.last_encoding == Some(FrameEncoding::RunPlanes);
+        self.set_text(
+            "hud-kbps-unit",
+            if compressing { "kB/s inflated" } else { "kB/s" },
+        );
         let ping = self
             .stats
             .ping_ms
