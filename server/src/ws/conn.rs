@@ -124,7 +124,7 @@ async fn read_side(
     config: &WsConfig,
     handler: &mut impl Handler,
     out: Outbox,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Ending {
     let mut reader = Reader {
         buf: leftover,
@@ -135,7 +135,13 @@ async fn read_side(
     let mut last_heard = Instant::now();
     let mut silent = 0u32;
     let idle = tokio::time::sleep_until(last_heard + config.idle_ping);
-    tokio::pin!(idle);
+    // One wait on the shutdown signal for the whole connection, not one per read: every
+    // new wait would register with the channel that all connections share.
+    let stop = async move {
+        let mut shutdown = shutdown;
+        let _ = shutdown.changed().await;
+    };
+    tokio::pin!(idle, stop);
     let ending = 'conn: loop {
         loop {
             match reader.next_event() {
@@ -179,7 +185,7 @@ async fn read_side(
                     }
                     _ => break 'conn Ending::Dropped,
                 },
-                _ = shutdown.changed() => {
+                () = &mut stop => {
                     out.close(1001, "server shutting down");
                     break 'conn Ending::WeClosed(1001);
                 }
