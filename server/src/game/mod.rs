@@ -267,13 +267,12 @@ impl FrameWire {
     }
 
     fn message(&self, msg: &Message) -> Outgoing {
+        let frame = ws_binary(msg);
         let Some(d) = self.deflate else {
-            return ws_binary(msg);
+            return frame;
         };
-        let mut body = Vec::new();
-        msg.encode(&mut body);
         let mut compressed = Vec::new();
-        crate::ws::deflate::compress(&body, d, &mut compressed);
+        crate::ws::deflate::compress(&frame.payload, d, &mut compressed);
         Outgoing::compressed(OpCode::Binary, compressed)
     }
 }

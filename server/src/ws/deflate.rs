@@ -22,8 +22,9 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// The outcome of a successful negotiation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deflate {
-    /// The largest window we may use when compressing (`server_max_window_bits`).
-    pub server_window_bits: u8,
+    /// The largest window we may use when compressing, if the offer set one
+    /// (`server_max_window_bits`; 15 otherwise). Accepting it means echoing it.
+    pub server_window_bits: Option<u8>,
     /// The peer resets its context for every message: so do we when decompressing.
     pub client_no_context_takeover: bool,
 }
@@ -35,11 +36,8 @@ impl Deflate {
         if self.client_no_context_takeover {
             r.push_str("; client_no_context_takeover");
         }
-        if self.server_window_bits < 15 {
-            r.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_window_bits
-            ));
+        if let Some(bits) = self.server_window_bits {
+            r.push_str(&format!("; server_max_window_bits={bits}"));
         }
         r
     }
@@ -83,7 +81,7 @@ fn parse_offer(offer: &str) -> Option<Deflate> {
         return None;
     }
     let mut deflate = Deflate {
-        server_window_bits: 15,
+        server_window_bits: None,
         client_no_context_takeover: false,
     };
     let mut seen = [false; 4];
@@ -113,7 +111,7 @@ fn parse_offer(offer: &str) -> Option<Deflate> {
         match (which, value) {
             (0, None) => {}
             (1, None) => deflate.client_no_context_takeover = true,
-            (2, Some(v)) => deflate.server_window_bits = window_bits(v)?,
+            (2, Some(v)) => deflate.server_window_bits = Some(window_bits(v)?),
             // We read any window up to 15 bits: the client's limit needs no answer.
             (3, None) => {}
             (3, Some(v)) => {
@@ -143,7 +141,7 @@ thread_local! {
 /// Compresses one message's payload for the wire (without the sync-flush tail).
 pub fn compress(payload: &[u8], deflate: Deflate, out: &mut Vec<u8>) {
     COMPRESSOR.with_borrow_mut(|slot| {
-        let bits = deflate.server_window_bits;
+        let bits = deflate.server_window_bits.unwrap_or(15);
         let compressor = match slot {
             Some((b, c)) if *b == bits => c,
             _ => {
@@ -277,7 +275,7 @@ mod tests {
     #[test]
     fn negotiation() {
         let plain = Deflate {
-            server_window_bits: 15,
+            server_window_bits: None,
             client_no_context_takeover: false,
         };
         assert_eq!(offer("permessage-deflate"), Some(plain));
@@ -289,13 +287,13 @@ mod tests {
         assert_eq!(
             offer("permessage-deflate; server_max_window_bits=10; client_no_context_takeover"),
             Some(Deflate {
-                server_window_bits: 10,
+                server_window_bits: Some(10),
                 client_no_context_takeover: true
             })
         );
         assert_eq!(
             offer("permessage-deflate; server_max_window_bits=\"9\"").map(|d| d.server_window_bits),
-            Some(9)
+            Some(Some(9))
         );
         // Bad offers are declined, and the next one is taken.
         for bad in [
@@ -323,7 +321,7 @@ mod tests {
         assert_eq!(
             negotiate(["permessage-deflate"], Policy::Stateless),
             Some(Deflate {
-                server_window_bits: 15,
+                server_window_bits: None,
                 client_no_context_takeover: true
             })
         );
@@ -331,9 +329,16 @@ mod tests {
             plain.response(),
             "permessage-deflate; server_no_context_takeover"
         );
+        // An offered window, even the largest, is accepted by echoing it.
+        assert_eq!(
+            offer("permessage-deflate; server_max_window_bits=15")
+                .unwrap()
+                .response(),
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=15"
+        );
         assert_eq!(
             Deflate {
-                server_window_bits: 9,
+                server_window_bits: Some(9),
                 client_no_context_takeover: true
             }
             .response(),
@@ -368,7 +373,7 @@ mod tests {
             .collect();
         for bits in [15, 12, 8] {
             let d = Deflate {
-                server_window_bits: bits,
+                server_window_bits: Some(bits),
                 client_no_context_takeover: true,
             };
             let mut wire = Vec::new();
@@ -396,7 +401,7 @@ mod tests {
     fn small_windows_still_compress_runs() {
         let text = b"abcabcabcabcabcabcaaaaaaaaaaaaaaaaaaaaaaaaaabcabc".repeat(50);
         let d = Deflate {
-            server_window_bits: 8,
+            server_window_bits: Some(8),
             client_no_context_takeover: false,
         };
         let mut wire = Vec::new();
