@@ -70,7 +70,7 @@ struct Frame<'a> {
 }
 
 /// Rows of slack above each column of the scratch buffer, so spans can be written in
-/// whole 8-byte words that overshoot upwards.
+/// whole 16-byte words that overshoot upwards.
 const PAD: usize = 16;
 
 /// Slices skipped at once behind a ridge.
@@ -153,7 +153,8 @@ impl Frame<'_> {
     }
 
     /// Draws `N` adjacent columns from `col`, front to back, each with its own y-buffer,
-    /// into `out` stored column by column (`out[x * h + y]`): every span is contiguous.
+    /// into `out` stored column by column (`out[x * stride + PAD + y]`): every span is
+    /// contiguous.
     /// `SKIP` passes over slices that cannot show (off only for the reference in tests).
     fn columns<const N: usize, const SKIP: bool>(
         &self,
