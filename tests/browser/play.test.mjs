@@ -35,7 +35,11 @@ after(async () => {
 async function open(query = "") {
   const page = await context.newPage();
   const errors = [];
-  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.log = [];
+  page.on("console", (m) => {
+    page.log.push(`${m.type()}: ${m.text()}`);
+    if (m.type() === "error") errors.push(m.text());
+  });
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(url + query);
   return { page, errors };
@@ -45,9 +49,19 @@ const frames = (page) => page.evaluate(() => Number(document.body.dataset.frames
 
 async function waitFrames(page, more, mode) {
   const start = await frames(page);
-  await page.waitForFunction(([n, m]) =>
-    Number(document.body.dataset.frames ?? 0) >= n && (!m || document.body.dataset.mode === m),
-  [start + more, mode], { timeout: 20000 });
+  try {
+    await page.waitForFunction(([n, m]) =>
+      Number(document.body.dataset.frames ?? 0) >= n && (!m || document.body.dataset.mode === m),
+    [start + more, mode], { timeout: 20000 });
+  } catch (e) {
+    // Say what the page was doing, so a failure in CI can be understood afterwards.
+    const state = await page.evaluate(() => ({
+      dataset: { ...document.body.dataset },
+      status: document.getElementById("status")?.textContent,
+      hidden: document.hidden,
+    }));
+    throw new Error(`${e.message}\npage: ${JSON.stringify(state)}\nconsole:\n${page.log.join("\n")}`);
+  }
 }
 
 /** The canvas pixels: their SHA-256 and how many distinct colours they hold. */
