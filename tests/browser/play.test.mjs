@@ -47,12 +47,16 @@ async function open(query = "") {
 
 const frames = (page) => page.evaluate(() => Number(document.body.dataset.frames ?? 0));
 
-async function waitFrames(page, more, mode) {
-  const start = await frames(page);
+/**
+ * Waits until more than `since` frames have been drawn in all (and the page is in `mode`).
+ * Callers take `since` before what should bring the frames: a frame that arrives
+ * before the wait starts must count (frames stop while the camera rests).
+ */
+async function waitFrames(page, since, mode) {
   try {
     await page.waitForFunction(([n, m]) =>
-      Number(document.body.dataset.frames ?? 0) >= n && (!m || document.body.dataset.mode === m),
-    [start + more, mode], { timeout: 20000 });
+      Number(document.body.dataset.frames ?? 0) > n && (!m || document.body.dataset.mode === m),
+    [since, mode], { timeout: 20000 });
   } catch (e) {
     // Say what the page was doing, so a failure in CI can be understood afterwards.
     const state = await page.evaluate(() => ({
@@ -91,7 +95,7 @@ async function settle(page) {
 
 test("frames arrive, keys move the view, both modes draw identical pixels", async () => {
   const { page, errors } = await open("?name=tester");
-  await waitFrames(page, 1, "server");
+  await waitFrames(page, 0, "server");
   await settle(page);
   const first = await pixels(page);
   assert.ok(first.w >= 64 && first.h >= 48, `canvas ${first.w}x${first.h}`);
@@ -108,14 +112,16 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
   const moved = await pixels(page);
   assert.notEqual(moved.hash, first.hash, "flying changes the view");
 
+  let since = await frames(page);
   await page.keyboard.press("KeyM");
-  await waitFrames(page, 1, "client");
+  await waitFrames(page, since, "client");
   await settle(page);
   const local = await pixels(page);
   assert.equal(local.hash, moved.hash, "browser-rendered frame equals the server's, byte for byte");
 
+  since = await frames(page);
   await page.keyboard.press("KeyM");
-  await waitFrames(page, 1, "server");
+  await waitFrames(page, since, "server");
   await settle(page);
   assert.equal((await pixels(page)).hash, moved.hash, "and back");
 
@@ -126,7 +132,7 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
 
 test("client mode from the URL, names shown as text, HUD and minimap filled", async () => {
   const { page, errors } = await open("?mode=client&name=" + encodeURIComponent("<b>bold</b>"));
-  await waitFrames(page, 1, "client");
+  await waitFrames(page, 0, "client");
   const hud = await page.evaluate(() => ({
     name: document.getElementById("hud-name").textContent,
     markup: document.getElementById("hud-name").children.length,
@@ -158,15 +164,16 @@ test("a dropped connection shows a message and reconnects by itself", async () =
     sockets.push(ws);
   });
   await page.goto(url);
-  await waitFrames(page, 1, "server");
+  await waitFrames(page, 0, "server");
   await sockets[0].close({ code: 1011, reason: "test cut" });
   await page.waitForFunction(() => /Connection lost/.test(document.getElementById("status").textContent) &&
     !document.getElementById("status").hidden, null, { timeout: 5000 });
   // Backoff starts at half a second; a new socket, a new Welcome, new frames.
   await page.waitForFunction(() => document.getElementById("status").hidden, null, { timeout: 10000 });
   assert.equal(sockets.length, 2, "one reconnect");
+  const since = await frames(page);
   await page.keyboard.down("KeyD");
-  await waitFrames(page, 2, "server");
+  await waitFrames(page, since + 1, "server");
   await page.keyboard.up("KeyD");
   assert.deepEqual(errors, []);
   await page.close();
@@ -186,7 +193,7 @@ test("touch devices get on-screen controls that fly", async () => {
   try {
     const page = await touch.newPage();
     await page.goto(url);
-    await waitFrames(page, 1, "server");
+    await waitFrames(page, 0, "server");
     await settle(page);
     const before = await pixels(page);
     const forward = page.locator('#touch button[data-key="KeyW"]');
