@@ -102,6 +102,9 @@ pub async fn serve(
     tokio::pin!(reading, writing);
     let mut written = false;
     let ending = tokio::select! {
+        // The writer after the reader, in every poll: it finds what the handler queued
+        // with `send_local` without being woken for it.
+        biased;
         ending = &mut reading => ending,
         () = &mut writing => {
             // The peer stopped reading or the close frame went out: give the reader
@@ -413,8 +416,12 @@ impl Handler for Echo {
             }
             _ => Outgoing::new(opcode, data),
         };
-        out.send(frame)
-            .await
-            .map_err(|_| CloseReason::new(1001, "going away"))
+        match out.send_local(frame) {
+            Ok(()) => Ok(()),
+            Err(frame) => out
+                .send(frame)
+                .await
+                .map_err(|_| CloseReason::new(1001, "going away")),
+        }
     }
 }

@@ -4,7 +4,12 @@
 //! reader therefore gets fewer frames, never a growing queue.
 
 use super::frame::{OpCode, Outgoing};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
+use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{Notify, mpsc};
 
 /// Latest-wins kinds; at most one of each waits behind the socket.
@@ -22,6 +27,8 @@ pub struct Closed;
 
 #[derive(Default)]
 struct Pending {
+    /// Frames from the connection's own task, ahead of `queue` (see `send_local`).
+    local: VecDeque<Outgoing>,
     latest: [Option<Outgoing>; SLOTS],
     close: Option<Outgoing>,
     /// Set once a close is queued or the writer stopped: nothing more is accepted.
@@ -32,7 +39,9 @@ struct Pending {
 
 struct Shared {
     pending: Mutex<Pending>,
-    wake: Notify,
+    wake: Arc<Notify>,
+    /// How many frames may wait, in `queue` and `local` each.
+    limit: usize,
 }
 
 /// A cloneable handle to one connection's outgoing side.
@@ -46,6 +55,8 @@ pub struct Outbox {
 pub struct Drain {
     queue: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
+    /// Kept across polls, so a notification between two polls is not lost.
+    woken: Pin<Box<OwnedNotified>>,
 }
 
 pub enum Next {
@@ -58,16 +69,22 @@ pub enum Next {
 
 pub fn outbox(queue: usize) -> (Outbox, Drain) {
     let (tx, rx) = mpsc::channel(queue.max(1));
+    let wake = Arc::new(Notify::new());
     let shared = Arc::new(Shared {
         pending: Mutex::new(Pending::default()),
-        wake: Notify::new(),
+        wake: wake.clone(),
+        limit: queue.max(1),
     });
     (
         Outbox {
             queue: tx,
             shared: shared.clone(),
         },
-        Drain { queue: rx, shared },
+        Drain {
+            queue: rx,
+            shared,
+            woken: Box::pin(wake.notified_owned()),
+        },
     )
 }
 
@@ -85,6 +102,21 @@ impl Outbox {
             return Err(Closed);
         }
         self.queue.send(frame).await.map_err(|_| Closed)
+    }
+
+    /// Queues a frame without waking the writer, which is polled right after the
+    /// connection's handler in the same task (`conn::serve`): a message and its answer
+    /// cost one poll, not two. Only for that handler. `Err` gives the frame back when it
+    /// must go through [`Outbox::send`] instead: the connection is closed, the local
+    /// queue is full, or `queue` holds frames this one must not overtake.
+    pub(super) fn send_local(&self, frame: Outgoing) -> Result<(), Outgoing> {
+        let mut p = self.shared.lock();
+        let queued = self.queue.capacity() < self.queue.max_capacity();
+        if p.closed || queued || p.local.len() >= self.shared.limit {
+            return Err(frame);
+        }
+        p.local.push_back(frame);
+        Ok(())
     }
 
     /// Replaces whatever frame of this kind is still waiting; never waits.
@@ -136,8 +168,14 @@ impl Drain {
     /// What to write next, if anything is ready now: queued frames first, then the
     /// latest-wins slots, then the close frame.
     pub fn ready(&mut self) -> Option<Next> {
-        if self.shared.lock().aborted {
-            return Some(Next::Stop);
+        {
+            let mut p = self.shared.lock();
+            if p.aborted {
+                return Some(Next::Stop);
+            }
+            if let Some(frame) = p.local.pop_front() {
+                return Some(Next::Send(frame));
+            }
         }
         if let Ok(frame) = self.queue.try_recv() {
             return Some(Next::Send(frame));
@@ -149,22 +187,28 @@ impl Drain {
         p.close.take().map(Next::Close)
     }
 
-    /// Waits for the next thing to write.
+    /// Waits for the next thing to write. Every poll looks at everything first, so
+    /// frames queued by [`Outbox::send_local`] need no wake.
     pub async fn next(&mut self) -> Next {
-        loop {
-            if let Some(next) = self.ready() {
-                return next;
-            }
-            tokio::select! {
-                biased;
-                frame = self.queue.recv() => match frame {
-                    Some(frame) => return Next::Send(frame),
+        std::future::poll_fn(|cx| {
+            loop {
+                if let Some(next) = self.ready() {
+                    return Poll::Ready(next);
+                }
+                match self.queue.poll_recv(cx) {
+                    Poll::Ready(Some(frame)) => return Poll::Ready(Next::Send(frame)),
                     // Every handle is gone; anything left in the slots still goes out.
-                    None => return self.ready().unwrap_or(Next::Stop),
-                },
-                () = self.shared.wake.notified() => {}
+                    Poll::Ready(None) => return Poll::Ready(self.ready().unwrap_or(Next::Stop)),
+                    Poll::Pending => {}
+                }
+                if self.woken.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                // A slot or the close changed: wait for the next notification, look again.
+                self.woken.set(self.shared.wake.clone().notified_owned());
             }
-        }
+        })
+        .await
     }
 }
 
@@ -205,6 +249,28 @@ mod tests {
         assert_eq!(out.replace(Slot::Frame, bin(b"late")), Err(Closed));
         assert_eq!(out.send(bin(b"late")).await, Err(Closed));
         assert_eq!(text(drain.next().await), "close [3, 233]");
+    }
+
+    #[tokio::test]
+    async fn local_frames_keep_their_order_and_their_bounds() {
+        let (out, mut drain) = outbox(2);
+        out.send_local(bin(b"a")).unwrap();
+        out.send(bin(b"pong")).await.unwrap();
+        // Something waits in the queue: a local frame now would overtake it.
+        assert!(out.send_local(bin(b"b")).is_err());
+        out.send(bin(b"b")).await.unwrap();
+        assert_eq!(text(drain.next().await), "send a");
+        assert_eq!(text(drain.next().await), "send pong");
+        assert_eq!(text(drain.next().await), "send b");
+        // Bounded like the queue.
+        out.send_local(bin(b"c")).unwrap();
+        out.send_local(bin(b"d")).unwrap();
+        assert!(out.send_local(bin(b"e")).is_err(), "full");
+        assert_eq!(text(drain.next().await), "send c");
+        assert_eq!(text(drain.next().await), "send d");
+        out.close(1000, "");
+        assert!(out.send_local(bin(b"late")).is_err(), "closed");
+        assert_eq!(text(drain.next().await), "close [3, 232]");
     }
 
     #[tokio::test]
