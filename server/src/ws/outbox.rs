@@ -40,8 +40,6 @@ struct Pending {
 struct Shared {
     pending: Mutex<Pending>,
     wake: Arc<Notify>,
-    /// How many frames may wait, in `queue` and `local` each.
-    limit: usize,
 }
 
 /// A cloneable handle to one connection's outgoing side.
@@ -73,7 +71,6 @@ pub fn outbox(queue: usize) -> (Outbox, Drain) {
     let shared = Arc::new(Shared {
         pending: Mutex::new(Pending::default()),
         wake: wake.clone(),
-        limit: queue.max(1),
     });
     (
         Outbox {
@@ -112,7 +109,8 @@ impl Outbox {
     pub(super) fn send_local(&self, frame: Outgoing) -> Result<(), Outgoing> {
         let mut p = self.shared.lock();
         let queued = self.queue.capacity() < self.queue.max_capacity();
-        if p.closed || queued || p.local.len() >= self.shared.limit {
+        // Bounded like `queue`.
+        if p.closed || queued || p.local.len() >= self.queue.max_capacity() {
             return Err(frame);
         }
         p.local.push_back(frame);
