@@ -122,6 +122,7 @@ impl Receiver {
     /// Accounts for `n` payload bytes the caller appended to the message through
     /// [`Receiver::payload_target`]: unmasks and checks them as `feed` would.
     pub fn payload_appended(&mut self, n: usize) -> Result<Option<Event>, ProtocolError> {
+        let checking = self.checks_text_on_arrival();
         let Some(frame) = self.frame.as_mut() else {
             return Ok(None);
         };
@@ -129,7 +130,6 @@ impl Receiver {
         let start = self.message.len() - n;
         let fresh = &mut self.message[start..];
         apply_mask(fresh, header.mask, frame.received);
-        let checking = self.kind == Some(DataKind::Text) && !self.compressed;
         if checking && self.utf8.feed(fresh).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
@@ -139,6 +139,12 @@ impl Receiver {
         }
         self.frame = None;
         self.finish_frame(header)
+    }
+
+    /// Text is checked as its bytes arrive, unless compressed: that is checked once
+    /// inflated, when the message is whole.
+    fn checks_text_on_arrival(&self) -> bool {
+        self.kind == Some(DataKind::Text) && !self.compressed
     }
 
     /// Consumes bytes from the front of `input`. Returns how many were consumed and the
@@ -154,6 +160,7 @@ impl Receiver {
                     Err(e) => return (pos, Err(e)),
                 }
             }
+            let checking = self.checks_text_on_arrival();
             let Some(frame) = self.frame.as_mut() else {
                 return (pos, Ok(None));
             };
@@ -167,8 +174,6 @@ impl Receiver {
                 self.message.extend_from_slice(chunk);
                 let fresh = &mut self.message[start..];
                 apply_mask(fresh, header.mask, frame.received);
-                // Compressed text is checked once inflated, when the message is whole.
-                let checking = self.kind == Some(DataKind::Text) && !self.compressed;
                 if checking && self.utf8.feed(fresh).is_err() {
                     return (pos + n, Err(ProtocolError::InvalidUtf8));
                 }
