@@ -2,33 +2,61 @@
 //! into the row-major order of screens, and back.
 
 /// `src` is `rows` x `cols`, row-major with rows `stride` bytes apart; writes its
-/// transpose into `dst`. Whole 8x8 blocks go through registers as eight `u64`s; the
-/// ragged edges byte by byte.
+/// transpose into `dst`. Whole 16x16 blocks go through SIMD registers where the target
+/// has them (SSE2 on x86_64, simd128 on wasm32), the rest in 8x8 blocks through `u64`s,
+/// the ragged edges byte by byte.
 pub(crate) fn transpose(src: &[u8], stride: usize, rows: usize, cols: usize, dst: &mut [u8]) {
-    let (r8, c8) = (rows / 8 * 8, cols / 8 * 8);
-    for r0 in (0..r8).step_by(8) {
-        for c0 in (0..c8).step_by(8) {
-            let mut x = [0u64; 8];
-            for (i, word) in x.iter_mut().enumerate() {
-                let at = (r0 + i) * stride + c0;
-                *word = u64::from_le_bytes(src[at..at + 8].try_into().unwrap_or_default());
-            }
-            transpose8(&mut x);
-            for (j, word) in x.iter().enumerate() {
-                let at = (c0 + j) * rows + r0;
-                dst[at..at + 8].copy_from_slice(&word.to_le_bytes());
-            }
+    let (r16, c16) = if simd::AVAILABLE {
+        (rows / 16 * 16, cols / 16 * 16)
+    } else {
+        (0, 0)
+    };
+    for r0 in (0..r16).step_by(16) {
+        for c0 in (0..c16).step_by(16) {
+            simd::block16(src, stride, r0, c0, rows, dst);
         }
     }
-    let edge = |r: usize, c: usize, dst: &mut [u8]| dst[c * rows + r] = src[r * stride + c];
-    for r in 0..rows {
-        for c in c8..cols {
-            edge(r, c, dst);
+    let part = Part { src, stride, rows };
+    part.by_eights(0..rows, c16..cols, dst);
+    part.by_eights(r16..rows, 0..c16, dst);
+}
+
+/// The source matrix, for transposing a rectangle of it.
+struct Part<'a> {
+    src: &'a [u8],
+    stride: usize,
+    rows: usize,
+}
+
+impl Part<'_> {
+    fn by_eights(&self, rs: core::ops::Range<usize>, cs: core::ops::Range<usize>, dst: &mut [u8]) {
+        let (rows, stride, src) = (self.rows, self.stride, self.src);
+        let r8 = rs.start + rs.len() / 8 * 8;
+        let c8 = cs.start + cs.len() / 8 * 8;
+        for r0 in (rs.start..r8).step_by(8) {
+            for c0 in (cs.start..c8).step_by(8) {
+                let mut x = [0u64; 8];
+                for (i, word) in x.iter_mut().enumerate() {
+                    let at = (r0 + i) * stride + c0;
+                    *word = u64::from_le_bytes(src[at..at + 8].try_into().unwrap_or_default());
+                }
+                transpose8(&mut x);
+                for (j, word) in x.iter().enumerate() {
+                    let at = (c0 + j) * rows + r0;
+                    dst[at..at + 8].copy_from_slice(&word.to_le_bytes());
+                }
+            }
         }
-    }
-    for r in r8..rows {
-        for c in 0..c8 {
-            edge(r, c, dst);
+        let edge = |r: usize, c: usize, dst: &mut [u8]| dst[c * rows + r] = src[r * stride + c];
+        for r in rs.clone() {
+            for c in c8..cs.end {
+                edge(r, c, dst);
+            }
+        }
+        for r in r8..rs.end {
+            for c in cs.start..c8 {
+                edge(r, c, dst);
+            }
         }
     }
 }
@@ -53,13 +81,121 @@ fn transpose8(x: &mut [u64; 8]) {
     }
 }
 
+/// 16x16 blocks by interleaving: with rows `r` and `r + 8` interleaved into rows `2r`
+/// and `2r + 1`, a byte at row `abcd`, column `efgh` (bits) moves to row `bcde`, column
+/// `fgha` — its 8-bit position rotates left by one. Four rounds rotate it by four, which
+/// swaps row and column.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod simd {
+    #[cfg(target_arch = "wasm32")]
+    use core::arch::wasm32::{v128 as V, v128_load, v128_store};
+    #[cfg(target_arch = "x86_64")]
+    use core::arch::x86_64::{
+        __m128i as V, _mm_loadu_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+    };
+
+    pub(super) const AVAILABLE: bool = true;
+
+    #[cfg(target_arch = "x86_64")]
+    fn load(bytes: &[u8; 16]) -> V {
+        // SAFETY: reads the 16 bytes of a borrowed array; SSE2 is in x86_64's baseline.
+        unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn store(v: V, bytes: &mut [u8; 16]) {
+        // SAFETY: writes the 16 bytes of a borrowed array; SSE2 is in x86_64's baseline.
+        unsafe { _mm_storeu_si128(bytes.as_mut_ptr().cast(), v) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn interleave(a: V, b: V) -> (V, V) {
+        // SAFETY: SSE2 is in x86_64's baseline.
+        unsafe { (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b)) }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn load(bytes: &[u8; 16]) -> V {
+        // SAFETY: reads the 16 bytes of a borrowed array (unaligned loads are allowed).
+        unsafe { v128_load(bytes.as_ptr().cast()) }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn store(v: V, bytes: &mut [u8; 16]) {
+        // SAFETY: writes the 16 bytes of a borrowed array (unaligned stores are allowed).
+        unsafe { v128_store(bytes.as_mut_ptr().cast(), v) }
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn interleave(a: V, b: V) -> (V, V) {
+        use core::arch::wasm32::u8x16_shuffle;
+        (
+            u8x16_shuffle::<0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23>(a, b),
+            u8x16_shuffle::<8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31>(a, b),
+        )
+    }
+
+    /// Transposes the 16x16 block at row `r0`, column `c0` of `src` into `dst`, whose
+    /// rows are `rows` bytes long.
+    #[inline(always)]
+    pub(super) fn block16(
+        src: &[u8],
+        stride: usize,
+        r0: usize,
+        c0: usize,
+        rows: usize,
+        dst: &mut [u8],
+    ) {
+        let mut x: [V; 16] = core::array::from_fn(|i| {
+            let at = (r0 + i) * stride + c0;
+            load(src[at..at + 16].try_into().unwrap_or(&[0; 16]))
+        });
+        for _ in 0..4 {
+            let mut y = x;
+            for i in 0..8 {
+                (y[2 * i], y[2 * i + 1]) = interleave(x[i], x[i + 8]);
+            }
+            x = y;
+        }
+        for (j, v) in x.into_iter().enumerate() {
+            let at = (c0 + j) * rows + r0;
+            if let Some(out) = dst.get_mut(at..at + 16).and_then(|s| s.try_into().ok()) {
+                store(v, out);
+            }
+        }
+    }
+}
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
+mod simd {
+    pub(super) const AVAILABLE: bool = false;
+
+    pub(super) fn block16(_: &[u8], _: usize, _: usize, _: usize, _: usize, _: &mut [u8]) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn transpose_any_shape() {
-        for (rows, cols) in [(8, 8), (16, 24), (13, 7), (3, 20), (21, 45)] {
+        for (rows, cols) in [
+            (8, 8),
+            (16, 24),
+            (13, 7),
+            (3, 20),
+            (21, 45),
+            (16, 16),
+            (40, 200),
+            (200, 40),
+            (33, 50),
+        ] {
             let src: Vec<u8> = (0..rows * cols).map(|i| (i * 7 + 3) as u8).collect();
             let mut dst = vec![0; rows * cols];
             transpose(&src, cols, rows, cols, &mut dst);
