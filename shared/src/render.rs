@@ -192,7 +192,8 @@ impl Frame<'_> {
                 // Power-of-two sides: masking with the cell count wraps y as well.
                 let index = (py << self.shift) as u32 as usize | (px & self.mask_x) as usize;
                 cell[k] = self.cells[index & (self.cells.len() - 1)];
-                top[k] = ((s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8).max(0);
+                // Negative above the screen; clamped only for the columns that draw.
+                top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
             }
             let mut visible = false;
             for k in 0..N {
@@ -205,18 +206,19 @@ impl Frame<'_> {
             lowest = 0;
             for k in 0..N {
                 if top[k] < ybuf[k] {
+                    let top = top[k].max(0);
                     let colour = self.fog[s.fog as usize + (cell[k] >> 8) as usize];
                     let word = (u128::from(colour) * (u128::MAX / 255)).to_le_bytes();
                     // Whole words upwards from the y-buffer: whatever lands above `top`
                     // is overdrawn later by farther slices or the sky (or the padding).
                     let base = (col + k) * self.stride + PAD;
                     let mut y = ybuf[k];
-                    while y > top[k] {
+                    while y > top {
                         y -= 16;
                         let at = (base as isize + y as isize) as usize;
                         out[at..at + 16].copy_from_slice(&word);
                     }
-                    ybuf[k] = top[k];
+                    ybuf[k] = top;
                 }
                 open |= ybuf[k] > 0;
                 lowest = lowest.max(ybuf[k]);
