@@ -61,6 +61,8 @@ struct Frame<'a> {
     max_height: i32,
     fog: &'a [u8],
     shift: u32,
+    /// The bits of a cell index that hold its row.
+    row_mask: u32,
     mask_x: i32,
     mask_y: i32,
     w: usize,
@@ -187,11 +189,11 @@ impl Frame<'_> {
             let mut cell = [0u16; N];
             for k in 0..N {
                 let c = (col + k) as i32;
-                let px = s.x.wrapping_add(s.dx.wrapping_mul(c)) >> 16;
-                let py = s.y.wrapping_add(s.dy.wrapping_mul(c)) >> 16;
-                // Power-of-two sides: masking with the cell count wraps y as well.
-                let index = (py << self.shift) as u32 as usize | (px & self.mask_x) as usize;
-                cell[k] = self.cells[index & (self.cells.len() - 1)];
+                let px = s.x.wrapping_add(s.dx.wrapping_mul(c)) as u32 >> 16;
+                let py = s.y.wrapping_add(s.dy.wrapping_mul(c)) as u32 >> (16 - self.shift);
+                // Power-of-two sides: masks wrap the map; the row lands shifted in place.
+                let index = (px & self.mask_x as u32) | (py & self.row_mask);
+                cell[k] = self.cells[index as usize & (self.cells.len() - 1)];
                 // Negative above the screen; clamped only for the columns that draw.
                 top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
             }
@@ -283,6 +285,7 @@ impl Renderer {
             max_height: map.max_height() as i32,
             fog: map.fog(),
             shift: map.width().trailing_zeros(),
+            row_mask: (map.height() - 1) << map.width().trailing_zeros(),
             mask_x: map.width() as i32 - 1,
             mask_y: map.height() as i32 - 1,
             w,
