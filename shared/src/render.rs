@@ -222,8 +222,11 @@ impl Frame<'_> {
                     }
                     ybuf[k] = top;
                 }
-                open |= ybuf[k] > 0;
-                lowest = lowest.max(ybuf[k]);
+            }
+            // Apart from the drawing, so that these compile to vector compares.
+            for &y in &ybuf {
+                open |= y > 0;
+                lowest = lowest.max(y);
             }
             if !open {
                 break;
