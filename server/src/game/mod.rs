@@ -6,7 +6,7 @@ mod conn;
 pub mod names;
 mod tick;
 
-use crate::ws::deflate::Deflate;
+use crate::ws::deflate::{Content, Deflate};
 use crate::ws::frame::{OpCode, Outgoing};
 use crate::ws::outbox::Outbox;
 use shared::protocol::{FrameEncoding, Message, RenderMode};
@@ -272,7 +272,7 @@ impl FrameWire {
             return frame;
         };
         let mut compressed = Vec::new();
-        crate::ws::deflate::compress(&frame.payload, d, &mut compressed);
+        crate::ws::deflate::compress(&frame.payload, d, Content::RunPlanes, &mut compressed);
         Outgoing::compressed(OpCode::Binary, compressed)
     }
 }

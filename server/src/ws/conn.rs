@@ -411,7 +411,7 @@ impl Handler for Echo {
         let frame = match self.deflate {
             Some(d) => {
                 let mut compressed = Vec::new();
-                deflate::compress(&data, d, &mut compressed);
+                deflate::compress(&data, d, deflate::Content::Any, &mut compressed);
                 Outgoing::compressed(opcode, compressed)
             }
             _ => Outgoing::new(opcode, data),

@@ -131,29 +131,48 @@ fn window_bits(v: &str) -> Option<u8> {
     v.parse().ok().filter(|b| (8..=15).contains(b))
 }
 
+/// What a message holds, for choosing how to compress it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// Anything: LZ77 matches and Huffman codes, level 1.
+    Any,
+    /// Frames of run planes: Huffman codes only (see [`shared::codec::planes_compressor`]).
+    RunPlanes,
+}
+
+/// What a compressor was made for: window bits and content.
+type Made = (u8, Content);
+
 thread_local! {
-    /// Window bits it was made for, and the compressor (a few hundred KiB: one a thread).
-    static COMPRESSOR: RefCell<Option<(u8, Box<CompressorOxide>)>> = const { RefCell::new(None) };
+    /// The compressor (a few hundred KiB: one a thread) and what it was made for.
+    static COMPRESSOR: RefCell<Option<(Made, Box<CompressorOxide>)>> = const { RefCell::new(None) };
     /// The decompressor of peers that keep no context (about 43 KiB: one a thread).
     static INFLATER: RefCell<Option<Box<InflateState>>> = const { RefCell::new(None) };
 }
 
 /// Compresses one message's payload for the wire (without the sync-flush tail).
-pub fn compress(payload: &[u8], deflate: Deflate, out: &mut Vec<u8>) {
+pub fn compress(payload: &[u8], deflate: Deflate, content: Content, out: &mut Vec<u8>) {
     COMPRESSOR.with_borrow_mut(|slot| {
-        let bits = deflate.server_window_bits.unwrap_or(15);
+        let key = (deflate.server_window_bits.unwrap_or(15), content);
         let compressor = match slot {
-            Some((b, c)) if *b == bits => c,
+            Some((k, c)) if *k == key => c,
             _ => {
-                // miniz cannot shrink its window; below 32 KiB only runs of one byte
-                // (distance 1) are looked for, which any window allows.
-                let strategy = if bits < 15 {
-                    CompressionStrategy::RLE
-                } else {
-                    CompressionStrategy::Default
+                let compressor = match key {
+                    // Literals only: no window at all.
+                    (_, Content::RunPlanes) => shared::codec::planes_compressor(),
+                    // miniz cannot shrink its window; below 32 KiB only runs of one byte
+                    // (distance 1) are looked for, which any window allows.
+                    (bits, Content::Any) => {
+                        let strategy = if bits < 15 {
+                            CompressionStrategy::RLE
+                        } else {
+                            CompressionStrategy::Default
+                        };
+                        let flags = create_comp_flags_from_zip_params(1, -15, strategy as i32);
+                        Box::new(CompressorOxide::new(flags))
+                    }
                 };
-                let flags = create_comp_flags_from_zip_params(1, -15, strategy as i32);
-                &mut slot.insert((bits, Box::new(CompressorOxide::new(flags)))).1
+                &mut slot.insert((key, compressor)).1
             }
         };
         out.clear();
@@ -377,7 +396,7 @@ mod tests {
                 client_no_context_takeover: true,
             };
             let mut wire = Vec::new();
-            compress(&text, d, &mut wire);
+            compress(&text, d, Content::Any, &mut wire);
             assert!(wire.len() < text.len() / 2, "{bits}: {}", wire.len());
             let mut inflater = Inflater::new(d);
             let mut again = wire.clone();
@@ -387,12 +406,51 @@ mod tests {
                 inflater.inflate(&mut again, text.len() - 1),
                 Err(InflateError::TooBig(text.len() - 1))
             );
-            compress(b"", d, &mut wire);
+            compress(b"", d, Content::Any, &mut wire);
             assert_eq!(inflater.inflate(&mut wire, 10).unwrap(), b"");
         }
         let mut junk = vec![0xff; 20];
         let mut inflater = Inflater::default();
         assert_eq!(inflater.inflate(&mut junk, 100), Err(InflateError::Corrupt));
+    }
+
+    /// Literals only (frames of run planes) at every window a client may ask for. (How it
+    /// compares with matches is measured by the flight benchmark, over many frames.)
+    #[test]
+    fn run_planes_compress_with_literals_only() {
+        use shared::codec::FrameEncoder;
+        use shared::protocol::FrameEncoding;
+        let map = shared::mapgen::generate_sized(256, 5);
+        let v = shared::Viewport::new(320, 200).unwrap();
+        let mut renderer = shared::Renderer::new();
+        let mut frame = vec![0; v.pixels()];
+        renderer.render(
+            &map,
+            &shared::Camera::default(),
+            &Default::default(),
+            v,
+            &mut frame,
+        );
+        let mut encoder = FrameEncoder::new();
+        let planes = encoder.encode(&frame, v, FrameEncoding::RunPlanes, renderer.sky());
+        let mut literals = Vec::new();
+        for bits in [8, 12, 15] {
+            let d = Deflate {
+                server_window_bits: Some(bits),
+                client_no_context_takeover: true,
+            };
+            compress(planes, d, Content::RunPlanes, &mut literals);
+            assert!(
+                literals.len() < planes.len() * 3 / 4,
+                "{bits}: {}",
+                literals.len()
+            );
+            let mut again = literals.clone();
+            assert_eq!(
+                Inflater::new(d).inflate(&mut again, 1 << 20).unwrap(),
+                planes
+            );
+        }
     }
 
     /// Below 15 window bits only runs of one byte are matched (distance 1), which any
@@ -405,7 +463,7 @@ mod tests {
             client_no_context_takeover: false,
         };
         let mut wire = Vec::new();
-        compress(&text, d, &mut wire);
+        compress(&text, d, Content::Any, &mut wire);
         let mut inflater = Inflater::new(d);
         assert_eq!(inflater.inflate(&mut wire.clone(), 1 << 20).unwrap(), text);
         assert!(wire.len() < text.len());

@@ -293,6 +293,11 @@ fn compressed_rejects() {
         super::super::deflate::Policy::Accept,
     )
     .unwrap();
-    super::super::deflate::compress(&[0x48, 0xff, 0xfe], deflate, &mut bad);
+    super::super::deflate::compress(
+        &[0x48, 0xff, 0xfe],
+        deflate,
+        super::super::deflate::Content::Any,
+        &mut bad,
+    );
     assert_eq!(code(&client(true, 0x41, &bad), 100), Some(1007));
 }
