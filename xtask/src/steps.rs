@@ -22,13 +22,14 @@ fn cargo() -> Command {
 pub fn build_wasm() -> anyhow::Result<()> {
     run(cargo().args([
         "build",
-        "--release",
+        "--profile",
+        "wasm",
         "-p",
         "client",
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
-    let wasm = root().join("target/wasm32-unknown-unknown/release/client.wasm");
+    let wasm = root().join("target/wasm32-unknown-unknown/wasm/client.wasm");
     let out = root().join("www/pkg");
     eprintln!(
         "xtask: wasm-bindgen {} -> {}",
