@@ -78,6 +78,21 @@ pub struct Receiver {
     inflater: Option<Inflater>,
     /// The message being received is compressed: its text is checked once inflated.
     compressed: bool,
+    /// What is left to do after an error (see [`Receiver::feed`]).
+    after_error: AfterError,
+}
+
+/// After an error we have told the peer about, all that is left is to notice its Close
+/// frame, so the connection can end cleanly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterError {
+    /// No error yet.
+    Nothing,
+    /// The error was about a message (its text, size, order or compression): frames
+    /// still parse, data frames are skipped unchecked, control frames are reported.
+    SkipData,
+    /// The error was in the framing itself: nothing after it can be trusted.
+    SkipAll,
 }
 
 impl Receiver {
@@ -91,6 +106,7 @@ impl Receiver {
             utf8: Utf8Validator::default(),
             inflater: None,
             compressed: false,
+            after_error: AfterError::Nothing,
         }
     }
 
@@ -113,7 +129,10 @@ impl Receiver {
     pub fn payload_target(&mut self) -> Option<(&mut Vec<u8>, usize)> {
         let frame = self.frame.as_ref()?;
         let remaining = (frame.header.len - frame.received) as usize;
-        if frame.header.opcode.is_control() || remaining < 4096 {
+        if frame.header.opcode.is_control()
+            || remaining < 4096
+            || self.after_error != AfterError::Nothing
+        {
             return None;
         }
         Some((&mut self.message, remaining))
@@ -122,6 +141,11 @@ impl Receiver {
     /// Accounts for `n` payload bytes the caller appended to the message through
     /// [`Receiver::payload_target`]: unmasks and checks them as `feed` would.
     pub fn payload_appended(&mut self, n: usize) -> Result<Option<Event>, ProtocolError> {
+        let result = self.appended(n);
+        self.note(result)
+    }
+
+    fn appended(&mut self, n: usize) -> Result<Option<Event>, ProtocolError> {
         let checking = self.checks_text_on_arrival();
         let Some(frame) = self.frame.as_mut() else {
             return Ok(None);
@@ -130,15 +154,28 @@ impl Receiver {
         let start = self.message.len() - n;
         let fresh = &mut self.message[start..];
         apply_mask(fresh, header.mask, frame.received);
+        frame.received += n as u64;
         if checking && self.utf8.feed(fresh).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
-        frame.received += n as u64;
         if frame.received < header.len {
             return Ok(None);
         }
         self.frame = None;
         self.finish_frame(header)
+    }
+
+    /// Remembers an error, for what [`Receiver::feed`] does after one.
+    fn note<T>(&mut self, result: Result<T, ProtocolError>) -> Result<T, ProtocolError> {
+        if let Err(e) = &result {
+            self.after_error = match e {
+                ProtocolError::Frame(_) => AfterError::SkipAll,
+                _ => AfterError::SkipData,
+            };
+            (self.kind, self.compressed) = (None, false);
+            self.message = Vec::new();
+        }
+        result
     }
 
     /// Text is checked as its bytes arrive, unless compressed: that is checked once
@@ -147,10 +184,26 @@ impl Receiver {
         self.kind == Some(DataKind::Text) && !self.compressed
     }
 
+    fn skips_data(&self) -> bool {
+        self.after_error != AfterError::Nothing
+    }
+
     /// Consumes bytes from the front of `input`. Returns how many were consumed and the
     /// next event, if one completed. Call again with the rest until it returns
-    /// `Ok(None)`, which means it needs more input. After an error, stop feeding.
+    /// `Ok(None)`, which means it needs more input.
+    ///
+    /// After an error, feeding more only looks for the peer's Close (and other control
+    /// frames), skipping data unchecked; after an error in the framing itself it skips
+    /// everything.
     pub fn feed(&mut self, input: &[u8]) -> (usize, Result<Option<Event>, ProtocolError>) {
+        if self.after_error == AfterError::SkipAll {
+            return (input.len(), Ok(None));
+        }
+        let (n, result) = self.feed_frames(input);
+        (n, self.note(result))
+    }
+
+    fn feed_frames(&mut self, input: &[u8]) -> (usize, Result<Option<Event>, ProtocolError>) {
         let mut pos = 0;
         loop {
             if self.frame.is_none() {
@@ -161,25 +214,28 @@ impl Receiver {
                 }
             }
             let checking = self.checks_text_on_arrival();
+            let keeping = !self.skips_data();
             let Some(frame) = self.frame.as_mut() else {
                 return (pos, Ok(None));
             };
             let header = frame.header;
             let n = ((header.len - frame.received) as usize).min(input.len() - pos);
             let chunk = &input[pos..pos + n];
+            let mut bad_text = false;
             if header.opcode.is_control() {
                 self.control.extend_from_slice(chunk);
-            } else {
+            } else if keeping {
                 let start = self.message.len();
                 self.message.extend_from_slice(chunk);
                 let fresh = &mut self.message[start..];
                 apply_mask(fresh, header.mask, frame.received);
-                if checking && self.utf8.feed(fresh).is_err() {
-                    return (pos + n, Err(ProtocolError::InvalidUtf8));
-                }
+                bad_text = checking && self.utf8.feed(fresh).is_err();
             }
             frame.received += n as u64;
             pos += n;
+            if bad_text {
+                return (pos, Err(ProtocolError::InvalidUtf8));
+            }
             if frame.received < header.len {
                 return (pos, Ok(None));
             }
@@ -196,6 +252,13 @@ impl Receiver {
         let Some((header, n)) = parse_client_header(input)? else {
             return Ok(None);
         };
+        if self.skips_data() && !header.opcode.is_control() {
+            self.frame = Some(Frame {
+                header,
+                received: 0,
+            });
+            return Ok(Some(n));
+        }
         // RSV1 marks the first frame of a compressed message, and only that.
         let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
         if header.rsv1 && (self.inflater.is_none() || !starts_message) {
@@ -243,7 +306,7 @@ impl Receiver {
                 _ => parse_close(&payload).map(|c| Some(Event::Close(c))),
             };
         }
-        if !header.fin {
+        if !header.fin || self.skips_data() {
             return Ok(None);
         }
         let kind = self.kind.take().unwrap_or(DataKind::Binary);

@@ -27,7 +27,11 @@ impl Utf8Validator {
             data = rest;
             match std::str::from_utf8(&self.carry[..self.len]) {
                 Ok(_) => self.len = 0,
-                Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
+                Err(e) if e.error_len().is_some() => {
+                    // Start afresh should anyone feed it again: the text is lost anyway.
+                    self.len = 0;
+                    return Err(InvalidUtf8);
+                }
                 Err(_) => {} // still a valid prefix of a character
             }
         }
@@ -70,6 +74,16 @@ mod tests {
         }
         // Ends mid-character: valid so far, not complete.
         assert_eq!(feed_in_pieces(&"🌍".as_bytes()[..3], 1), Ok(false));
+    }
+
+    #[test]
+    fn feeding_after_an_error_is_harmless() {
+        let mut v = Utf8Validator::default();
+        // A four-byte character broken at its fourth byte fills the carry.
+        assert_eq!(v.feed(&[0xf0, 0x90, 0x80]), Ok(()));
+        assert_eq!(v.feed(b"A"), Err(InvalidUtf8));
+        assert_eq!(v.feed(&[0x80, 0x80]), Err(InvalidUtf8));
+        assert_eq!(v.feed("é".as_bytes()), Ok(()));
     }
 
     #[test]

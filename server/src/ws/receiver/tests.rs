@@ -132,6 +132,73 @@ fn invalid_utf8_fails_before_the_frame_ends() {
     );
 }
 
+/// Feeds `input` in pieces of `piece` bytes and goes on after errors, as a connection
+/// does while it waits for the peer's Close: events and errors in order.
+fn run_past_errors(input: &[u8], piece: usize, max: usize) -> Vec<Result<Event, ProtocolError>> {
+    let mut r = Receiver::new(max);
+    let mut seen = Vec::new();
+    let mut buf = Vec::new();
+    for chunk in input.chunks(piece) {
+        buf.extend_from_slice(chunk);
+        loop {
+            let (n, res) = r.feed(&buf);
+            buf.drain(..n);
+            match res {
+                Ok(Some(e)) => seen.push(Ok(e)),
+                Ok(None) => break,
+                Err(e) => seen.push(Err(e)),
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn after_an_error_only_control_frames_are_reported() {
+    let close = client(true, 8, &[0x03, 0xe8]);
+    let ping = client(true, 9, b"p");
+    let after = [client(true, 1, &[0xff; 40]), ping, close].concat();
+    let closed = || Ok(Event::Close(Some((1000, String::new()))));
+    let pinged = || Ok(Event::Ping(b"p".to_vec()));
+    // A four-byte character broken at its last byte, early in a longer frame: the rest of
+    // the frame and the next text frame go unchecked (they once reached a validator
+    // holding four bytes, which panicked).
+    let mut bad_text = b"ab\xf0\x90\x80A".to_vec();
+    bad_text.extend([0xf0; 30]);
+    let too_big = client(true, 2, &[7; 300]);
+    let cases = [
+        (client(true, 1, &bad_text), ProtocolError::InvalidUtf8),
+        (too_big, ProtocolError::MessageTooBig(200)),
+        (
+            client(true, 0, b"orphan"),
+            ProtocolError::UnexpectedContinuation,
+        ),
+        (client(true, 8, &[0x03]), ProtocolError::CloseFrameTooShort),
+    ];
+    for (first, error) in cases {
+        let input = [first, after.clone()].concat();
+        for piece in [1, 2, 3, 7, input.len()] {
+            let seen = run_past_errors(&input, piece, 200);
+            assert_eq!(
+                seen,
+                [Err(error), pinged(), closed()],
+                "{error:?}, piece {piece}"
+            );
+        }
+    }
+    // A framing error (an unmasked frame): nothing after it can be parsed, or is.
+    let mut unmasked = client(true, 2, b"xyz");
+    unmasked[1] &= 0x7f;
+    let input = [unmasked, after].concat();
+    let seen = run_past_errors(&input, 5, 200);
+    assert_eq!(
+        seen,
+        [Err(ProtocolError::Frame(
+            FrameError::UnmaskedFrameFromClient
+        ))]
+    );
+}
+
 #[test]
 fn sequencing_errors() {
     check(
