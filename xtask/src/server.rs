@@ -4,11 +4,16 @@ use anyhow::{Context, bail};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct Running {
     child: Child,
     /// `host:port` the server listens on.
     pub addr: String,
+    /// Panics the server reported on stderr. A panic ends only the task it happens in,
+    /// so a client may not notice one: the steps check this count instead.
+    panics: Arc<AtomicUsize>,
 }
 
 impl Running {
@@ -20,8 +25,21 @@ impl Running {
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
+        let panics = Arc::new(AtomicUsize::new(0));
+        let stderr = child.stderr.take().context("no stderr")?;
+        let counted = Arc::clone(&panics);
+        // Passed through as it comes, counting panics.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("panicked at") {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+                eprintln!("{line}");
+            }
+        });
         let stdout = child.stdout.take().context("no stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
@@ -35,7 +53,19 @@ impl Running {
         };
         let addr = addr.trim_end_matches('/').to_owned();
         eprintln!("xtask: server listening on {addr}");
-        Ok(Running { child, addr })
+        Ok(Running {
+            child,
+            addr,
+            panics,
+        })
+    }
+
+    /// Fails if the server has panicked anywhere so far.
+    pub fn ensure_no_panics(&self) -> anyhow::Result<()> {
+        match self.panics.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            n => bail!("the server panicked {n} time(s): see its output above"),
+        }
     }
 }
 

@@ -93,11 +93,13 @@ pub fn test() -> anyhow::Result<()> {
     let server = build_server()?;
     let running = crate::server::Running::start(&server, &["--echo"])?;
     crate::conformance::check(&running.addr)?;
+    running.ensure_no_panics()?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1"])
         .current_dir(&browser_tests)
         .env("VOXELCAST_URL", format!("http://{}/", running.addr))
         .env("CHROMIUM", &chromium))?;
+    running.ensure_no_panics()?;
     drop(running);
     fuzz(10)?;
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
