@@ -11,9 +11,10 @@ use crate::camera::Viewport;
 use crate::protocol::FrameEncoding;
 use crate::transpose::transpose;
 use miniz_oxide::deflate::core::{
-    CompressionStrategy, CompressorOxide, TDEFLFlush, compress_to_output,
+    CompressionStrategy, CompressorOxide, TDEFLFlush, TDEFLStatus, compress_to_output,
     create_comp_flags_from_zip_params,
 };
+use std::cell::RefCell;
 use thiserror::Error;
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -24,9 +25,8 @@ pub enum CodecError {
 
 /// How the planes are deflated: Huffman codes for single bytes, no LZ77 matches. The
 /// planes repeat little, and at level 1 the matches found cost more bits than the
-/// bytes they replace: 46.7 against 52.2 KB on the same frames, in the same time (level
-/// 6, with matches, is 7x slower for 7 %). Run planes sent through permessage-deflate
-/// are compressed the same way by the server.
+/// bytes they replace: 46.7 against 52.2 KB on the same frames, in the same time. Run
+/// planes sent through permessage-deflate are compressed the same way by the server.
 pub fn planes_compressor() -> Box<CompressorOxide> {
     let flags = create_comp_flags_from_zip_params(1, -15, CompressionStrategy::HuffmanOnly as i32);
     Box::new(CompressorOxide::new(flags))
@@ -40,7 +40,12 @@ pub struct FrameEncoder {
     planes: Vec<u8>,
     colours: Vec<u8>,
     out: Vec<u8>,
-    compressor: Option<Box<CompressorOxide>>,
+}
+
+thread_local! {
+    /// A compressor is a few hundred KiB: one a thread (encoding runs on the server's
+    /// render threads), not one an encoder (one a player).
+    static COMPRESSOR: RefCell<Option<Box<CompressorOxide>>> = const { RefCell::new(None) };
 }
 
 impl FrameEncoder {
@@ -92,13 +97,17 @@ impl FrameEncoder {
                 if encoding == FrameEncoding::RunPlanes {
                     return &self.planes;
                 }
-                let compressor = self.compressor.get_or_insert_with(planes_compressor);
                 self.out.clear();
-                compress_to_output(compressor, &self.planes, TDEFLFlush::Finish, |chunk| {
-                    self.out.extend_from_slice(chunk);
-                    true
+                COMPRESSOR.with_borrow_mut(|slot| {
+                    let compressor = slot.get_or_insert_with(planes_compressor);
+                    let (status, _) =
+                        compress_to_output(compressor, &self.planes, TDEFLFlush::Finish, |chunk| {
+                            self.out.extend_from_slice(chunk);
+                            true
+                        });
+                    compressor.reset();
+                    debug_assert_eq!(status, TDEFLStatus::Done);
                 });
-                compressor.reset();
                 &self.out
             }
         }
@@ -109,19 +118,17 @@ impl FrameEncoder {
 /// or the column's end. Eight rows at a time: XOR with the colour in every byte leaves
 /// the first differing row as the lowest nonzero byte.
 fn run_end(column: &[u8], start: usize) -> usize {
-    let colour = u64::from(column[start]) * (u64::MAX / 255);
+    let colour = column[start];
+    let every_byte = u64::from(colour) * (u64::MAX / 255);
     let mut y = start + 1;
     while let Some(word) = column.get(y..y + 8) {
-        let diff = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ colour;
+        let diff = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ every_byte;
         if diff != 0 {
             return y + (diff.trailing_zeros() / 8) as usize;
         }
         y += 8;
     }
-    y + column[y.min(column.len())..]
-        .iter()
-        .take_while(|&&c| u64::from(c) == colour & 0xff)
-        .count()
+    y + column[y..].iter().take_while(|&&c| c == colour).count()
 }
 
 /// Reusable scratch space for decoding frames.

@@ -129,10 +129,7 @@ impl Receiver {
     pub fn payload_target(&mut self) -> Option<(&mut Vec<u8>, usize)> {
         let frame = self.frame.as_ref()?;
         let remaining = (frame.header.len - frame.received) as usize;
-        if frame.header.opcode.is_control()
-            || remaining < 4096
-            || self.after_error != AfterError::Nothing
-        {
+        if frame.header.opcode.is_control() || remaining < 4096 || self.skips_data() {
             return None;
         }
         Some((&mut self.message, remaining))

@@ -27,19 +27,11 @@ fn client(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 /// Feeds `input` in pieces of `piece` bytes and collects events until the first error.
 fn run(input: &[u8], piece: usize, max: usize) -> (Vec<Event>, Option<ProtocolError>) {
-    let mut r = Receiver::new(max);
     let mut events = Vec::new();
-    let mut buf = Vec::new();
-    for chunk in input.chunks(piece) {
-        buf.extend_from_slice(chunk);
-        loop {
-            let (n, res) = r.feed(&buf);
-            buf.drain(..n);
-            match res {
-                Ok(Some(e)) => events.push(e),
-                Ok(None) => break,
-                Err(e) => return (events, Some(e)),
-            }
+    for seen in run_past_errors(input, piece, max) {
+        match seen {
+            Ok(e) => events.push(e),
+            Err(e) => return (events, Some(e)),
         }
     }
     (events, None)
