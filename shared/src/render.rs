@@ -165,6 +165,10 @@ impl Frame<'_> {
         sky: &[u8],
         out: &mut [u8],
     ) {
+        // A slice exactly `mask + 1` long lets the compiler see that masked indices are in
+        // bounds: no check in the sampling loop.
+        let mask = self.cells.len() - 1;
+        let cells = &self.cells[..=mask];
         let mut ybuf = [self.h as i32; N];
         let mut lowest = self.h as i32;
         let mut hidden = false;
@@ -193,7 +197,7 @@ impl Frame<'_> {
                 let py = s.y.wrapping_add(s.dy.wrapping_mul(c)) as u32 >> (16 - self.shift);
                 // Power-of-two sides: masks wrap the map; the row lands shifted in place.
                 let index = (px & self.mask_x as u32) | (py & self.row_mask);
-                cell[k] = self.cells[index as usize & (self.cells.len() - 1)];
+                cell[k] = cells[index as usize & mask];
                 // Negative above the screen; clamped only for the columns that draw.
                 top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
             }
