@@ -191,13 +191,18 @@ impl Frame<'_> {
             }
             let mut top = [0i32; N];
             let mut cell = [0u16; N];
-            for k in 0..N {
+            let mut index = [0u32; N];
+            for (k, index) in index.iter_mut().enumerate() {
                 let c = (col + k) as i32;
                 let px = s.x.wrapping_add(s.dx.wrapping_mul(c)) as u32 >> 16;
                 let py = s.y.wrapping_add(s.dy.wrapping_mul(c)) as u32 >> (16 - self.shift);
                 // Power-of-two sides: masks wrap the map; the row lands shifted in place.
-                let index = (px & self.mask_x as u32) | (py & self.row_mask);
-                cell[k] = cells[index as usize & mask];
+                *index = (px & self.mask_x as u32) | (py & self.row_mask);
+            }
+            for k in 0..N {
+                cell[k] = cells[index[k] as usize & mask];
+            }
+            for k in 0..N {
                 // Negative above the screen; clamped only for the columns that draw.
                 top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
             }
