@@ -191,18 +191,31 @@ impl Frame<'_> {
             }
             let mut top = [0i32; N];
             let mut cell = [0u16; N];
-            let index = cell_indices::<N>(
-                [s.x as u32, s.y as u32],
-                col as u32,
-                [s.dx as u32, s.dy as u32],
-                [self.mask_x as u32, self.row_mask],
-                16 - self.shift,
-            );
-            for k in 0..N {
-                cell[k] = cells[index[k] as usize & mask];
+            let start = [s.x as u32, s.y as u32];
+            let step = [s.dx as u32, s.dy as u32];
+            let masks = [self.mask_x as u32, self.row_mask];
+            let row_shift = 16 - self.shift;
+            // Negative tops are above the screen; clamped only for the columns that draw.
+            #[cfg(target_arch = "x86_64")]
+            {
+                // In passes: indices four at a time in SSE2 registers, the loads, then
+                // the tops (which the compiler vectorises).
+                let index = cell_indices::<N>(start, col as u32, step, masks, row_shift);
+                for k in 0..N {
+                    cell[k] = cells[index[k] as usize & mask];
+                }
+                for k in 0..N {
+                    top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
+                }
             }
+            // Elsewhere in one loop: wasm runs it 10-15 % faster than the passes in
+            // Chromium, even with the indices in simd128.
+            #[cfg(not(target_arch = "x86_64"))]
             for k in 0..N {
-                // Negative above the screen; clamped only for the columns that draw.
+                let c = (col + k) as u32;
+                let [x, y] = [0, 1].map(|i| start[i].wrapping_add(step[i].wrapping_mul(c)));
+                let index = ((x >> 16) & masks[0]) | ((y >> row_shift) & masks[1]);
+                cell[k] = cells[index as usize & mask];
                 top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
             }
             let mut visible = false;
@@ -250,7 +263,8 @@ impl Frame<'_> {
 /// The cell indices of the samples of `N` adjacent columns from `col` on one slice whose
 /// column 0 samples `start` (x, y in 16.16) and moves by `step` a column: the row lands
 /// shifted into place (`>> row_shift`), then `masks` (x, row bits) wrap the map. Four
-/// lanes at a time in SSE2 registers on x86_64 (the compiler left this scalar).
+/// lanes at a time in SSE2 registers (the compiler left this scalar).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn cell_indices<const N: usize>(
     start: [u32; 2],
@@ -261,7 +275,6 @@ fn cell_indices<const N: usize>(
 ) -> [u32; N] {
     let first = [0, 1].map(|i| start[i].wrapping_add(step[i].wrapping_mul(col)));
     let mut out = [0u32; N];
-    #[cfg(target_arch = "x86_64")]
     if N % 4 == 0 {
         use core::arch::x86_64::{
             _mm_add_epi32, _mm_and_si128, _mm_cvtsi32_si128, _mm_or_si128, _mm_set1_epi32,
