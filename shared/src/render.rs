@@ -231,7 +231,7 @@ impl Frame<'_> {
                 if top[k] < ybuf[k] {
                     let top = top[k].max(0);
                     let colour = self.fog[s.fog as usize + (cell[k] >> 8) as usize];
-                    let word = (u128::from(colour) * (u128::MAX / 255)).to_le_bytes();
+                    let word = [colour; 16];
                     // Whole words upwards from the y-buffer: whatever lands above `top`
                     // is overdrawn later by farther slices or the sky (or the padding).
                     let base = (col + k) * self.stride + PAD;
