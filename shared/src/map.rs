@@ -101,6 +101,21 @@ pub struct Map {
     max_height: u8,
     /// The highest cell of each `BLOCK`x`BLOCK` block, row-major, for the same purpose.
     block_max: Vec<u8>,
+    /// For each block, four maxima: of the block alone, with its right neighbour, with the
+    /// one below, and of the 2x2 blocks it is the top left of (wrapping around).
+    block_shapes: Vec<u8>,
+}
+
+fn block_shapes(block_max: &[u8], bw: usize, bh: usize) -> Vec<u8> {
+    let at = |x: usize, y: usize| block_max[(y % bh) * bw + x % bw];
+    let mut out = Vec::with_capacity(block_max.len() * 4);
+    for y in 0..bh {
+        for x in 0..bw {
+            let (b, r, d, rd) = (at(x, y), at(x + 1, y), at(x, y + 1), at(x + 1, y + 1));
+            out.extend([b, b.max(r), b.max(d), b.max(r).max(d).max(rd)]);
+        }
+    }
+    out
 }
 
 /// Side of the blocks of [`Map::block_max`], in cells.
@@ -153,9 +168,11 @@ impl Map {
             let b = &mut block_max[((y >> BLOCK_SHIFT) * bw + (x >> BLOCK_SHIFT)) as usize];
             *b = (*b).max(c as u8);
         }
+        let block_shapes = block_shapes(&block_max, bw as usize, bh as usize);
         Map {
             width,
             height,
+            block_shapes,
             cells,
             palette,
             fog,
@@ -188,6 +205,11 @@ impl Map {
     /// Highest cell per block of `1 << BLOCK_SHIFT` cells square, row-major.
     pub fn block_max(&self) -> &[u8] {
         &self.block_max
+    }
+
+    /// Four maxima a block (see the field): one lookup bounds a box of up to 2x2 blocks.
+    pub fn block_shapes(&self) -> &[u8] {
+        &self.block_shapes
     }
 
     /// `fog[level * 256 + colour]`: `colour` faded towards the haze by `level`.
@@ -293,6 +315,30 @@ mod tests {
 
     fn grey_palette() -> Palette {
         Palette(core::array::from_fn(|i| [i as u8; 3]))
+    }
+
+    #[test]
+    fn block_shapes_are_the_maxima_of_their_blocks_wrapping_around() {
+        let map = crate::mapgen::generate_sized(64, 9);
+        let b = 1usize << BLOCK_SHIFT;
+        let n = 64 / b;
+        let highest = |bx: usize, by: usize, w: usize, h: usize| {
+            let mut m = 0;
+            for y in by * b..(by + h) * b {
+                for x in bx * b..(bx + w) * b {
+                    m = m.max(map.at(x as i64, y as i64).0);
+                }
+            }
+            m
+        };
+        for by in 0..n {
+            for bx in 0..n {
+                let i = (by * n + bx) * 4;
+                let got = &map.block_shapes()[i..i + 4];
+                let want = [(1, 1), (2, 1), (1, 2), (2, 2)].map(|(w, h)| highest(bx, by, w, h));
+                assert_eq!(got, want, "block {bx},{by}");
+            }
+        }
     }
 
     #[test]

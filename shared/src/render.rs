@@ -58,6 +58,8 @@ struct Slice {
 struct Frame<'a> {
     cells: &'a [u16],
     blocks: &'a [u8],
+    /// [`Map::block_shapes`].
+    shapes: &'a [u8],
     max_height: i32,
     fog: &'a [u8],
     shift: u32,
@@ -101,6 +103,12 @@ impl Frame<'_> {
         }
         let bw = (self.mask_x + 1) >> BLOCK_SHIFT;
         let bh = (self.mask_y + 1) >> BLOCK_SHIFT;
+        // Up to 2x2 blocks: one lookup.
+        if nx <= 2 && ny <= 2 {
+            let i = ((y0 & (bh - 1)) * bw + (x0 & (bw - 1))) as usize;
+            let shape = (nx - 1 + 2 * (ny - 1)) as usize;
+            return self.shapes[(i * 4 + shape) & (self.shapes.len() - 1)] as i32;
+        }
         let mut m = 0u8;
         for y in y0..=y1 {
             for x in x0..=x1 {
@@ -361,6 +369,7 @@ impl Renderer {
         let frame = Frame {
             cells: map.cells(),
             blocks: map.block_max(),
+            shapes: map.block_shapes(),
             max_height: map.max_height() as i32,
             fog: map.fog(),
             shift: map.width().trailing_zeros(),
