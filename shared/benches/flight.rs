@@ -49,7 +49,7 @@ fn main() {
     let mut frame = vec![0u8; viewport.pixels()];
     let mut decoded = vec![0u8; viewport.pixels()];
     let mut decoder = FrameDecoder::new();
-    // Run planes go out through permessage-deflate (level 1, like runs): their row shows
+    // Run planes go out through permessage-deflate, compressed like runs: their row shows
     // the planes before it, and decoding without the inflate the browser does natively.
     let encodings = [
         FrameEncoding::Raw,

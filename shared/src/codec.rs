@@ -10,8 +10,9 @@
 use crate::camera::Viewport;
 use crate::protocol::FrameEncoding;
 use crate::transpose::transpose;
+pub use miniz_oxide::deflate::core::TDEFLFlush;
 use miniz_oxide::deflate::core::{
-    CompressionStrategy, CompressorOxide, TDEFLFlush, TDEFLStatus, compress_to_output,
+    CompressionStrategy, CompressorOxide, TDEFLStatus, compress_to_output,
     create_comp_flags_from_zip_params,
 };
 use std::cell::RefCell;
@@ -23,13 +24,33 @@ pub enum CodecError {
     Corrupt(usize),
 }
 
-/// How the planes are deflated: Huffman codes for single bytes, no LZ77 matches. The
-/// planes repeat little, and at level 1 the matches found cost more bits than the
-/// bytes they replace: 46.7 against 52.2 KB on the same frames, in the same time. Run
-/// planes sent through permessage-deflate are compressed the same way by the server.
-pub fn planes_compressor() -> Box<CompressorOxide> {
-    let flags = create_comp_flags_from_zip_params(1, -15, CompressionStrategy::HuffmanOnly as i32);
-    Box::new(CompressorOxide::new(flags))
+/// Deflates run planes into `out` (cleared first), ending with `flush`: `Finish` for a
+/// stream of its own ([`FrameEncoding::Runs`]), `Sync` for a permessage-deflate message
+/// (the server's [`FrameEncoding::RunPlanes`] frames). Huffman codes for single bytes,
+/// no LZ77 matches: the planes repeat little, and at level 1 the matches found cost more
+/// bits than the bytes they replace (46.7 against 52.2 KB on the same frames, in the same
+/// time).
+pub fn deflate_planes(planes: &[u8], flush: TDEFLFlush, out: &mut Vec<u8>) {
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let compressor = slot.get_or_insert_with(|| {
+            let flags =
+                create_comp_flags_from_zip_params(1, -15, CompressionStrategy::HuffmanOnly as i32);
+            Box::new(CompressorOxide::new(flags))
+        });
+        out.clear();
+        let (status, _) = compress_to_output(compressor, planes, flush, |chunk| {
+            out.extend_from_slice(chunk);
+            true
+        });
+        compressor.reset();
+        debug_assert!(matches!(status, TDEFLStatus::Done | TDEFLStatus::Okay));
+    });
+}
+
+thread_local! {
+    /// A compressor is a few hundred KiB: one a thread (encoding runs on the server's
+    /// render threads), not one an encoder (one a player).
+    static COMPRESSOR: RefCell<Option<Box<CompressorOxide>>> = const { RefCell::new(None) };
 }
 
 /// Reusable scratch space for encoding frames.
@@ -40,12 +61,6 @@ pub struct FrameEncoder {
     planes: Vec<u8>,
     colours: Vec<u8>,
     out: Vec<u8>,
-}
-
-thread_local! {
-    /// A compressor is a few hundred KiB: one a thread (encoding runs on the server's
-    /// render threads), not one an encoder (one a player).
-    static COMPRESSOR: RefCell<Option<Box<CompressorOxide>>> = const { RefCell::new(None) };
 }
 
 impl FrameEncoder {
@@ -97,17 +112,7 @@ impl FrameEncoder {
                 if encoding == FrameEncoding::RunPlanes {
                     return &self.planes;
                 }
-                self.out.clear();
-                COMPRESSOR.with_borrow_mut(|slot| {
-                    let compressor = slot.get_or_insert_with(planes_compressor);
-                    let (status, _) =
-                        compress_to_output(compressor, &self.planes, TDEFLFlush::Finish, |chunk| {
-                            self.out.extend_from_slice(chunk);
-                            true
-                        });
-                    compressor.reset();
-                    debug_assert_eq!(status, TDEFLStatus::Done);
-                });
+                deflate_planes(&self.planes, TDEFLFlush::Finish, &mut self.out);
                 &self.out
             }
         }

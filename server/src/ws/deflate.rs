@@ -136,43 +136,43 @@ fn window_bits(v: &str) -> Option<u8> {
 pub enum Content {
     /// Anything: LZ77 matches and Huffman codes, level 1.
     Any,
-    /// Frames of run planes: Huffman codes only (see [`shared::codec::planes_compressor`]).
+    /// Frames of run planes: Huffman codes only, as [`shared::codec::deflate_planes`]
+    /// does (no matches, so any window allows it).
     RunPlanes,
 }
 
-/// What a compressor was made for: window bits and content.
-type Made = (u8, Content);
-
 thread_local! {
-    /// The compressor (a few hundred KiB: one a thread) and what it was made for.
-    static COMPRESSOR: RefCell<Option<(Made, Box<CompressorOxide>)>> = const { RefCell::new(None) };
+    /// Window bits it was made for, and the compressor (a few hundred KiB: one a thread).
+    static COMPRESSOR: RefCell<Option<(u8, Box<CompressorOxide>)>> = const { RefCell::new(None) };
     /// The decompressor of peers that keep no context (about 43 KiB: one a thread).
     static INFLATER: RefCell<Option<Box<InflateState>>> = const { RefCell::new(None) };
 }
 
 /// Compresses one message's payload for the wire (without the sync-flush tail).
 pub fn compress(payload: &[u8], deflate: Deflate, content: Content, out: &mut Vec<u8>) {
+    match content {
+        Content::RunPlanes => shared::codec::deflate_planes(payload, TDEFLFlush::Sync, out),
+        Content::Any => compress_any(payload, deflate.server_window_bits.unwrap_or(15), out),
+    }
+    if out.ends_with(&TAIL) {
+        out.truncate(out.len() - TAIL.len());
+    }
+}
+
+fn compress_any(payload: &[u8], bits: u8, out: &mut Vec<u8>) {
     COMPRESSOR.with_borrow_mut(|slot| {
-        let key = (deflate.server_window_bits.unwrap_or(15), content);
         let compressor = match slot {
-            Some((k, c)) if *k == key => c,
+            Some((b, c)) if *b == bits => c,
             _ => {
-                let compressor = match key {
-                    // Literals only: no window at all.
-                    (_, Content::RunPlanes) => shared::codec::planes_compressor(),
-                    // miniz cannot shrink its window; below 32 KiB only runs of one byte
-                    // (distance 1) are looked for, which any window allows.
-                    (bits, Content::Any) => {
-                        let strategy = if bits < 15 {
-                            CompressionStrategy::RLE
-                        } else {
-                            CompressionStrategy::Default
-                        };
-                        let flags = create_comp_flags_from_zip_params(1, -15, strategy as i32);
-                        Box::new(CompressorOxide::new(flags))
-                    }
+                // miniz cannot shrink its window; below 32 KiB only runs of one byte
+                // (distance 1) are looked for, which any window allows.
+                let strategy = if bits < 15 {
+                    CompressionStrategy::RLE
+                } else {
+                    CompressionStrategy::Default
                 };
-                &mut slot.insert((key, compressor)).1
+                let flags = create_comp_flags_from_zip_params(1, -15, strategy as i32);
+                &mut slot.insert((bits, Box::new(CompressorOxide::new(flags)))).1
             }
         };
         out.clear();
@@ -182,9 +182,6 @@ pub fn compress(payload: &[u8], deflate: Deflate, content: Content, out: &mut Ve
         });
         compressor.reset();
         debug_assert_eq!(status, TDEFLStatus::Okay);
-        if out.ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
-        }
     });
 }
 
