@@ -77,45 +77,78 @@ impl FrameEncoder {
         encoding: FrameEncoding,
         sky: &[u8],
     ) -> &'a [u8] {
-        match encoding {
-            FrameEncoding::Raw => indices,
-            FrameEncoding::Runs | FrameEncoding::RunPlanes => {
-                let (w, h) = (viewport.width(), viewport.height());
-                self.columns.resize(w * h, 0);
-                transpose(indices, w, h, w, &mut self.columns);
-                // [run count u32][sky rows: w low bytes, w high bytes][len-1 per run][colour per run]
-                self.planes.clear();
-                self.planes.resize(4 + 2 * w, 0);
-                self.colours.clear();
-                let mut left: &[u8] = &[];
-                for (x, column) in self.columns.chunks_exact(h).enumerate() {
-                    let mut y = column.iter().zip(sky).take_while(|(c, s)| c == s).count();
-                    self.planes[4 + x] = y as u8;
-                    self.planes[4 + w + x] = (y >> 8) as u8;
-                    while y < h {
-                        let colour = column[y];
-                        let end = run_end(column, y);
-                        // Runs longer than a length byte go out in pieces of 256.
-                        while y < end {
-                            let piece = (end - y).min(256);
-                            self.planes.push((piece - 1) as u8);
-                            self.colours
-                                .push(colour ^ left.get(y).copied().unwrap_or(0));
-                            y += piece;
-                        }
-                    }
-                    left = column;
-                }
-                let runs = self.colours.len() as u32;
-                self.planes[..4].copy_from_slice(&runs.to_le_bytes());
-                self.planes.extend_from_slice(&self.colours);
-                if encoding == FrameEncoding::RunPlanes {
-                    return &self.planes;
-                }
-                deflate_planes(&self.planes, TDEFLFlush::Finish, &mut self.out);
-                &self.out
-            }
+        if encoding == FrameEncoding::Raw {
+            return indices;
         }
+        let (w, h) = (viewport.width(), viewport.height());
+        let mut columns = std::mem::take(&mut self.columns);
+        columns.resize(w * h, 0);
+        transpose(indices, w, h, w, &mut columns);
+        self.build_planes(&columns, h, viewport, sky);
+        self.columns = columns;
+        self.finish(encoding)
+    }
+
+    /// The same from a frame stored column by column, as [`crate::Renderer::columns`]
+    /// gives it: column `x` is `columns[x * stride..][..height]`. Runs need columns, so
+    /// this saves transposing the frame into rows and back.
+    pub fn encode_columns(
+        &mut self,
+        columns: &[u8],
+        stride: usize,
+        viewport: Viewport,
+        encoding: FrameEncoding,
+        sky: &[u8],
+    ) -> &[u8] {
+        let (w, h) = (viewport.width(), viewport.height());
+        if encoding == FrameEncoding::Raw {
+            self.out.resize(w * h, 0);
+            transpose(columns, stride, w, h, &mut self.out);
+            return &self.out;
+        }
+        self.build_planes(columns, stride, viewport, sky);
+        self.finish(encoding)
+    }
+
+    /// `[run count u32][sky rows: w low bytes, w high bytes][len-1 per run][colour per run]`
+    /// into `self.planes`.
+    fn build_planes(&mut self, columns: &[u8], stride: usize, viewport: Viewport, sky: &[u8]) {
+        let (w, h) = (viewport.width(), viewport.height());
+        self.planes.clear();
+        self.planes.resize(4 + 2 * w, 0);
+        self.colours.clear();
+        let mut left: &[u8] = &[];
+        for x in 0..w {
+            let column = &columns[x * stride..][..h];
+            let mut y = column.iter().zip(sky).take_while(|(c, s)| c == s).count();
+            self.planes[4 + x] = y as u8;
+            self.planes[4 + w + x] = (y >> 8) as u8;
+            while y < h {
+                let colour = column[y];
+                let end = run_end(column, y);
+                // Runs longer than a length byte go out in pieces of 256.
+                while y < end {
+                    let piece = (end - y).min(256);
+                    self.planes.push((piece - 1) as u8);
+                    self.colours
+                        .push(colour ^ left.get(y).copied().unwrap_or(0));
+                    y += piece;
+                }
+            }
+            left = column;
+        }
+        let runs = self.colours.len() as u32;
+        self.planes[..4].copy_from_slice(&runs.to_le_bytes());
+        self.planes.extend_from_slice(&self.colours);
+    }
+
+    /// The planes as they are, or deflated.
+    fn finish(&mut self, encoding: FrameEncoding) -> &[u8] {
+        if encoding == FrameEncoding::RunPlanes {
+            return &self.planes;
+        }
+        deflate_planes(&self.planes, TDEFLFlush::Finish, &mut self.out);
+        &self.out
     }
 }
 
@@ -349,6 +382,18 @@ mod tests {
             dec.decode(&payload, v, FrameEncoding::Runs, renderer.sky(), &mut out)
                 .unwrap();
             assert_eq!(out, f, "yaw {yaw}");
+            // Straight from the renderer's columns: the same bytes, every encoding.
+            let (columns, stride) = renderer.columns();
+            let mut from_columns = FrameEncoder::new();
+            for e in [
+                FrameEncoding::Raw,
+                FrameEncoding::Runs,
+                FrameEncoding::RunPlanes,
+            ] {
+                let expected = enc.encode(&f, v, e, renderer.sky()).to_vec();
+                let got = from_columns.encode_columns(columns, stride, v, e, renderer.sky());
+                assert_eq!(got, &expected[..], "{e:?}, yaw {yaw}");
+            }
         }
     }
 

@@ -360,6 +360,21 @@ impl Renderer {
         out: &mut [u8],
     ) {
         assert_eq!(out.len(), viewport.pixels(), "frame buffer size");
+        self.render_columns(map, camera, options, viewport);
+        let (w, h) = (viewport.width(), viewport.height());
+        let (columns, stride) = self.columns();
+        transpose(columns, stride, w, h, out);
+    }
+
+    /// Renders `camera` over `map` column by column only, for [`Renderer::columns`]:
+    /// frame encoders want columns, so the transpose into rows would be undone.
+    pub fn render_columns(
+        &mut self,
+        map: &Map,
+        camera: &Camera,
+        options: &RenderOptions,
+        viewport: Viewport,
+    ) {
         let cam = camera.sanitized();
         let (w, h) = (viewport.width(), viewport.height());
         let horizon = horizon_row(&cam, viewport);
@@ -380,18 +395,26 @@ impl Renderer {
             h,
             stride: h + PAD,
         };
-        // Drawn column by column (every span contiguous), then transposed once.
+        // Drawn column by column: every span contiguous.
         self.columns.resize(w * frame.stride, 0);
         #[cfg(test)]
         if self.singly {
             for col in 0..w {
                 frame.columns::<1, false>(col, &self.slices, &self.sky, &mut self.columns);
             }
-            transpose(&self.columns[PAD..], frame.stride, w, h, out);
             return;
         }
         frame.draw(&self.slices, &self.sky, &mut self.columns);
-        transpose(&self.columns[PAD..], frame.stride, w, h, out);
+    }
+
+    /// The last frame column by column, and the distance between columns: column `x`
+    /// is `columns[x * stride..][..height]`, top row first.
+    /// (Empty before the first frame.)
+    pub fn columns(&self) -> (&[u8], usize) {
+        (
+            self.columns.get(PAD..).unwrap_or_default(),
+            self.sky.len() + PAD,
+        )
     }
 
     fn prepare_slices(

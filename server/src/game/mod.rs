@@ -89,7 +89,6 @@ struct Player {
 #[derive(Default)]
 struct Scratch {
     renderer: Renderer,
-    indices: Vec<u8>,
     encoder: shared::codec::FrameEncoder,
 }
 

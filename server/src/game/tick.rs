@@ -213,14 +213,10 @@ fn render_frame(
     viewport: shared::Viewport,
     wire: FrameWire,
 ) -> crate::ws::frame::Outgoing {
-    s.indices.resize(viewport.pixels(), 0);
-    s.renderer.render(
-        &game.map,
-        camera,
-        &RenderOptions::default(),
-        viewport,
-        &mut s.indices,
-    );
+    // Column by column: the encoder wants columns, so no transpose into rows and back.
+    s.renderer
+        .render_columns(&game.map, camera, &RenderOptions::default(), viewport);
+    let (columns, stride) = s.renderer.columns();
     wire.message(&Message::Frame(Frame {
         seq,
         camera: *camera,
@@ -228,9 +224,13 @@ fn render_frame(
         width: viewport.width() as u16,
         height: viewport.height() as u16,
         encoding: wire.encoding,
-        payload: s
-            .encoder
-            .encode(&s.indices, viewport, wire.encoding, s.renderer.sky()),
+        payload: s.encoder.encode_columns(
+            columns,
+            stride,
+            viewport,
+            wire.encoding,
+            s.renderer.sky(),
+        ),
     }))
 }
 
