@@ -3,7 +3,7 @@
 //! method of uWebSockets' `load_test`). Each server runs on its own single-threaded
 //! runtime and thread, the load generator on another, so each gets about one core.
 //!
-//! `cargo bench -p server --bench echo [-- SECONDS]`; prints a Markdown table.
+//! `cargo bench -p server --bench echo [-- SECONDS] [SIZExCONNS...]`; prints a Markdown table.
 
 use server::http::request::{Limits, parse};
 use server::ws::conn::{self, Echo, WsConfig};
@@ -26,6 +26,14 @@ fn main() {
         .filter_map(|a| a.parse().ok())
         .next()
         .unwrap_or(1.5);
+    // `SIZExCONNS` arguments (e.g. `16x500`) pick configurations, for profiling one.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| {
+            a.split_once('x')
+                .is_some_and(|(s, c)| s.parse::<usize>().is_ok() && c.parse::<usize>().is_ok())
+        })
+        .collect();
     let impls = [Impl::Voxelcast, Impl::Tungstenite, Impl::Fastwebsockets];
     let addrs: Vec<String> = impls.iter().map(|&i| start_server(i)).collect();
     println!(
@@ -34,6 +42,9 @@ fn main() {
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for size in [16usize, 1024, 64 * 1024] {
         for conns in [1usize, 100, 500] {
+            if !only.is_empty() && !only.contains(&format!("{size}x{conns}")) {
+                continue;
+            }
             let rates: Vec<f64> = addrs
                 .iter()
                 .map(|a| load(a, size, conns, seconds))

@@ -425,3 +425,108 @@ impl Handler for Echo {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A connection served with `config` (Echo handler), and the peer's end of it.
+    async fn served(config: WsConfig) -> (TcpStream, tokio::task::JoinHandle<Ending>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        // Nagle would hold a frame written right after another until the first is
+        // acknowledged, which on a paused clock comes only with the server's next frame.
+        peer.set_nodelay(true).unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let server = tokio::spawn(async move {
+            let (out, drain) = new_outbox(&config);
+            // Kept alive for the connection's life: a dropped sender reads as shutdown.
+            let (_keep, shutdown) = watch::channel(false);
+            let conn = Upgraded {
+                stream,
+                leftover: Vec::new(),
+                deflate: None,
+            };
+            serve(
+                conn,
+                &config,
+                &mut Echo { deflate: None },
+                out,
+                drain,
+                shutdown,
+            )
+            .await
+        });
+        (peer, server)
+    }
+
+    /// One unmasked server frame with a short payload: (opcode, payload).
+    async fn read_frame(peer: &mut TcpStream) -> (u8, Vec<u8>) {
+        let mut head = [0u8; 2];
+        peer.read_exact(&mut head).await.unwrap();
+        assert_eq!(head[0] & 0x80, 0x80, "a final frame");
+        assert!(head[1] < 126, "short payload, unmasked");
+        let mut payload = vec![0; head[1] as usize];
+        peer.read_exact(&mut payload).await.unwrap();
+        (head[0] & 0x0f, payload)
+    }
+
+    async fn send_masked(peer: &mut TcpStream, opcode: u8, payload: &[u8]) {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        peer.write_all(&frame).await.unwrap();
+    }
+
+    fn config() -> WsConfig {
+        WsConfig {
+            idle_ping: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(1),
+            ..WsConfig::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_is_pinged_then_closed_with_1001() {
+        let (mut peer, server) = served(config()).await;
+        let start = Instant::now();
+        assert_eq!(read_frame(&mut peer).await, (0x9, Vec::new()), "ping");
+        assert_eq!(start.elapsed().as_secs(), 5, "after idle_ping of silence");
+        let (opcode, payload) = read_frame(&mut peer).await;
+        assert_eq!(opcode, 0x8, "close");
+        assert_eq!(&payload[..2], &1001u16.to_be_bytes());
+        assert_eq!(&payload[2..], b"no response to ping");
+        assert_eq!(start.elapsed().as_secs(), 10, "after twice idle_ping");
+        // The peer never answers the close: the server gives up after close_timeout.
+        assert!(matches!(server.await.unwrap(), Ending::WeClosed(1001)));
+        assert_eq!(start.elapsed().as_secs(), 11);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_talks_or_answers_pings_stays() {
+        let (mut peer, server) = served(config()).await;
+        // Talking every 3 s: never pinged, every frame read is an echo.
+        for _ in 0..10 {
+            send_masked(&mut peer, 0x1, b"hi").await;
+            assert_eq!(read_frame(&mut peer).await, (0x1, b"hi".to_vec()));
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+        // Silent but answering pings: pinged every idle_ping, never closed.
+        for _ in 0..4 {
+            let start = Instant::now();
+            assert_eq!(read_frame(&mut peer).await, (0x9, Vec::new()));
+            assert!(start.elapsed() <= Duration::from_secs(5));
+            send_masked(&mut peer, 0xA, b"").await;
+        }
+        send_masked(&mut peer, 0x8, &1000u16.to_be_bytes()).await;
+        assert_eq!(
+            read_frame(&mut peer).await,
+            (0x8, 1000u16.to_be_bytes().to_vec())
+        );
+        assert!(matches!(server.await.unwrap(), Ending::PeerClosed(1000)));
+    }
+}
