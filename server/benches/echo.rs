@@ -2,6 +2,9 @@
 //! measured in the same run: N connections, each keeping one message in flight (the
 //! method of uWebSockets' `load_test`). Each server runs on its own single-threaded
 //! runtime and thread, the load generator on another, so each gets about one core.
+//! Besides round trips a second, each server thread's CPU time a round trip (from
+//! `/proc`), split into user and system: steadier than throughput on a shared machine,
+//! and it shows where the time goes (the kernel's share is the same for everyone).
 //!
 //! `cargo bench -p server --bench echo [-- SECONDS] [SIZExCONNS...]`; prints a Markdown table.
 
@@ -35,44 +38,77 @@ fn main() {
         })
         .collect();
     let impls = [Impl::Voxelcast, Impl::Tungstenite, Impl::Fastwebsockets];
-    let addrs: Vec<String> = impls.iter().map(|&i| start_server(i)).collect();
+    let servers: Vec<Server> = impls.iter().map(|&i| start_server(i)).collect();
     println!(
-        "| size | conns | voxelcast rt/s | tokio-tungstenite rt/s | fastwebsockets rt/s | voxelcast MB/s | ratio to the faster other |"
+        "| size | conns | voxelcast rt/s | tokio-tungstenite rt/s | fastwebsockets rt/s | voxelcast MB/s | ratio to the faster other | server CPU µs a round trip, user + system: voxelcast / tokio-tungstenite / fastwebsockets |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for size in [16usize, 1024, 64 * 1024] {
         for conns in [1usize, 100, 500] {
             if !only.is_empty() && !only.contains(&format!("{size}x{conns}")) {
                 continue;
             }
-            let rates: Vec<f64> = addrs
+            let runs: Vec<Run> = servers
                 .iter()
-                .map(|a| load(a, size, conns, seconds))
+                .map(|server| load(server, size, conns, seconds))
                 .collect();
+            let rates: Vec<f64> = runs.iter().map(|r| r.rate).collect();
             let best_other = rates[1].max(rates[2]);
+            let cpu: Vec<String> = runs
+                .iter()
+                .map(|r| format!("{:.1} + {:.1}", r.user_us, r.system_us))
+                .collect();
             println!(
-                "| {size} | {conns} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2} |",
+                "| {size} | {conns} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2} | {} |",
                 rates[0],
                 rates[1],
                 rates[2],
                 rates[0] * size as f64 * 2.0 / 1e6,
-                rates[0] / best_other
+                rates[0] / best_other,
+                cpu.join(" / ")
             );
         }
     }
 }
 
-/// Starts an echo server on its own thread; returns its address.
-fn start_server(which: Impl) -> String {
+struct Server {
+    addr: String,
+    /// The server thread's id, for its CPU time in `/proc`.
+    tid: String,
+}
+
+/// User and system CPU seconds the thread `tid` of this process has used so far, from
+/// `/proc` (in ticks of USER_HZ, 100 a second on Linux).
+fn thread_cpu(tid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime and stime are the
+    // 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let field = |i: usize| -> f64 {
+        rest.split_whitespace()
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (field(11) / 100.0, field(12) / 100.0)
+}
+
+/// Starts an echo server on its own thread.
+fn start_server(which: Impl) -> Server {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let tid = std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+            let addr = listener.local_addr().unwrap().to_string();
+            tx.send(Server { addr, tid }).unwrap();
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
                 let _ = stream.set_nodelay(true);
@@ -156,8 +192,18 @@ async fn fastws(mut stream: TcpStream) {
     }
 }
 
+/// What one configuration measured against one server.
+struct Run {
+    /// Round trips a second.
+    rate: f64,
+    /// The server thread's CPU time a round trip, in µs.
+    user_us: f64,
+    system_us: f64,
+}
+
 /// Round trips a second with `conns` connections, each with one message in flight.
-fn load(addr: &str, size: usize, conns: usize, seconds: f64) -> f64 {
+fn load(server: &Server, size: usize, conns: usize, seconds: f64) -> Run {
+    let addr = server.addr.as_str();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -199,15 +245,22 @@ fn load(addr: &str, size: usize, conns: usize, seconds: f64) -> f64 {
             .collect();
         tokio::time::sleep(warmup).await;
         counted_from.store(count.load(Ordering::Relaxed), Ordering::Relaxed);
+        let cpu0 = thread_cpu(&server.tid);
         let t0 = Instant::now();
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         let done = count.load(Ordering::Relaxed) - counted_from.load(Ordering::Relaxed);
         let elapsed = t0.elapsed().as_secs_f64();
+        let cpu1 = thread_cpu(&server.tid);
         stop.store(true, Ordering::Relaxed);
         for t in tasks {
             t.abort();
         }
-        done as f64 / elapsed
+        let per_trip = |s: f64| s * 1e6 / done.max(1) as f64;
+        Run {
+            rate: done as f64 / elapsed,
+            user_us: per_trip(cpu1.0 - cpu0.0),
+            system_us: per_trip(cpu1.1 - cpu0.1),
+        }
     })
 }
 

@@ -139,12 +139,24 @@ async fn read_side(
     let mut silent = 0u32;
     let idle = tokio::time::sleep_until(last_heard + config.idle_ping);
     // One wait on the shutdown signal for the whole connection, not one per read: every
-    // new wait would register with the channel that all connections share.
-    let stop = async move {
+    // new wait would register with the channel that all connections share. Once
+    // registered, it is polled again only when the signal has changed: each poll of a
+    // waiting `Notified` takes the channel's lock, once a message otherwise.
+    let probe = shutdown.clone();
+    let changed = async move {
         let mut shutdown = shutdown;
         let _ = shutdown.changed().await;
     };
-    tokio::pin!(idle, stop);
+    tokio::pin!(changed);
+    let mut registered = false;
+    let mut stop = std::future::poll_fn(move |cx| {
+        if registered && matches!(probe.has_changed(), Ok(false)) {
+            return std::task::Poll::Pending;
+        }
+        registered = true;
+        changed.as_mut().poll(cx)
+    });
+    tokio::pin!(idle);
     let ending = 'conn: loop {
         loop {
             match reader.next_event() {
@@ -180,6 +192,9 @@ async fn read_side(
         }
         loop {
             tokio::select! {
+                // In this order, without the macro's random start: the read is the
+                // one that is ever busy.
+                biased;
                 r = reader.read(&mut rd) => match r {
                     Ok(true) => {
                         last_heard = Instant::now();
@@ -276,26 +291,28 @@ impl Reader {
             && let Some((message, remaining)) = self.receiver.payload_target()
         {
             message.reserve(remaining.min(1 << 20));
-            let n = read_some(rd, &mut bytes::BufMut::limit(&mut *message, remaining)).await?;
+            let n = rd
+                .read_buf(&mut bytes::BufMut::limit(&mut *message, remaining))
+                .await?;
             if n > 0 {
                 self.pending = Some(self.receiver.payload_appended(n));
             }
             return Ok(n > 0);
         }
+        // A connection that gave its buffer back waits for bytes before taking one
+        // again: idle connections stay bufferless. (Through the socket's own reader
+        // slot: `readable()` would queue a waiter under a lock on every wait.)
+        if self.buf.capacity() == 0 {
+            let socket: &TcpStream = rd.as_ref();
+            std::future::poll_fn(|cx| socket.poll_read_ready(cx)).await?;
+        }
         // Room for the rest of a large frame at once, within reason.
         self.buf
             .reserve(self.receiver.pending_payload().clamp(16 * 1024, 1 << 20));
-        Ok(read_some(rd, &mut self.buf).await? > 0)
+        // Through `AsyncRead`, which notices that a short read drained the socket: the
+        // next wait needs no read that fails with `WouldBlock` (a syscall a message less).
+        Ok(rd.read_buf(&mut self.buf).await? > 0)
     }
-}
-
-/// Waits until the socket is readable, then reads what is there into `buf` (which
-/// must have room); 0 at end of stream. Waiting first keeps idle connections bufferless.
-/// The read goes through `AsyncRead`, which notices a short read drained the socket:
-/// the next wait needs no read that fails with `WouldBlock` (one syscall a message less).
-async fn read_some(rd: &mut OwnedReadHalf, buf: &mut impl bytes::BufMut) -> std::io::Result<usize> {
-    rd.readable().await?;
-    rd.read_buf(buf).await
 }
 
 async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {

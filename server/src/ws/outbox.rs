@@ -5,12 +5,9 @@
 
 use super::frame::{OpCode, Outgoing};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Poll;
-use tokio::sync::futures::OwnedNotified;
-use tokio::sync::{Notify, mpsc};
+use std::task::{Poll, Waker};
+use tokio::sync::Notify;
 
 /// Latest-wins kinds; at most one of each waits behind the socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,36 +22,42 @@ const SLOTS: usize = 3;
 #[error("connection is closed")]
 pub struct Closed;
 
+/// Everything under one lock: the writer takes what is ready and, when nothing is,
+/// leaves its waker here, all in one lock (the busiest path: once a message).
 #[derive(Default)]
 struct Pending {
     /// Frames from the connection's own task, ahead of `queue` (see `send_local`).
     local: VecDeque<Outgoing>,
+    /// Frames that must arrive, bounded by `Shared::capacity`.
+    queue: VecDeque<Outgoing>,
     latest: [Option<Outgoing>; SLOTS],
     close: Option<Outgoing>,
     /// Set once a close is queued or the writer stopped: nothing more is accepted.
     closed: bool,
     /// The connection is gone: the writer stops without writing anything more.
     aborted: bool,
+    /// Live [`Outbox`] handles; with none left, the writer stops once it has written
+    /// what is there.
+    handles: usize,
+    /// The writer, while it waits for something to write.
+    writer: Option<Waker>,
 }
 
 struct Shared {
     pending: Mutex<Pending>,
-    wake: Arc<Notify>,
+    capacity: usize,
+    /// Senders waiting for room in `queue`.
+    room: Notify,
 }
 
 /// A cloneable handle to one connection's outgoing side.
-#[derive(Clone)]
 pub struct Outbox {
-    queue: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
 }
 
 /// The writer's side of an [`Outbox`].
 pub struct Drain {
-    queue: mpsc::Receiver<Outgoing>,
     shared: Arc<Shared>,
-    /// Kept across polls, so a notification between two polls is not lost.
-    woken: Pin<Box<OwnedNotified>>,
 }
 
 pub enum Next {
@@ -65,23 +68,21 @@ pub enum Next {
     Stop,
 }
 
+/// An outbox whose reliable queue holds up to `queue` frames.
 pub fn outbox(queue: usize) -> (Outbox, Drain) {
-    let (tx, rx) = mpsc::channel(queue.max(1));
-    let wake = Arc::new(Notify::new());
     let shared = Arc::new(Shared {
-        pending: Mutex::new(Pending::default()),
-        wake: wake.clone(),
+        pending: Mutex::new(Pending {
+            handles: 1,
+            ..Pending::default()
+        }),
+        capacity: queue.max(1),
+        room: Notify::new(),
     });
     (
         Outbox {
-            queue: tx,
             shared: shared.clone(),
         },
-        Drain {
-            queue: rx,
-            shared,
-            woken: Box::pin(wake.notified_owned()),
-        },
+        Drain { shared },
     )
 }
 
@@ -90,15 +91,66 @@ impl Shared {
         // A panic while holding this lock cannot leave the data inconsistent: recover.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Changes the pending frames under the lock, then wakes the writer outside it.
+    fn update<T>(&self, change: impl FnOnce(&mut Pending) -> T) -> T {
+        let mut p = self.lock();
+        let out = change(&mut p);
+        let writer = p.writer.take();
+        drop(p);
+        if let Some(w) = writer {
+            w.wake();
+        }
+        out
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.shared.lock().handles += 1;
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.shared.update(|p| p.handles -= 1);
+    }
 }
 
 impl Outbox {
     /// Queues a frame that must be delivered, waiting while the queue is full.
     pub async fn send(&self, frame: Outgoing) -> Result<(), Closed> {
-        if self.shared.lock().closed {
-            return Err(Closed);
+        let mut frame = Some(frame);
+        loop {
+            // Registered before looking, so room made in between is not missed.
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            let writer = {
+                let mut p = self.shared.lock();
+                if p.closed {
+                    return Err(Closed);
+                }
+                if p.queue.len() < self.shared.capacity {
+                    p.queue.extend(frame.take());
+                    Some(p.writer.take())
+                } else {
+                    None
+                }
+            };
+            match writer {
+                Some(writer) => {
+                    if let Some(w) = writer {
+                        w.wake();
+                    }
+                    return Ok(());
+                }
+                None => room.await,
+            }
         }
-        self.queue.send(frame).await.map_err(|_| Closed)
     }
 
     /// Queues a frame without waking the writer, which is polled right after the
@@ -108,9 +160,8 @@ impl Outbox {
     /// queue is full, or `queue` holds frames this one must not overtake.
     pub(super) fn send_local(&self, frame: Outgoing) -> Result<(), Outgoing> {
         let mut p = self.shared.lock();
-        let queued = self.queue.capacity() < self.queue.max_capacity();
         // Bounded like `queue`.
-        if p.closed || queued || p.local.len() >= self.queue.max_capacity() {
+        if p.closed || !p.queue.is_empty() || p.local.len() >= self.shared.capacity {
             return Err(frame);
         }
         p.local.push_back(frame);
@@ -119,25 +170,18 @@ impl Outbox {
 
     /// Replaces whatever frame of this kind is still waiting; never waits.
     pub fn replace(&self, slot: Slot, frame: Outgoing) -> Result<(), Closed> {
-        let mut p = self.shared.lock();
-        if p.closed {
-            return Err(Closed);
-        }
-        p.latest[slot as usize] = Some(frame);
-        drop(p);
-        self.shared.wake.notify_one();
-        Ok(())
+        self.shared.update(|p| {
+            if p.closed {
+                return Err(Closed);
+            }
+            p.latest[slot as usize] = Some(frame);
+            Ok(())
+        })
     }
 
     /// Sends a close frame after what is queued, then nothing more. Only the first
     /// close counts.
     pub fn close(&self, code: u16, reason: &str) {
-        let mut p = self.shared.lock();
-        if p.closed {
-            return;
-        }
-        p.closed = true;
-        p.latest = Default::default();
         let mut payload = code.to_be_bytes().to_vec();
         // A close payload is at most 125 bytes: cut the reason at a character boundary.
         let mut end = reason.len().min(123);
@@ -145,20 +189,25 @@ impl Outbox {
             end -= 1;
         }
         payload.extend_from_slice(&reason.as_bytes()[..end]);
-        p.close = Some(Outgoing::new(OpCode::Close, payload));
-        drop(p);
-        self.shared.wake.notify_one();
+        self.shared.update(|p| {
+            if p.closed {
+                return;
+            }
+            p.closed = true;
+            p.latest = Default::default();
+            p.close = Some(Outgoing::new(OpCode::Close, payload));
+        });
+        // Senders waiting for room give up.
+        self.shared.room.notify_waiters();
     }
-}
 
-impl Outbox {
     /// The peer is gone: stop writing at once.
     pub fn abort(&self) {
-        let mut p = self.shared.lock();
-        p.closed = true;
-        p.aborted = true;
-        drop(p);
-        self.shared.wake.notify_one();
+        self.shared.update(|p| {
+            p.closed = true;
+            p.aborted = true;
+        });
+        self.shared.room.notify_waiters();
     }
 }
 
@@ -166,45 +215,47 @@ impl Drain {
     /// What to write next, if anything is ready now: queued frames first, then the
     /// latest-wins slots, then the close frame.
     pub fn ready(&mut self) -> Option<Next> {
-        {
-            let mut p = self.shared.lock();
-            if p.aborted {
-                return Some(Next::Stop);
-            }
-            if let Some(frame) = p.local.pop_front() {
-                return Some(Next::Send(frame));
-            }
+        let mut p = self.shared.lock();
+        self.take(&mut p)
+    }
+
+    fn take(&self, p: &mut Pending) -> Option<Next> {
+        if p.aborted {
+            return Some(Next::Stop);
         }
-        if let Ok(frame) = self.queue.try_recv() {
+        if let Some(frame) = p.local.pop_front() {
             return Some(Next::Send(frame));
         }
-        let mut p = self.shared.lock();
+        if let Some(frame) = p.queue.pop_front() {
+            if p.queue.len() + 1 == self.shared.capacity {
+                // It was full: a sender may be waiting.
+                self.shared.room.notify_waiters();
+            }
+            return Some(Next::Send(frame));
+        }
         if let Some(frame) = p.latest.iter_mut().find_map(Option::take) {
             return Some(Next::Send(frame));
         }
-        p.close.take().map(Next::Close)
+        if let Some(frame) = p.close.take() {
+            return Some(Next::Close(frame));
+        }
+        // Every handle is gone and everything they left has gone out.
+        (p.handles == 0).then_some(Next::Stop)
     }
 
     /// Waits for the next thing to write. Every poll looks at everything first, so
     /// frames queued by [`Outbox::send_local`] need no wake.
     pub async fn next(&mut self) -> Next {
         std::future::poll_fn(|cx| {
-            loop {
-                if let Some(next) = self.ready() {
-                    return Poll::Ready(next);
-                }
-                match self.queue.poll_recv(cx) {
-                    Poll::Ready(Some(frame)) => return Poll::Ready(Next::Send(frame)),
-                    // Every handle is gone; anything left in the slots still goes out.
-                    Poll::Ready(None) => return Poll::Ready(self.ready().unwrap_or(Next::Stop)),
-                    Poll::Pending => {}
-                }
-                if self.woken.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                // A slot or the close changed: wait for the next notification, look again.
-                self.woken.set(self.shared.wake.clone().notified_owned());
+            let mut p = self.shared.lock();
+            if let Some(next) = self.take(&mut p) {
+                return Poll::Ready(next);
             }
+            match &mut p.writer {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+            Poll::Pending
         })
         .await
     }
@@ -214,7 +265,7 @@ impl Drop for Drain {
     fn drop(&mut self) {
         // The writer is gone: make every producer see a closed connection.
         self.shared.lock().closed = true;
-        self.queue.close();
+        self.shared.room.notify_waiters();
     }
 }
 
@@ -269,6 +320,48 @@ mod tests {
         out.close(1000, "");
         assert!(out.send_local(bin(b"late")).is_err(), "closed");
         assert_eq!(text(drain.next().await), "close [3, 232]");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_sender_gets_room_when_the_writer_takes_a_frame() {
+        let (out, mut drain) = outbox(1);
+        out.send(bin(b"first")).await.unwrap();
+        let waiting = {
+            let out = out.clone();
+            tokio::spawn(async move { out.send(bin(b"second")).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the queue is full");
+        assert_eq!(text(drain.next().await), "send first");
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(5), waiting);
+        woken.await.expect("woken").unwrap().unwrap();
+        assert_eq!(text(drain.next().await), "send second");
+    }
+
+    #[tokio::test]
+    async fn the_writer_stops_once_every_handle_is_gone_and_all_is_written() {
+        let (out, mut drain) = outbox(4);
+        let other = out.clone();
+        out.send(bin(b"queued")).await.unwrap();
+        other.replace(Slot::State, bin(b"state")).unwrap();
+        drop(out);
+        let waiting = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                match drain.next().await {
+                    Next::Stop => return seen,
+                    next => seen.push(text(next)),
+                }
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one handle is left");
+        drop(other);
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(5), waiting);
+        assert_eq!(
+            stopped.await.expect("stops").unwrap(),
+            ["send queued", "send state"]
+        );
     }
 
     #[tokio::test]
