@@ -116,7 +116,14 @@ impl Clone for Outbox {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        self.shared.update(|p| p.handles -= 1);
+        let mut p = self.shared.lock();
+        p.handles -= 1;
+        // The last one: the writer must look again (it stops once all is written).
+        let writer = if p.handles == 0 { p.writer.take() } else { None };
+        drop(p);
+        if let Some(w) = writer {
+            w.wake();
+        }
     }
 }
 
