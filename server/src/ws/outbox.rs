@@ -119,7 +119,11 @@ impl Drop for Outbox {
         let mut p = self.shared.lock();
         p.handles -= 1;
         // The last one: the writer must look again (it stops once all is written).
-        let writer = if p.handles == 0 { p.writer.take() } else { None };
+        let writer = if p.handles == 0 {
+            p.writer.take()
+        } else {
+            None
+        };
         drop(p);
         if let Some(w) = writer {
             w.wake();
@@ -369,6 +373,69 @@ mod tests {
             stopped.await.expect("stops").unwrap(),
             ["send queued", "send state"]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_producers_lose_nothing_and_keep_their_order() {
+        const PRODUCERS: u8 = 4;
+        const EACH: u32 = 2000;
+        let (out, mut drain) = outbox(4);
+        let mut producers = Vec::new();
+        for p in 0..PRODUCERS {
+            let out = out.clone();
+            producers.push(tokio::spawn(async move {
+                for i in 0..EACH {
+                    let mut payload = vec![p];
+                    payload.extend_from_slice(&i.to_le_bytes());
+                    out.send(Outgoing::new(OpCode::Binary, payload))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        // Another thread replaces a latest-wins frame all the while.
+        let replacer = {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                for i in 0..=EACH {
+                    let frame = Outgoing::new(OpCode::Binary, i.to_le_bytes().to_vec());
+                    out.replace(Slot::Frame, frame).unwrap();
+                }
+            })
+        };
+        drop(out);
+        let writer = tokio::spawn(async move {
+            let mut next_of = [0u32; PRODUCERS as usize];
+            let mut last_frame = None;
+            loop {
+                match drain.next().await {
+                    Next::Send(f) if f.payload.len() == 5 => {
+                        let p = f.payload[0] as usize;
+                        let i = u32::from_le_bytes(f.payload[1..].try_into().unwrap());
+                        assert_eq!(i, next_of[p], "producer {p} in order, nothing lost");
+                        next_of[p] += 1;
+                    }
+                    Next::Send(f) => {
+                        let i = u32::from_le_bytes(f.payload[..].try_into().unwrap());
+                        assert!(last_frame < Some(i), "latest-wins frames only move on");
+                        last_frame = Some(i);
+                    }
+                    Next::Close(_) => panic!("nobody closed"),
+                    Next::Stop => return (next_of, last_frame),
+                }
+            }
+        });
+        let all = async {
+            for p in producers {
+                p.await.unwrap();
+            }
+            writer.await.unwrap()
+        };
+        let done = tokio::time::timeout(std::time::Duration::from_secs(10), all);
+        let (next_of, last_frame) = done.await.expect("nobody stalls");
+        replacer.join().unwrap();
+        assert_eq!(next_of, [EACH; PRODUCERS as usize]);
+        assert_eq!(last_frame, Some(EACH), "the newest frame goes out last");
     }
 
     #[tokio::test]
