@@ -140,27 +140,25 @@ impl Outbox {
             let room = self.shared.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            let writer = {
+            // `Some(the writer's waker, if it waits)` once queued, `None` when full.
+            let queued = {
                 let mut p = self.shared.lock();
                 if p.closed {
                     return Err(Closed);
                 }
-                if p.queue.len() < self.shared.capacity {
+                (p.queue.len() < self.shared.capacity).then(|| {
                     p.queue.extend(frame.take());
-                    Some(p.writer.take())
-                } else {
-                    None
-                }
+                    p.writer.take()
+                })
             };
-            match writer {
-                Some(writer) => {
-                    if let Some(w) = writer {
-                        w.wake();
-                    }
-                    return Ok(());
-                }
-                None => room.await,
+            let Some(writer) = queued else {
+                room.await;
+                continue;
+            };
+            if let Some(w) = writer {
+                w.wake();
             }
+            return Ok(());
         }
     }
 
