@@ -92,11 +92,12 @@ impl Shared {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes the pending frames under the lock, then wakes the writer outside it.
-    fn update<T>(&self, change: impl FnOnce(&mut Pending) -> T) -> T {
+    /// Changes the pending frames under the lock; wakes the writer, outside the lock, if
+    /// `change` says the writer has something new to look at.
+    fn update<T>(&self, change: impl FnOnce(&mut Pending) -> (T, bool)) -> T {
         let mut p = self.lock();
-        let out = change(&mut p);
-        let writer = p.writer.take();
+        let (out, wake) = change(&mut p);
+        let writer = if wake { p.writer.take() } else { None };
         drop(p);
         if let Some(w) = writer {
             w.wake();
@@ -116,18 +117,11 @@ impl Clone for Outbox {
 
 impl Drop for Outbox {
     fn drop(&mut self) {
-        let mut p = self.shared.lock();
-        p.handles -= 1;
-        // The last one: the writer must look again (it stops once all is written).
-        let writer = if p.handles == 0 {
-            p.writer.take()
-        } else {
-            None
-        };
-        drop(p);
-        if let Some(w) = writer {
-            w.wake();
-        }
+        // After the last one the writer must look again: it stops once all is written.
+        self.shared.update(|p| {
+            p.handles -= 1;
+            ((), p.handles == 0)
+        });
     }
 }
 
@@ -140,25 +134,20 @@ impl Outbox {
             let room = self.shared.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            // `Some(the writer's waker, if it waits)` once queued, `None` when full.
-            let queued = {
-                let mut p = self.shared.lock();
+            let queued = self.shared.update(|p| {
                 if p.closed {
-                    return Err(Closed);
+                    return (Err(Closed), false);
                 }
-                (p.queue.len() < self.shared.capacity).then(|| {
+                let fits = p.queue.len() < self.shared.capacity;
+                if fits {
                     p.queue.extend(frame.take());
-                    p.writer.take()
-                })
-            };
-            let Some(writer) = queued else {
-                room.await;
-                continue;
-            };
-            if let Some(w) = writer {
-                w.wake();
+                }
+                (Ok(fits), fits)
+            })?;
+            if queued {
+                return Ok(());
             }
-            return Ok(());
+            room.await;
         }
     }
 
@@ -181,10 +170,10 @@ impl Outbox {
     pub fn replace(&self, slot: Slot, frame: Outgoing) -> Result<(), Closed> {
         self.shared.update(|p| {
             if p.closed {
-                return Err(Closed);
+                return (Err(Closed), false);
             }
             p.latest[slot as usize] = Some(frame);
-            Ok(())
+            (Ok(()), true)
         })
     }
 
@@ -200,11 +189,12 @@ impl Outbox {
         payload.extend_from_slice(&reason.as_bytes()[..end]);
         self.shared.update(|p| {
             if p.closed {
-                return;
+                return ((), false);
             }
             p.closed = true;
             p.latest = Default::default();
             p.close = Some(Outgoing::new(OpCode::Close, payload));
+            ((), true)
         });
         // Senders waiting for room give up.
         self.shared.room.notify_waiters();
@@ -215,6 +205,7 @@ impl Outbox {
         self.shared.update(|p| {
             p.closed = true;
             p.aborted = true;
+            ((), true)
         });
         self.shared.room.notify_waiters();
     }
