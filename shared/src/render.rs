@@ -220,9 +220,7 @@ impl Frame<'_> {
             // Chromium, even with the indices in simd128.
             #[cfg(not(target_arch = "x86_64"))]
             for k in 0..N {
-                let c = (col + k) as u32;
-                let [x, y] = [0, 1].map(|i| start[i].wrapping_add(step[i].wrapping_mul(c)));
-                let index = ((x >> 16) & masks[0]) | ((y >> row_shift) & masks[1]);
+                let index = cell_index(start, step, (col + k) as u32, masks, row_shift);
                 cell[k] = cells[index as usize & mask];
                 top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
             }
@@ -317,10 +315,17 @@ fn cell_indices<const N: usize>(
         return out;
     }
     for (k, index) in out.iter_mut().enumerate() {
-        let [x, y] = [0, 1].map(|i| first[i].wrapping_add(step[i].wrapping_mul(k as u32)));
-        *index = ((x >> 16) & masks[0]) | ((y >> row_shift) & masks[1]);
+        *index = cell_index(start, step, col + k as u32, masks, row_shift);
     }
     out
+}
+
+/// The cell index of one slice's sample for column `c`: `start + c * step`, row shifted
+/// into place, masks wrapping the map (one lane of the x86 `cell_indices`).
+#[inline(always)]
+fn cell_index(start: [u32; 2], step: [u32; 2], c: u32, masks: [u32; 2], row_shift: u32) -> u32 {
+    let [x, y] = [0, 1].map(|i| start[i].wrapping_add(step[i].wrapping_mul(c)));
+    ((x >> 16) & masks[0]) | ((y >> row_shift) & masks[1])
 }
 
 /// Reusable per-viewport scratch space, so rendering a frame allocates nothing.
