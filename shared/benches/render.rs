@@ -1,5 +1,11 @@
 //! Frame time of the renderer on one core, at the original assembly server's settings
 //! (320x200, distance 400) and at the JavaScript demo's (distance 800).
+//!
+//! "turning": each frame a little further through a slow turn (0.002 rad a frame, 32
+//! frames, then again), as in flight: no two frames in a row are alike. "still": the
+//! same frame every time, which lets the CPU's branch predictor learn the frame's
+//! branches — flattering, and not what a game renders; kept to compare with earlier
+//! figures.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::mapgen::{DEFAULT_SEED, generate};
@@ -16,8 +22,24 @@ fn render(c: &mut Criterion) {
             distance,
             ..Camera::default()
         };
+        let turning: Vec<Camera> = (0..32)
+            .map(|i| Camera {
+                yaw: camera.yaw + i as f32 * 0.002,
+                ..camera
+            })
+            .collect();
         let mut frame = vec![0; viewport.pixels()];
-        c.bench_function(&format!("render {w}x{h} distance {distance}"), |b| {
+        c.bench_function(
+            &format!("render {w}x{h} distance {distance} turning"),
+            |b| {
+                let mut cameras = turning.iter().cycle();
+                b.iter(|| {
+                    let camera = cameras.next().unwrap_or(&camera);
+                    renderer.render(&map, black_box(camera), &options, viewport, &mut frame)
+                })
+            },
+        );
+        c.bench_function(&format!("render {w}x{h} distance {distance} still"), |b| {
             b.iter(|| renderer.render(&map, black_box(&camera), &options, viewport, &mut frame))
         });
     }
