@@ -255,9 +255,9 @@ impl Frame<'_> {
     /// lowers the y-buffers. Every column writes its first word, drawing or not: above
     /// the y-buffer it is overdrawn later by farther slices or the sky anyway (or lands
     /// in the padding), and a branch per column, taken or not as the terrain happens to
-    /// be, costs more than the stores once frames change: 0.112 / 0.385 / 0.686 ->
-    /// 0.076 / 0.28 / 0.55 ms on x86 with the camera turning, and in Chromium 640x360
-    /// frames 0.50 -> 0.40 ms (0.44 with the stores bounds-checked, hence raw pointers).
+    /// be, costs more than the stores once frames change (render bench, camera turning:
+    /// 0.112 / 0.385 / 0.686 -> 0.084 / 0.298 / 0.591 ms on x86; in Chromium 640x360
+    /// frames 0.50 -> 0.40 ms, 0.44 with the stores bounds-checked: hence raw pointers).
     #[inline(always)]
     fn spans<const N: usize>(
         &self,
