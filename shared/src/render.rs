@@ -268,8 +268,13 @@ impl Frame<'_> {
         group: &mut [u8],
     ) {
         assert!(group.len() >= N * self.stride);
+        // This slice's fog level as 256 entries, so that a colour index needs no bounds
+        // check (one a column cost 4-10 %).
+        let fog: &[u8; 256] = self.fog[s.fog as usize..][..256]
+            .try_into()
+            .expect("a fog level is 256 entries");
         for k in 0..N {
-            let word = [self.fog[s.fog as usize + (cell[k] >> 8) as usize]; 16];
+            let word = [fog[(cell[k] >> 8) as u8 as usize]; 16];
             debug_assert!((0..=self.h as i32).contains(&ybuf[k]));
             let (mut y, top) = (ybuf[k] - 16, top[k].max(0));
             // SAFETY: column `k` is `group[k * stride..][..stride]`, its row `y` at
