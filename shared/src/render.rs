@@ -203,7 +203,7 @@ impl Frame<'_> {
             let step = [s.dx as u32, s.dy as u32];
             let masks = [self.mask_x as u32, self.row_mask];
             let row_shift = 16 - self.shift;
-            // Negative tops are above the screen; clamped only for the columns that draw.
+            // Negative tops are above the screen; clamped where spans are drawn (`spans`).
             #[cfg(target_arch = "x86_64")]
             {
                 // In passes: indices four at a time in SSE2 registers, the loads, then
