@@ -258,6 +258,9 @@ impl Frame<'_> {
     /// be, costs more than the stores once frames change (render bench, camera turning:
     /// 0.112 / 0.385 / 0.686 -> 0.084 / 0.298 / 0.591 ms on x86; in Chromium 640x360
     /// frames 0.50 -> 0.40 ms, 0.44 with the stores bounds-checked: hence raw pointers).
+    /// Nearly every span is one word (133k words for 130k drawing columns a 1280x720
+    /// frame), so the first words get a straight pass of their own, the longer spans a
+    /// second one behind a single test: -5 to -6 % against one loop doing both.
     #[inline(always)]
     fn spans<const N: usize>(
         &self,
@@ -273,27 +276,42 @@ impl Frame<'_> {
         let fog: &[u8; 256] = self.fog[s.fog as usize..][..256]
             .try_into()
             .expect("a fog level is 256 entries");
+        // First words in passes apart from the rare longer spans: the rows and the test
+        // for more words compile to vector operations, and the stores to a plain sequence.
+        let mut first = [0i32; N];
+        let mut more = false;
         for k in 0..N {
-            let word = [fog[(cell[k] >> 8) as u8 as usize]; 16];
             debug_assert!((0..=self.h as i32).contains(&ybuf[k]));
-            let (mut y, top) = (ybuf[k] - 16, top[k].max(0));
+            first[k] = ybuf[k] - 16;
+            more |= first[k] > top[k].max(0);
+        }
+        let colour: [u8; N] = core::array::from_fn(|k| fog[(cell[k] >> 8) as u8 as usize]);
+        let base = group.as_mut_ptr().wrapping_add(PAD);
+        for k in 0..N {
             // SAFETY: column `k` is `group[k * stride..][..stride]`, its row `y` at
-            // `PAD + y`. The words start at rows `ybuf[k] - 16, ybuf[k] - 32, ...` while
-            // above `top`, all within `-16..=h - 16` because `0 <= top` and
-            // `ybuf[k] <= h` (y-buffers start at `h` and only fall, to 0 at least):
-            // every word lies in the column's padding (`PAD` = 16 rows) or its rows.
+            // `PAD + y`; `first[k]` is within `-16..=h - 16` because `ybuf[k] <= h`
+            // (y-buffers start at `h` and only fall, to 0 at least): the word lies in the
+            // column's padding (`PAD` = 16 rows) or its rows.
             unsafe {
-                let column = group.as_mut_ptr().add(k * self.stride + PAD);
-                column
-                    .offset(y as isize)
+                base.add(k * self.stride)
+                    .offset(first[k] as isize)
                     .cast::<[u8; 16]>()
-                    .write_unaligned(word);
+                    .write_unaligned([colour[k]; 16]);
+            }
+        }
+        if more {
+            for k in 0..N {
+                let (mut y, top) = (first[k], top[k].max(0));
                 while y > top {
                     y -= 16;
-                    column
-                        .offset(y as isize)
-                        .cast::<[u8; 16]>()
-                        .write_unaligned(word);
+                    // SAFETY: as above, and the rows stay above `top >= 0`, so at or
+                    // above row -16.
+                    unsafe {
+                        base.add(k * self.stride)
+                            .offset(y as isize)
+                            .cast::<[u8; 16]>()
+                            .write_unaligned([colour[k]; 16]);
+                    }
                 }
             }
         }
