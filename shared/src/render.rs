@@ -210,7 +210,13 @@ impl Frame<'_> {
                 // the tops (which the compiler vectorises).
                 let index = cell_indices::<N>(start, col as u32, step, masks, row_shift);
                 for k in 0..N {
-                    cell[k] = cells[index[k] as usize & mask];
+                    let index = index[k] as usize;
+                    debug_assert!(index < cells.len());
+                    // SAFETY: `index` is an x in `0..width` or-ed with a row in
+                    // `(0..height) << log2(width)` (`masks`; the map's sizes are powers of
+                    // two), so below `width * height = cells.len()`. (Masking it once more
+                    // instead cost an instruction a sample, 2-3 % of a frame.)
+                    cell[k] = unsafe { *cells.get_unchecked(index) };
                 }
                 for k in 0..N {
                     top[k] = (s.base - (cell[k] & 0xff) as i32 * s.scale) >> 8;
