@@ -43,6 +43,17 @@ struct Pending {
     writer: Option<Waker>,
 }
 
+impl Pending {
+    /// Anything for the writer.
+    fn any(&self) -> bool {
+        self.aborted
+            || !self.local.is_empty()
+            || !self.queue.is_empty()
+            || self.latest.iter().any(Option::is_some)
+            || self.close.is_some()
+    }
+}
+
 struct Shared {
     pending: Mutex<Pending>,
     capacity: usize,
@@ -58,6 +69,8 @@ pub struct Outbox {
 /// The writer's side of an [`Outbox`].
 pub struct Drain {
     shared: Arc<Shared>,
+    /// Whether anything was left when the last frame was taken (see [`Drain::more`]).
+    more: bool,
 }
 
 pub enum Next {
@@ -82,7 +95,10 @@ pub fn outbox(queue: usize) -> (Outbox, Drain) {
         Outbox {
             shared: shared.clone(),
         },
-        Drain { shared },
+        Drain {
+            shared,
+            more: false,
+        },
     )
 }
 
@@ -216,10 +232,20 @@ impl Drain {
     /// latest-wins slots, then the close frame.
     pub fn ready(&mut self) -> Option<Next> {
         let mut p = self.shared.lock();
-        self.take(&mut p)
+        let next = Self::take(&self.shared, &mut p);
+        self.more = next.is_some() && p.any();
+        next
     }
 
-    fn take(&self, p: &mut Pending) -> Option<Next> {
+    /// Whether the last frame taken left anything else to take: if not, the writer can
+    /// write out what it gathered and wait, without taking the lock once more to find
+    /// nothing (one lock a message less for a connection that answers one at a time).
+    /// Frames queued since are found by [`Drain::next`].
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    fn take(shared: &Shared, p: &mut Pending) -> Option<Next> {
         if p.aborted {
             return Some(Next::Stop);
         }
@@ -227,9 +253,9 @@ impl Drain {
             return Some(Next::Send(frame));
         }
         if let Some(frame) = p.queue.pop_front() {
-            if p.queue.len() + 1 == self.shared.capacity {
+            if p.queue.len() + 1 == shared.capacity {
                 // It was full: a sender may be waiting.
-                self.shared.room.notify_waiters();
+                shared.room.notify_waiters();
             }
             return Some(Next::Send(frame));
         }
@@ -248,7 +274,8 @@ impl Drain {
     pub async fn next(&mut self) -> Next {
         std::future::poll_fn(|cx| {
             let mut p = self.shared.lock();
-            if let Some(next) = self.take(&mut p) {
+            if let Some(next) = Self::take(&self.shared, &mut p) {
+                self.more = p.any();
                 return Poll::Ready(next);
             }
             match &mut p.writer {
@@ -283,6 +310,23 @@ mod tests {
 
     fn bin(bytes: &[u8]) -> Outgoing {
         Outgoing::new(OpCode::Binary, bytes.to_vec())
+    }
+
+    #[tokio::test]
+    async fn more_says_whether_the_last_take_left_anything() {
+        let (out, mut drain) = outbox(4);
+        out.send(bin(b"a")).await.unwrap();
+        out.replace(Slot::Frame, bin(b"frame")).unwrap();
+        assert_eq!(text(drain.next().await), "send a");
+        assert!(drain.more(), "the frame is still there");
+        assert_eq!(text(drain.ready().unwrap()), "send frame");
+        assert!(!drain.more());
+        assert!(out.send_local(bin(b"b")).is_ok());
+        assert_eq!(text(drain.next().await), "send b");
+        assert!(!drain.more());
+        out.close(1000, "");
+        assert!(drain.ready().is_some());
+        assert!(!drain.more());
     }
 
     #[tokio::test]
