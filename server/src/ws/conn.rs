@@ -301,12 +301,22 @@ impl Reader {
         if self.start == self.buf.len()
             && let Some((message, remaining)) = self.receiver.payload_target()
         {
-            message.reserve(remaining.min(1 << 20));
+            // Room for one byte more than the frame needs: when the socket holds just
+            // the rest of it, the read comes back short, and tokio knows the socket is
+            // drained (otherwise it tries once more, a read that fails with `WouldBlock`).
+            // A byte of the next frame that lands in the message goes to the buffer.
+            message.reserve(remaining.min(1 << 20) + 1);
             let n = rd
-                .read_buf(&mut bytes::BufMut::limit(&mut *message, remaining))
+                .read_buf(&mut bytes::BufMut::limit(&mut *message, remaining + 1))
                 .await?;
+            let extra = n.saturating_sub(remaining);
+            if extra > 0
+                && let Some(byte) = message.pop()
+            {
+                self.buf.push(byte);
+            }
             if n > 0 {
-                self.pending = Some(self.receiver.payload_appended(n));
+                self.pending = Some(self.receiver.payload_appended(n - extra));
             }
             return Ok(n > 0);
         }
@@ -502,11 +512,7 @@ mod tests {
     }
 
     async fn send_masked(peer: &mut TcpStream, opcode: u8, payload: &[u8]) {
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
-        let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        peer.write_all(&frame).await.unwrap();
+        peer.write_all(&masked(opcode, payload)).await.unwrap();
     }
 
     /// Real time, short: tokio's paused clock (its `test-util` feature) would also slow
@@ -527,6 +533,45 @@ mod tests {
 
     fn within(elapsed: Duration, at: Duration) -> bool {
         elapsed >= at && elapsed < at + SLACK
+    }
+
+    /// A masked client frame with any payload length.
+    fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut frame = vec![0x80 | opcode];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        frame
+    }
+
+    /// Large payloads are read straight into the message with room for one byte more:
+    /// a byte of the next frame read that way must reach the next frame.
+    #[tokio::test]
+    async fn frames_right_behind_a_large_one_arrive_whole() {
+        let (mut peer, _server) = served(config()).await;
+        let large: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        let mut bytes = Vec::new();
+        for i in 0..4u8 {
+            bytes.extend(masked(0x2, &large));
+            bytes.extend(masked(0x2, &[i; 5]));
+        }
+        peer.write_all(&bytes).await.unwrap();
+        for i in 0..4u8 {
+            let mut head = [0u8; 4];
+            peer.read_exact(&mut head).await.unwrap();
+            assert_eq!(head, [0x82, 126, 0x9c, 0x40], "40,000 bytes, binary");
+            let mut payload = vec![0; 40_000];
+            peer.read_exact(&mut payload).await.unwrap();
+            assert!(payload == large, "large message {i}");
+            assert_eq!(read_frame(&mut peer).await, (0x2, vec![i; 5]));
+        }
     }
 
     #[tokio::test]
