@@ -245,15 +245,10 @@ impl Frame<'_> {
             }
             let group = &mut out[col * self.stride..(col + N) * self.stride];
             self.spans(s, &top, &cell, &mut ybuf, group);
-            let mut open = false;
-            lowest = 0;
-            // Apart from the drawing, so that these compile to vector compares.
-            for &y in &ybuf {
-                open |= y > 0;
-                lowest = lowest.max(y);
-            }
-            if !open {
-                break;
+            // Apart from the drawing, so that this compiles to vector operations.
+            lowest = ybuf.iter().fold(0, |m, &y| m.max(y));
+            if lowest == 0 {
+                break; // every column has reached the top
             }
         }
         for (k, &y) in ybuf.iter().enumerate() {
