@@ -202,13 +202,13 @@ async fn fastws(mut stream: TcpStream) {
     }
 }
 
-/// What one configuration measured against one server.
 /// The run with the median rate.
 fn median(mut runs: Vec<Run>) -> Run {
     runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     runs.swap_remove(runs.len() / 2)
 }
 
+/// What one configuration measured against one server.
 #[derive(Clone, Copy)]
 struct Run {
     /// Round trips a second.
