@@ -343,7 +343,9 @@ fn hello(width: u16, height: u16) -> Vec<u8> {
 
 /// Hello in server mode, with the frame encodings listed in `encodings`, no name.
 fn hello_with(width: u16, height: u16, encodings: u8) -> Vec<u8> {
-    let mut m = vec![1, 1, 0, 0];
+    let mut m = vec![1];
+    m.extend_from_slice(&shared::protocol::VERSION.to_le_bytes());
+    m.push(0);
     m.extend_from_slice(&width.to_le_bytes());
     m.extend_from_slice(&height.to_le_bytes());
     m.extend_from_slice(&[encodings, 0, 0]);

@@ -12,7 +12,7 @@ use crate::camera::Camera;
 use crate::map::Palette;
 use thiserror::Error;
 
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Longest player name in bytes on the wire (the game allows 16 characters).
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest error text in bytes.
