@@ -1,11 +1,11 @@
 //! Frame payload encodings. A Voxel Space column is the sky over a stack of one-colour
 //! spans, so [`FrameEncoding::Runs`] sends a frame column by column as: how many rows of
 //! sky (the decoder redraws the sky from the camera), then the runs below it — their
-//! lengths (two short ones to a byte), and their colours XORed with the pixel to the left (neighbouring columns
-//! mostly agree, so that is mostly zeros). Each is a plane of its own and the planes go
-//! through a fast deflate — ours ([`FrameEncoding::Runs`]), or the WebSocket's
-//! permessage-deflate ([`FrameEncoding::RunPlanes`]), which browsers undo natively. Raw
-//! row-major indices stay as the baseline every client understands.
+//! lengths (two short ones to a byte), and their colours XORed with the pixel to the
+//! left (neighbouring columns mostly agree, so that is mostly zeros). Each is a plane of
+//! its own and the planes go through a fast deflate — ours ([`FrameEncoding::Runs`]), or
+//! the WebSocket's permessage-deflate ([`FrameEncoding::RunPlanes`]), which browsers undo
+//! natively. Raw row-major indices stay as the baseline every client understands.
 
 use crate::camera::Viewport;
 use crate::protocol::FrameEncoding;
@@ -158,7 +158,7 @@ impl FrameEncoder {
 
 /// Lengths of two runs in `1..=SHORT` share a byte (98 % of the flight's runs are that
 /// short): the planes are a quarter smaller, and inflating them — which costs by the
-/// byte it writes — a quarter cheaper.
+/// byte it writes — a fifth cheaper (`docs/BENCHMARKS.md`).
 const SHORT: u16 = 15;
 /// Codes from here on are one run each: `1..=30` rows in one byte...
 const SINGLE: u8 = (SHORT * SHORT) as u8;
@@ -265,7 +265,10 @@ fn draw_runs(
     let (w, h) = (viewport.width(), viewport.height());
     let (count, rest) = planes.split_first_chunk::<4>()?;
     let count = u32::from_le_bytes(*count) as usize;
-    let codes = rest.len().checked_sub(2 * w + count)?;
+    // Checked: on wasm32 a lying count could wrap the sum and split out of bounds.
+    let codes = rest
+        .len()
+        .checked_sub(w.checked_mul(2)?.checked_add(count)?)?;
     let (skies, rest) = rest.split_at(2 * w);
     let (codes, colours) = rest.split_at(codes);
     expand_lengths(codes, lengths)?;
@@ -548,6 +551,11 @@ mod tests {
         let mut lying = good.clone();
         lying[0] = 63;
         assert_eq!(runs(&lying, &mut out), bad);
+        for count in [u32::MAX, 1 << 31, 1 << 30] {
+            let mut huge = good.clone();
+            huge[..4].copy_from_slice(&count.to_le_bytes());
+            assert_eq!(runs(&huge, &mut out), bad, "run count {count}");
+        }
         assert_eq!(
             decode(&[], v, FrameEncoding::Runs, &sky[1..], &mut out),
             bad
