@@ -183,24 +183,24 @@ fn push_lengths(lengths: &[u16], out: &mut Vec<u8>) {
     }
 }
 
-/// For each length code: the first length - 1, the second length - 1 and how many
-/// lengths it holds (0: `LONG`, whose length is the next byte).
-const EXPAND: [(u8, u8, u8); 256] = {
-    let mut table = [(0, 0, 0); 256];
+/// For each length code below `LONG`: its first length - 1 in the low byte, the second
+/// (if a pair) in the high byte.
+const EXPAND: [u16; 256] = {
+    let mut table = [0; 256];
     let mut c = 0;
     while c < SINGLE as usize {
-        table[c] = ((c / SHORT as usize) as u8, (c % SHORT as usize) as u8, 2);
+        table[c] = (c / SHORT as usize) as u16 | ((c % SHORT as usize) as u16) << 8;
         c += 1;
     }
     while c < LONG as usize {
-        table[c] = ((c - SINGLE as usize) as u8, 0, 1);
+        table[c] = (c - SINGLE as usize) as u16;
         c += 1;
     }
     table
 };
 
 /// Undoes [`push_lengths`] into `out`, one `length - 1` a byte (the layout runs had
-/// before the codes), through a table and with both bytes of a pair written
+/// before the codes), through a table and with both bytes of a pair written as one
 /// unconditionally: no branch per code but for the rare long ones. `None` if a long
 /// length is cut off.
 fn expand_lengths(codes: &[u8], out: &mut Vec<u8>) -> Option<()> {
@@ -209,15 +209,14 @@ fn expand_lengths(codes: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.resize(2 * codes.len() + 1, 0);
     let (mut j, mut k) = (0, 0);
     while let Some(&code) = codes.get(k) {
-        let (first, second, n) = EXPAND[code as usize];
-        if n == 0 {
-            out[j] = *codes.get(k + 1)?;
+        if code == LONG {
+            *out.get_mut(j)? = *codes.get(k + 1)?;
             (j, k) = (j + 1, k + 2);
             continue;
         }
-        out[j] = first;
-        out[j + 1] = second;
-        (j, k) = (j + n as usize, k + 1);
+        out.get_mut(j..j + 2)?
+            .copy_from_slice(&EXPAND[code as usize].to_le_bytes());
+        (j, k) = (j + 1 + usize::from(code < SINGLE), k + 1);
     }
     out.truncate(j);
     Some(())
