@@ -39,7 +39,7 @@ impl Model {
 }
 
 const MODELS: [&str; 6] = [
-    "run length, alone (what deflate's Huffman codes see)",
+    "run length, alone (what protocol 1's Huffman codes saw; 2 codes pairs)",
     "run length given the distance to the left column's next run end",
     "... and whether the previous run ended with the left column's",
     "colour XOR left pixel, alone (what deflate's Huffman codes see)",
