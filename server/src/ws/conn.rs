@@ -271,6 +271,10 @@ impl Reader {
             None | Some(Ok(None)) => {}
             Some(other) => return other,
         }
+        // Nothing completes without input: skip the call (once a message).
+        if self.start == self.buf.len() {
+            return Ok(None);
+        }
         let (n, res) = self.receiver.feed(&self.buf[self.start..]);
         self.start += n;
         res
