@@ -283,8 +283,12 @@ impl Receiver {
             if total > self.max_message as u64 {
                 return Err(ProtocolError::MessageTooBig(self.max_message));
             }
-            // Reserve for what the header promises, but never trust it with more than 1 MiB.
-            self.message.reserve((header.len as usize).min(1 << 20));
+            // Reserve for what the header promises, but never trust it with more than 1 MiB;
+            // and a byte more, for a caller that reads the rest of the payload straight into
+            // the message (`payload_target`) with room for one byte of what follows:
+            // without it that read reallocated, copying the whole message again.
+            self.message
+                .reserve((header.len as usize).min(1 << 20).saturating_add(1));
         }
         self.frame = Some(Frame {
             header,
