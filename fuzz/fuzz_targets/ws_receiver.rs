@@ -3,6 +3,7 @@
 //! (permessage-deflate, chosen by the first byte's top bit) or not. It is fed on after
 //! errors too, as a connection does while it waits for the peer's Close.
 #![no_main]
+use bytes::{Buf, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use server::ws::deflate::{negotiate, Policy};
 use server::ws::receiver::{Event, Receiver};
@@ -14,12 +15,16 @@ fuzz_target!(|data: &[u8]| {
         .flatten();
     let split = split & 0x7f;
     let mut r = Receiver::new(4096).with_deflate(deflate);
-    let mut buf = Vec::new();
+    let mut buf = BytesMut::new();
     for chunk in data.chunks(split as usize + 1) {
         buf.extend_from_slice(chunk);
         loop {
-            let (n, res) = r.feed(&buf);
-            buf.drain(..n);
+            // As a connection does: whole frames split off in place first.
+            let (n, res) = match r.whole_message(&mut buf) {
+                Some(res) => (0, res.map(Some)),
+                None => r.feed(&buf),
+            };
+            buf.advance(n);
             match res {
                 Ok(Some(Event::Message(_, m))) => assert!(m.len() <= 4096),
                 Ok(Some(_)) => {}

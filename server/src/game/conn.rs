@@ -71,7 +71,7 @@ impl Handler for PlayerConn {
     async fn on_message(
         &mut self,
         kind: DataKind,
-        data: Vec<u8>,
+        data: bytes::Bytes,
         out: &Outbox,
     ) -> Result<(), CloseReason> {
         if kind == DataKind::Text {

@@ -5,6 +5,7 @@ use super::deflate::{self, Deflate};
 use super::frame::{OpCode, Outgoing};
 use super::outbox::{Drain, Next, Outbox, outbox};
 use super::receiver::{DataKind, Event, Receiver};
+use bytes::{Buf, Bytes, BytesMut};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -54,10 +55,13 @@ impl CloseReason {
 /// The application side of a connection.
 pub trait Handler: Send {
     /// A complete data message. `Err` closes the connection with that reason.
+    ///
+    /// `data` is often a piece of the connection's read buffer, shared, not copied: keep
+    /// it no longer than needed (the buffer's space is reused once every piece is gone).
     fn on_message(
         &mut self,
         kind: DataKind,
-        data: Vec<u8>,
+        data: Bytes,
         out: &Outbox,
     ) -> impl std::future::Future<Output = Result<(), CloseReason>> + Send;
 }
@@ -130,8 +134,7 @@ async fn read_side(
     shutdown: watch::Receiver<bool>,
 ) -> Ending {
     let mut reader = Reader {
-        buf: leftover,
-        start: 0,
+        buf: BytesMut::from(&leftover[..]),
         receiver,
         pending: None,
     };
@@ -258,8 +261,8 @@ async fn read_side(
 }
 
 struct Reader {
-    buf: Vec<u8>,
-    start: usize,
+    /// Bytes read and not yet taken; whole messages are split off it in place.
+    buf: BytesMut,
     receiver: Receiver,
     /// What a payload read straight into the message produced, not yet handed out.
     pending: Option<Result<Option<Event>, super::receiver::ProtocolError>>,
@@ -272,37 +275,32 @@ impl Reader {
             Some(other) => return other,
         }
         // Nothing completes without input: skip the call (once a message).
-        if self.start == self.buf.len() {
+        if self.buf.is_empty() {
             return Ok(None);
         }
-        let (n, res) = self.receiver.feed(&self.buf[self.start..]);
-        self.start += n;
+        if let Some(result) = self.receiver.whole_message(&mut self.buf) {
+            return result.map(Some);
+        }
+        let (n, res) = self.receiver.feed(&self.buf);
+        self.buf.advance(n);
         res
     }
 
     /// Gives the buffer back if nothing is pending in it (the connection is idle).
     fn release(&mut self) {
-        if self.start == self.buf.len() {
-            self.buf = Vec::new();
-            self.start = 0;
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
         }
     }
 
     /// Reads more bytes; `Ok(false)` at end of stream.
     async fn read(&mut self, rd: &mut OwnedReadHalf) -> std::io::Result<bool> {
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-            if self.buf.capacity() > 256 * 1024 {
-                self.buf = Vec::new();
-            }
-        } else if self.start > 64 * 1024 {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        if self.buf.is_empty() && self.buf.capacity() > 256 * 1024 {
+            self.buf = BytesMut::new();
         }
         // A large payload with nothing else buffered goes straight into the message:
         // one copy less.
-        if self.start == self.buf.len()
+        if self.buf.is_empty()
             && let Some((message, remaining)) = self.receiver.payload_target()
         {
             // Room for one byte more than the frame needs: when the socket holds just
@@ -317,7 +315,7 @@ impl Reader {
             if extra > 0
                 && let Some(byte) = message.pop()
             {
-                self.buf.push(byte);
+                self.buf.extend_from_slice(&[byte]);
             }
             if n > 0 {
                 self.pending = Some(self.receiver.payload_appended(n - extra));
@@ -331,9 +329,14 @@ impl Reader {
             let socket: &TcpStream = rd.as_ref();
             std::future::poll_fn(|cx| socket.poll_read_ready(cx)).await?;
         }
-        // Room for the rest of a large frame at once, within reason.
-        self.buf
-            .reserve(self.receiver.pending_payload().clamp(16 * 1024, 1 << 20));
+        // Room for the rest of a large frame at once, within reason. Topped up only when
+        // low: messages split off the buffer may still be on their way out (sharing its
+        // memory, which a reservation now would abandon for a new allocation); by the
+        // time it is low they are gone, and its space is reused.
+        let want = self.receiver.pending_payload().clamp(16 * 1024, 1 << 20);
+        if self.buf.capacity() - self.buf.len() < want.min(MIN_READ) {
+            self.buf.reserve(want);
+        }
         // Through `AsyncRead`, which notices that a short read drained the socket: the
         // next wait needs no read that fails with `WouldBlock` (a syscall a message less).
         Ok(rd.read_buf(&mut self.buf).await? > 0)
@@ -391,6 +394,9 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
     }
 }
 
+/// The least room a read is given in the buffer.
+const MIN_READ: usize = 4096;
+
 /// Frames smaller than this are batched; larger ones are written straight from their
 /// payload.
 const BATCH: usize = 16 * 1024;
@@ -441,7 +447,7 @@ impl Handler for Echo {
     async fn on_message(
         &mut self,
         kind: DataKind,
-        data: Vec<u8>,
+        data: Bytes,
         out: &Outbox,
     ) -> Result<(), CloseReason> {
         let opcode = match kind {

@@ -3,6 +3,7 @@
 //! Sans-IO: byte slices in, headers out. A header parse returns `Ok(None)` when more
 //! bytes are needed; incomplete is not invalid.
 
+use bytes::Bytes;
 use thiserror::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,11 +128,13 @@ pub fn parse_client_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, F
 pub struct Outgoing {
     head: [u8; 10],
     head_len: u8,
-    pub payload: Vec<u8>,
+    pub payload: Bytes,
 }
 
 impl Outgoing {
-    pub fn new(opcode: OpCode, payload: Vec<u8>) -> Outgoing {
+    /// A frame of `payload`: a `Vec` or a received message's `Bytes`, not copied.
+    pub fn new(opcode: OpCode, payload: impl Into<Bytes>) -> Outgoing {
+        let payload = payload.into();
         let mut head = [0u8; 10];
         head[0] = 0x80 | opcode.bits();
         let len = payload.len();
@@ -159,7 +162,7 @@ impl Outgoing {
     }
 
     /// A data frame whose payload is compressed with permessage-deflate (RSV1 set).
-    pub fn compressed(opcode: OpCode, payload: Vec<u8>) -> Outgoing {
+    pub fn compressed(opcode: OpCode, payload: impl Into<Bytes>) -> Outgoing {
         let mut frame = Outgoing::new(opcode, payload);
         frame.head[0] |= 0x40;
         frame
@@ -202,7 +205,7 @@ mod tests {
     /// A whole server frame as one buffer: header and payload.
     fn frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
         let o = Outgoing::new(opcode, payload.to_vec());
-        [o.head(), &o.payload].concat()
+        [o.head(), &o.payload[..]].concat()
     }
 
     fn check(bytes: &[u8], expected: Result<Option<(FrameHeader, usize)>, FrameError>) {

@@ -5,6 +5,7 @@
 use super::deflate::{Deflate, InflateError, Inflater};
 use super::frame::{FrameError, FrameHeader, OpCode, apply_mask, parse_client_header};
 use super::utf8::Utf8Validator;
+use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,7 +16,9 @@ pub enum DataKind {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
-    Message(DataKind, Vec<u8>),
+    /// A whole message: a piece of the caller's buffer when it came in one frame that
+    /// [`Receiver::whole_message`] could take, assembled otherwise.
+    Message(DataKind, Bytes),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
     /// The peer's close frame: its code and reason, if it gave one.
@@ -185,6 +188,39 @@ impl Receiver {
         self.after_error != AfterError::Nothing
     }
 
+    /// Splits a whole message off the front of `buf` without copying it, when it is one
+    /// plain data frame already complete there (the usual case for small messages): its
+    /// payload is unmasked in place and its text checked at once. `None` leaves `buf` to
+    /// [`Receiver::feed`]: for a message under way, a fragment, a control, compressed,
+    /// oversized, incomplete or malformed frame, and after an error.
+    pub fn whole_message(&mut self, buf: &mut BytesMut) -> Option<Result<Event, ProtocolError>> {
+        if self.frame.is_some() || self.kind.is_some() || self.skips_data() {
+            return None;
+        }
+        let Ok(Some((header, n))) = parse_client_header(buf) else {
+            return None;
+        };
+        let kind = match header.opcode {
+            OpCode::Text => DataKind::Text,
+            OpCode::Binary => DataKind::Binary,
+            _ => return None,
+        };
+        if !header.fin || header.rsv1 || header.len > self.max_message as u64 {
+            return None;
+        }
+        let end = n.checked_add(header.len as usize)?;
+        if buf.len() < end {
+            return None;
+        }
+        let mut payload = buf.split_to(end);
+        payload.advance(n);
+        apply_mask(&mut payload, header.mask, 0);
+        if kind == DataKind::Text && std::str::from_utf8(&payload).is_err() {
+            return Some(self.note(Err(ProtocolError::InvalidUtf8)));
+        }
+        Some(Ok(Event::Message(kind, payload.freeze())))
+    }
+
     /// Consumes bytes from the front of `input`. Returns how many were consumed and the
     /// next event, if one completed. Call again with the rest until it returns
     /// `Ok(None)`, which means it needs more input.
@@ -322,7 +358,7 @@ impl Receiver {
         } else if kind == DataKind::Text && !self.utf8.is_complete() {
             return Err(ProtocolError::InvalidUtf8);
         }
-        Ok(Some(Event::Message(kind, message)))
+        Ok(Some(Event::Message(kind, message.into())))
     }
 }
 

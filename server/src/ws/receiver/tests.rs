@@ -46,7 +46,7 @@ fn check(input: &[u8], expected: &[Event], error: Option<ProtocolError>) {
 }
 
 fn text(s: &str) -> Event {
-    Event::Message(DataKind::Text, s.as_bytes().to_vec())
+    Event::Message(DataKind::Text, Bytes::copy_from_slice(s.as_bytes()))
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn rfc6455_examples() {
         let data: Vec<u8> = (0..n).map(|i| i as u8).collect();
         check(
             &client(true, 2, &data),
-            &[Event::Message(DataKind::Binary, data.clone())],
+            &[Event::Message(DataKind::Binary, data.clone().into())],
             None,
         );
     }
@@ -125,16 +125,22 @@ fn invalid_utf8_fails_before_the_frame_ends() {
 }
 
 /// Feeds `input` in pieces of `piece` bytes and goes on after errors, as a connection
-/// does while it waits for the peer's Close: events and errors in order.
+/// does while it waits for the peer's Close: events and errors in order. Whole frames
+/// go through [`Receiver::whole_message`] first, as on a connection: every test that
+/// expects the same for every piece size (`check`) compares it with `feed`.
 fn run_past_errors(input: &[u8], piece: usize, max: usize) -> Vec<Result<Event, ProtocolError>> {
     let mut r = Receiver::new(max);
     let mut seen = Vec::new();
-    let mut buf = Vec::new();
+    let mut buf = BytesMut::new();
     for chunk in input.chunks(piece) {
         buf.extend_from_slice(chunk);
         loop {
+            if let Some(res) = r.whole_message(&mut buf) {
+                seen.push(res);
+                continue;
+            }
             let (n, res) = r.feed(&buf);
-            buf.drain(..n);
+            buf.advance(n);
             match res {
                 Ok(Some(e)) => seen.push(Ok(e)),
                 Ok(None) => break,
@@ -359,4 +365,64 @@ fn compressed_rejects() {
         &mut bad,
     );
     assert_eq!(code(&client(true, 0x41, &bad), 100), Some(1007));
+}
+
+#[test]
+fn whole_frames_in_the_buffer_are_handed_out_in_place() {
+    let input = [client(true, 2, b"abc"), client(true, 1, b"de")].concat();
+    let mut buf = BytesMut::from(&input[..]);
+    let start = buf.as_ptr() as usize;
+    let mut r = Receiver::new(1 << 20);
+    let Some(Ok(Event::Message(DataKind::Binary, m))) = r.whole_message(&mut buf) else {
+        panic!("a whole binary frame");
+    };
+    assert_eq!(m, &b"abc"[..]);
+    assert_eq!(
+        m.as_ptr() as usize,
+        start + 6,
+        "not copied: right after its header"
+    );
+    let Some(Ok(Event::Message(DataKind::Text, m))) = r.whole_message(&mut buf) else {
+        panic!("a whole text frame");
+    };
+    assert_eq!(m, &b"de"[..]);
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn frames_whole_message_cannot_take_are_left_to_feed() {
+    let mut r = Receiver::new(100);
+    let untouched = |r: &mut Receiver, bytes: &[u8]| {
+        let mut buf = BytesMut::from(bytes);
+        assert!(r.whole_message(&mut buf).is_none(), "{bytes:02x?}");
+        assert_eq!(&buf[..], bytes, "left as it was");
+    };
+    let hello = client(true, 1, b"Hello");
+    untouched(&mut r, &hello[..hello.len() - 1]); // incomplete
+    untouched(&mut r, &client(false, 1, b"Hel")); // a first fragment
+    untouched(&mut r, &client(true, 9, b"ping")); // control
+    untouched(&mut r, &client(true, 2, &[0; 101])); // over the limit: feed reports it
+    let mut unmasked = client(true, 2, b"x");
+    unmasked[1] &= 0x7f;
+    untouched(&mut r, &unmasked); // malformed: feed reports it
+    let mut compressed = client(true, 2, b"x");
+    compressed[0] |= 0x40;
+    untouched(&mut r, &compressed);
+    // Mid-message, even a complete final frame belongs to the general path.
+    assert_eq!(r.feed(&client(false, 1, b"Hel")).1, Ok(None));
+    untouched(&mut r, &client(true, 0, b"lo"));
+    untouched(&mut r, &hello);
+}
+
+#[test]
+fn bad_text_in_a_whole_frame_fails_as_in_pieces() {
+    let mut r = Receiver::new(1 << 20);
+    let mut buf = BytesMut::from(&client(true, 1, b"ok\xff")[..]);
+    assert_eq!(
+        r.whole_message(&mut buf),
+        Some(Err(ProtocolError::InvalidUtf8))
+    );
+    // Afterwards only the peer's Close matters: the general path skips data.
+    let mut next = BytesMut::from(&client(true, 1, b"Hello")[..]);
+    assert!(r.whole_message(&mut next).is_none());
 }
