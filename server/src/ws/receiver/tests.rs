@@ -129,13 +129,22 @@ fn invalid_utf8_fails_before_the_frame_ends() {
 /// go through [`Receiver::whole_message`] first, as on a connection: every test that
 /// expects the same for every piece size (`check`) compares it with `feed`.
 fn run_past_errors(input: &[u8], piece: usize, max: usize) -> Vec<Result<Event, ProtocolError>> {
+    drive(input, piece, max, true)
+}
+
+/// [`run_past_errors`] through `feed` alone.
+fn run_feed_only(input: &[u8], piece: usize, max: usize) -> Vec<Result<Event, ProtocolError>> {
+    drive(input, piece, max, false)
+}
+
+fn drive(input: &[u8], piece: usize, max: usize, whole: bool) -> Vec<Result<Event, ProtocolError>> {
     let mut r = Receiver::new(max);
     let mut seen = Vec::new();
     let mut buf = BytesMut::new();
     for chunk in input.chunks(piece) {
         buf.extend_from_slice(chunk);
         loop {
-            if let Some(res) = r.whole_message(&mut buf) {
+            if whole && let Some(res) = r.whole_message(&mut buf) {
                 seen.push(res);
                 continue;
             }
@@ -425,4 +434,44 @@ fn bad_text_in_a_whole_frame_fails_as_in_pieces() {
     // Afterwards only the peer's Close matters: the general path skips data.
     let mut next = BytesMut::from(&client(true, 1, b"Hello")[..]);
     assert!(r.whole_message(&mut next).is_none());
+}
+
+/// One frame for the differential test: mostly well-formed, sometimes not.
+fn arbitrary_frame() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    (
+        any::<bool>(),
+        prop::sample::select(vec![0u8, 1, 2, 8, 9, 10, 3]),
+        prop::collection::vec(
+            prop::sample::select(vec![b'a', 0xce, 0xba, 0xff, 0x00]),
+            0..300,
+        ),
+        0u8..8,
+    )
+        .prop_map(|(fin, opcode, payload, flaw)| {
+            let mut frame = client(fin, opcode, &payload);
+            match flaw {
+                0 => frame[1] &= 0x7f, // unmasked
+                1 => frame[0] |= 0x40, // RSV1 without deflate
+                _ => {}
+            }
+            frame
+        })
+}
+
+proptest::proptest! {
+    /// Whole frames split off in place (`whole_message`) give exactly what `feed` alone
+    /// gives, events and errors, whatever the frames and however the bytes arrive.
+    #[test]
+    fn whole_messages_and_feed_agree(
+        frames in proptest::collection::vec(arbitrary_frame(), 1..8),
+        piece in 1usize..400,
+        max in proptest::sample::select(vec![100usize, 1 << 20]),
+    ) {
+        let input = frames.concat();
+        proptest::prop_assert_eq!(
+            run_past_errors(&input, piece, max),
+            run_feed_only(&input, piece, max)
+        );
+    }
 }
