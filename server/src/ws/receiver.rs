@@ -322,9 +322,8 @@ impl Receiver {
             // Reserve for what the header promises, but never trust it with more than 1 MiB;
             // and a byte more, for a caller that reads the rest of the payload straight into
             // the message (`payload_target`) with room for one byte of what follows:
-            // without it that read reallocated, copying the whole message again.
-            self.message
-                .reserve((header.len as usize).min(1 << 20).saturating_add(1));
+            // without it that read reallocated the message once a large frame.
+            self.message.reserve((header.len as usize).min(1 << 20) + 1);
         }
         self.frame = Some(Frame {
             header,
