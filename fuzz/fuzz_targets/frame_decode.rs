@@ -4,9 +4,9 @@
 //! run decoding without having to find valid deflate streams.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use shared::Viewport;
 use shared::codec::FrameDecoder;
 use shared::protocol::FrameEncoding;
-use shared::Viewport;
 
 fuzz_target!(|data: &[u8]| {
     let [mode, w, h, rest @ ..] = data else {
@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
     } else {
         rest
     };
-    let sky: Vec<u8> = (0..viewport.height()).map(|y| 224 + (y % 32) as u8).collect();
+    let sky: Vec<u8> = (0..viewport.height())
+        .map(|y| 224 + (y % 32) as u8)
+        .collect();
     let mut out = vec![0; viewport.pixels()];
     let _ = FrameDecoder::new().decode(payload, viewport, encoding, &sky, &mut out);
 });

@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(Some((req, n))) = parse(data, &Limits::default()) {
         assert!(n <= data.len());
         if let Ok(path) = relative_path(&req.target) {
-            assert!(path.components().all(|c| matches!(c, std::path::Component::Normal(_))));
+            assert!(
+                path.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            );
         }
     }
 });

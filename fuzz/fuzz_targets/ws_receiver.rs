@@ -5,11 +5,13 @@
 #![no_main]
 use bytes::{Buf, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use server::ws::deflate::{negotiate, Policy};
+use server::ws::deflate::{Policy, negotiate};
 use server::ws::receiver::{Event, Receiver};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, data)) = data.split_first() else { return };
+    let Some((&split, data)) = data.split_first() else {
+        return;
+    };
     let deflate = (split & 0x80 != 0)
         .then(|| negotiate(["permessage-deflate"], Policy::Accept))
         .flatten();

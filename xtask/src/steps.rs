@@ -68,6 +68,14 @@ pub fn test() -> anyhow::Result<()> {
     let browser_tests = root().join("tests/browser");
     setup::node_modules(&browser_tests)?;
     run(cargo().args(["fmt", "--all", "--check"]))?;
+    // The fuzz crate is a workspace of its own: `--all` above does not reach it.
+    run(cargo().args([
+        "fmt",
+        "--all",
+        "--check",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+    ]))?;
     run(cargo().args([
         "clippy",
         "--workspace",
