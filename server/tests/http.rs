@@ -228,8 +228,16 @@ impl Ws {
 
     /// Opens with `extra` header lines; returns the response head too.
     fn open_with(server: &Server, path: &str, extra: &str) -> (Ws, String) {
+        Ws::open_sending(server, path, extra, &[])
+    }
+
+    /// Opens with `extra` header lines and `behind` written in the same write as the
+    /// request; returns the response head too.
+    fn open_sending(server: &Server, path: &str, extra: &str, behind: &[u8]) -> (Ws, String) {
         let mut s = server.connect();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").unwrap();
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").into_bytes();
+        request.extend_from_slice(behind);
+        s.write_all(&request).unwrap();
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             let mut b = [0u8];
@@ -246,8 +254,13 @@ impl Ws {
         self.0.write_all(bytes).unwrap();
     }
 
-    /// A masked frame (mask 0: the payload goes out as it is).
+    /// Sends a masked frame (mask 0: the payload goes out as it is).
     fn send(&mut self, opcode: u8, payload: &[u8]) {
+        self.send_raw(&Ws::frame(opcode, payload));
+    }
+
+    /// A masked frame's bytes.
+    fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0x80 | opcode];
         if payload.len() < 126 {
             f.push(0x80 | payload.len() as u8);
@@ -257,7 +270,7 @@ impl Ws {
         }
         f.extend_from_slice(&[0; 4]);
         f.extend_from_slice(payload);
-        self.send_raw(&f);
+        f
     }
 
     /// Reads one server frame: (opcode, payload).
@@ -335,6 +348,21 @@ fn websocket_failures_close_with_the_right_code() {
     let r = server.exchange(b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
     assert_eq!(status(&r), "426");
     assert!(r.contains("Sec-WebSocket-Version: 13\r\n"));
+}
+
+#[test]
+fn frames_in_the_same_write_as_the_upgrade_request_are_answered() {
+    let server = Server::start(&[]);
+    // They arrive in the handshake's buffer, and must go on to the WebSocket's.
+    let behind = [
+        Ws::frame(2, b"first"),
+        Ws::frame(9, b"ping"),
+        Ws::frame(1, b"second"),
+    ];
+    let (mut ws, _) = Ws::open_sending(&server, "/echo", "", &behind.concat());
+    assert_eq!(ws.recv(), (2, b"first".to_vec()));
+    assert_eq!(ws.recv(), (10, b"ping".to_vec()));
+    assert_eq!(ws.recv(), (1, b"second".to_vec()));
 }
 
 fn hello(width: u16, height: u16) -> Vec<u8> {
