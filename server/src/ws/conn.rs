@@ -469,8 +469,9 @@ impl Handler for Echo {
         };
         match out.send_local(frame) {
             Ok(()) => Ok(()),
-            Err(frame) => out
-                .send(frame)
+            // Boxed: inline, this rare wait's state made every message's future large
+            // enough to be copied with `memcpy`, twice.
+            Err(frame) => Box::pin(out.send(frame))
                 .await
                 .map_err(|_| CloseReason::new(1001, "going away")),
         }
@@ -585,6 +586,36 @@ mod tests {
             assert!(payload == large, "large message {i}");
             assert_eq!(read_frame(&mut peer).await, (0x2, vec![i; 5]));
         }
+    }
+
+    /// Echoes wait in the outbox once the peer stops reading, and then the connection
+    /// stops reading too: the peer is pushed back instead of the server buffering what it
+    /// sends. Once it reads, every echo arrives, in order.
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_is_pushed_back_and_loses_nothing() {
+        const COUNT: usize = 600;
+        const SIZE: usize = 60_000;
+        let (peer, _server) = served(config()).await;
+        let (mut rd, mut wr) = peer.into_split();
+        let message = |i: usize| vec![(i % 251) as u8; SIZE];
+        let writer = tokio::spawn(async move {
+            for i in 0..COUNT {
+                wr.write_all(&masked(0x2, &message(i))).await.unwrap();
+            }
+            wr
+        });
+        // 36 MB sent, far beyond what the sockets and the outbox hold: the writer stalls.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!writer.is_finished(), "the server stopped reading");
+        for i in 0..COUNT {
+            let mut head = [0u8; 4];
+            rd.read_exact(&mut head).await.unwrap();
+            assert_eq!(head, [0x82, 126, 0xea, 0x60], "60,000 bytes, binary");
+            let mut payload = vec![0; SIZE];
+            rd.read_exact(&mut payload).await.unwrap();
+            assert!(payload == message(i), "echo {i} whole and in order");
+        }
+        writer.await.unwrap();
     }
 
     #[tokio::test]
