@@ -325,19 +325,19 @@ impl Reader {
             }
             return Ok(n > 0);
         }
-        // A connection that gave its buffer back waits for bytes before taking one
-        // again: idle connections stay bufferless. (Through the socket's own reader
-        // slot: `readable()` would queue a waiter under a lock on every wait.)
-        if self.buf.capacity() == 0 {
+        // Room for the rest of a large frame at once, within reason; topped up only when
+        // low. Messages split off the buffer may still be on their way out, sharing its
+        // memory, and a reservation now would abandon it for a new allocation: unless
+        // its space can be had back at once, wait for the peer's next bytes first (by
+        // then the answers have usually been written, and the space is reused in place).
+        // A connection that gave its buffer back waits the same way: idle connections
+        // stay bufferless. (Through the socket's own reader slot: `readable()` would
+        // queue a waiter under a lock on every wait.)
+        let want = self.receiver.pending_payload().clamp(READ_BUF, 1 << 20);
+        if self.buf.capacity() - self.buf.len() < want.min(MIN_READ) && !self.buf.try_reclaim(want)
+        {
             let socket: &TcpStream = rd.as_ref();
             std::future::poll_fn(|cx| socket.poll_read_ready(cx)).await?;
-        }
-        // Room for the rest of a large frame at once, within reason. Topped up only when
-        // low: messages split off the buffer may still be on their way out (sharing its
-        // memory, which a reservation now would abandon for a new allocation); by the
-        // time it is low they are gone, and its space is reused.
-        let want = self.receiver.pending_payload().clamp(16 * 1024, 1 << 20);
-        if self.buf.capacity() - self.buf.len() < want.min(MIN_READ) {
             self.buf.reserve(want);
         }
         // Through `AsyncRead`, which notices that a short read drained the socket: the
@@ -398,7 +398,10 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
 }
 
 /// The least room a read is given in the buffer.
-const MIN_READ: usize = 4096;
+const MIN_READ: usize = 1024;
+
+/// A new read buffer's size, unless a large frame is pending.
+const READ_BUF: usize = 4096;
 
 /// Frames smaller than this are batched; larger ones are written straight from their
 /// payload.
