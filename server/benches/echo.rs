@@ -6,10 +6,15 @@
 //! `/proc`), split into user and system: steadier than throughput on a shared machine,
 //! and it shows where the time goes (the kernel's share is the same for everyone).
 //!
-//! Three rounds per configuration, each server first, second and last once; the median
-//! round of each is printed.
+//! The three servers take turns in short slices (a quarter of a second each, every server
+//! first, second and last in turn), their connections open throughout: each figure sums
+//! many slices spread over the same stretch of time, so the machine's drifts and spells
+//! (±8 % from minute to minute on the VM this was written on) fall on all three alike.
+//! Each slice also gives a ratio of its own against the faster other in the same
+//! rotation; their quartiles are printed, to show how far the total can be trusted.
 //!
-//! `cargo bench -p server --bench echo [-- SECONDS] [SIZExCONNS...]`; prints a Markdown table.
+//! `cargo bench -p server --bench echo [-- SECONDS] [SIZExCONNS...]` (SECONDS measured per
+//! server and configuration, 3 by default); prints a Markdown table.
 
 use server::http::request::{Limits, parse};
 use server::ws::conn::{self, Echo, WsConfig};
@@ -27,11 +32,16 @@ enum Impl {
     Fastwebsockets,
 }
 
+/// Measured time of one slice, and the unmeasured start of it (connections that waited
+/// get going again).
+const SLICE: Duration = Duration::from_millis(250);
+const SETTLE: Duration = Duration::from_millis(40);
+
 fn main() {
     let seconds: f64 = std::env::args()
         .filter_map(|a| a.parse().ok())
         .next()
-        .unwrap_or(1.5);
+        .unwrap_or(3.0);
     // `SIZExCONNS` arguments (e.g. `16x500`) pick configurations, for profiling one.
     let only: Vec<String> = std::env::args()
         .skip(1)
@@ -42,39 +52,38 @@ fn main() {
         .collect();
     let impls = [Impl::Voxelcast, Impl::Tungstenite, Impl::Fastwebsockets];
     let servers: Vec<Server> = impls.iter().map(|&i| start_server(i)).collect();
+    let rounds = ((seconds / SLICE.as_secs_f64()).round() as usize).max(1);
     println!(
-        "| size | conns | voxelcast rt/s | tokio-tungstenite rt/s | fastwebsockets rt/s | voxelcast MB/s | ratio to the faster other | server CPU µs a round trip, user + system: voxelcast / tokio-tungstenite / fastwebsockets |"
+        "| size | conns | voxelcast rt/s | tokio-tungstenite rt/s | fastwebsockets rt/s | voxelcast MB/s | ratio to the faster other | slices' ratios, quartiles | server CPU µs a round trip, user + system: voxelcast / tokio-tungstenite / fastwebsockets |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for size in [16usize, 1024, 64 * 1024] {
         for conns in [1usize, 100, 500] {
             if !only.is_empty() && !only.contains(&format!("{size}x{conns}")) {
                 continue;
             }
-            // Each server takes each place in the order once: whichever runs first in a
-            // round measured up to 4 % slower at one connection (a systematic bias, not
-            // noise: reversing the order moved it), so one order would favour someone.
-            let mut rounds: Vec<Vec<Run>> = vec![Vec::new(); servers.len()];
-            for round in 0..servers.len() {
-                for k in 0..servers.len() {
-                    let i = (round + k) % servers.len();
-                    rounds[i].push(load(&servers[i], size, conns, seconds));
-                }
-            }
-            let runs: Vec<Run> = rounds.into_iter().map(median).collect();
-            let rates: Vec<f64> = runs.iter().map(|r| r.rate).collect();
+            let (runs, mut ratios) = measure(&servers, size, conns, rounds);
+            let rates: Vec<f64> = runs.iter().map(Run::rate).collect();
             let best_other = rates[1].max(rates[2]);
             let cpu: Vec<String> = runs
                 .iter()
-                .map(|r| format!("{:.1} + {:.1}", r.user_us, r.system_us))
+                .map(|r| {
+                    let per_trip = |s: f64| s * 1e6 / r.trips.max(1) as f64;
+                    format!("{:.1} + {:.1}", per_trip(r.user), per_trip(r.system))
+                })
                 .collect();
+            ratios.sort_by(f64::total_cmp);
+            let quartile = |q: usize| ratios[(ratios.len() - 1) * q / 4];
             println!(
-                "| {size} | {conns} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2} | {} |",
+                "| {size} | {conns} | {:.0} | {:.0} | {:.0} | {:.1} | {:.2} | {:.2}–{:.2}–{:.2} | {} |",
                 rates[0],
                 rates[1],
                 rates[2],
                 rates[0] * size as f64 * 2.0 / 1e6,
                 rates[0] / best_other,
+                quartile(1),
+                quartile(2),
+                quartile(3),
                 cpu.join(" / ")
             );
         }
@@ -202,82 +211,125 @@ async fn fastws(mut stream: TcpStream) {
     }
 }
 
-/// The run with the median rate.
-fn median(mut runs: Vec<Run>) -> Run {
-    runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
-    runs.swap_remove(runs.len() / 2)
-}
-
-/// What one configuration measured against one server.
-#[derive(Clone, Copy)]
+/// What one server did in a configuration, summed over its slices.
+#[derive(Clone, Copy, Default)]
 struct Run {
-    /// Round trips a second.
-    rate: f64,
-    /// The server thread's CPU time a round trip, in µs.
-    user_us: f64,
-    system_us: f64,
+    trips: u64,
+    seconds: f64,
+    /// The server thread's CPU time, in seconds.
+    user: f64,
+    system: f64,
 }
 
-/// Round trips a second with `conns` connections, each with one message in flight.
-fn load(server: &Server, size: usize, conns: usize, seconds: f64) -> Run {
-    let addr = server.addr.as_str();
+impl Run {
+    /// Round trips a second.
+    fn rate(&self) -> f64 {
+        self.trips as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// Lets one server's load connections run, or holds them between round trips.
+#[derive(Default)]
+struct Gate {
+    open: AtomicBool,
+    opened: tokio::sync::Notify,
+}
+
+impl Gate {
+    async fn wait_open(&self) {
+        while !self.open.load(Ordering::Relaxed) {
+            let opened = self.opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            if self.open.load(Ordering::Relaxed) {
+                return;
+            }
+            opened.await;
+        }
+    }
+
+    fn set(&self, open: bool) {
+        self.open.store(open, Ordering::Relaxed);
+        if open {
+            self.opened.notify_waiters();
+        }
+    }
+}
+
+/// `conns` connections to each server, each keeping one message in flight while its
+/// server's gate is open; the servers take turns for `rounds` slices each. Returns each
+/// server's totals and, for every slice of ours, its rate against the faster other's in
+/// the same rotation.
+fn measure(servers: &[Server], size: usize, conns: usize, rounds: usize) -> (Vec<Run>, Vec<f64>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let count = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut streams = Vec::new();
-        for _ in 0..conns {
-            streams.push(client(addr).await);
-        }
         let frame = Arc::new(masked_frame(size));
-        let warmup = Duration::from_millis(300);
-        let counted_from = Arc::new(AtomicU64::new(0));
-        let tasks: Vec<_> = streams
-            .into_iter()
-            .map(|mut s| {
-                let (frame, count, stop) = (frame.clone(), count.clone(), stop.clone());
+        let header = match size {
+            0..126 => 2,
+            126..65536 => 4,
+            _ => 10,
+        };
+        let mut gates = Vec::new();
+        let mut counts = Vec::new();
+        for server in servers {
+            let gate = Arc::new(Gate::default());
+            let count = Arc::new(AtomicU64::new(0));
+            for _ in 0..conns {
+                let mut s = client(&server.addr).await;
+                let (frame, gate, count) = (frame.clone(), gate.clone(), count.clone());
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; size + 14];
-                    while !stop.load(Ordering::Relaxed) {
-                        if s.write_all(&frame).await.is_err() {
-                            return;
-                        }
-                        let header = if size < 126 {
-                            2
-                        } else if size < 65536 {
-                            4
-                        } else {
-                            10
-                        };
-                        if s.read_exact(&mut buf[..header + size]).await.is_err() {
+                    let mut buf = vec![0u8; header + size];
+                    loop {
+                        gate.wait_open().await;
+                        if s.write_all(&frame).await.is_err()
+                            || s.read_exact(&mut buf).await.is_err()
+                        {
                             return;
                         }
                         count.fetch_add(1, Ordering::Relaxed);
                     }
-                })
-            })
-            .collect();
-        tokio::time::sleep(warmup).await;
-        counted_from.store(count.load(Ordering::Relaxed), Ordering::Relaxed);
-        let cpu0 = thread_cpu(&server.tid);
-        let t0 = Instant::now();
-        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-        let done = count.load(Ordering::Relaxed) - counted_from.load(Ordering::Relaxed);
-        let elapsed = t0.elapsed().as_secs_f64();
-        let cpu1 = thread_cpu(&server.tid);
-        stop.store(true, Ordering::Relaxed);
-        for t in tasks {
-            t.abort();
+                });
+            }
+            gates.push(gate);
+            counts.push(count);
         }
-        let per_trip = |s: f64| s * 1e6 / done.max(1) as f64;
-        Run {
-            rate: done as f64 / elapsed,
-            user_us: per_trip(cpu1.0 - cpu0.0),
-            system_us: per_trip(cpu1.1 - cpu0.1),
+        // Warm-up: each server a while on its own before anything counts.
+        for gate in &gates {
+            gate.set(true);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            gate.set(false);
         }
+        let mut runs = vec![Run::default(); servers.len()];
+        let mut ratios = Vec::new();
+        for round in 0..rounds {
+            let mut rates = vec![0.0; servers.len()];
+            for k in 0..servers.len() {
+                let i = (round + k) % servers.len();
+                gates[i].set(true);
+                tokio::time::sleep(SETTLE).await;
+                let (trips0, cpu0, t0) = (
+                    counts[i].load(Ordering::Relaxed),
+                    thread_cpu(&servers[i].tid),
+                    Instant::now(),
+                );
+                tokio::time::sleep(SLICE).await;
+                let trips = counts[i].load(Ordering::Relaxed) - trips0;
+                let seconds = t0.elapsed().as_secs_f64();
+                let cpu1 = thread_cpu(&servers[i].tid);
+                gates[i].set(false);
+                let run = &mut runs[i];
+                run.trips += trips;
+                run.seconds += seconds;
+                run.user += cpu1.0 - cpu0.0;
+                run.system += cpu1.1 - cpu0.1;
+                rates[i] = trips as f64 / seconds;
+            }
+            ratios.push(rates[0] / rates[1].max(rates[2]));
+        }
+        (runs, ratios)
     })
 }
 
