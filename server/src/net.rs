@@ -44,8 +44,60 @@ pub trait GameEndpoint: Send + Sync + 'static {
     fn stats(&self) -> String;
 }
 
-/// Deflated static files by path: (ETag, bytes).
-type CompressedFiles = std::collections::HashMap<PathBuf, (String, Arc<[u8]>)>;
+/// Compressed static files by path and coding: (ETag, bytes).
+type CompressedFiles = std::collections::HashMap<(PathBuf, Coding), (String, Arc<[u8]>)>;
+
+/// The content codings static files are compressed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Coding {
+    Gzip,
+    Deflate,
+}
+
+impl Coding {
+    /// The one the client weighs highest, if it accepts either; gzip at equal weight,
+    /// as every client reads it the same way ("deflate" has had raw and zlib readings).
+    fn choose(req: &Request) -> Option<Coding> {
+        let (gzip, deflate) = (
+            req.encoding_quality("gzip"),
+            req.encoding_quality("deflate"),
+        );
+        match gzip.max(deflate) {
+            0 => None,
+            best if best == gzip => Some(Coding::Gzip),
+            _ => Some(Coding::Deflate),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Coding::Gzip => "gzip",
+            Coding::Deflate => "deflate",
+        }
+    }
+
+    /// Each coding's variant of a file has an ETag of its own.
+    fn etag(self, identity: &str) -> String {
+        let suffix = match self {
+            Coding::Gzip => "gz",
+            Coding::Deflate => "z",
+        };
+        format!("{}-{suffix}\"", identity.trim_end_matches('"'))
+    }
+
+    fn compress(self, data: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Write;
+        let level = flate2::Compression::best();
+        match self {
+            Coding::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
+                encoder.write_all(data)?;
+                encoder.finish()
+            }
+            Coding::Deflate => Ok(miniz_oxide::deflate::compress_to_vec_zlib(data, 9)),
+        }
+    }
+}
 
 pub struct Server<G> {
     pub config: NetConfig,
@@ -273,14 +325,12 @@ impl<G: GameEndpoint> Server<G> {
             }
         };
         let content_type = files::content_type(&path);
-        let deflate = files::compressible(content_type)
-            && len >= 1024
-            && req.has_token("accept-encoding", "deflate");
-        // The compressed variant has an ETag of its own.
-        let etag = if deflate {
-            format!("{}-z\"", etag.trim_end_matches('"'))
-        } else {
-            etag
+        let coding = (files::compressible(content_type) && len >= 1024)
+            .then(|| Coding::choose(req))
+            .flatten();
+        let etag = match coding {
+            Some(c) => c.etag(&etag),
+            None => etag,
         };
         if req
             .headers("if-none-match")
@@ -292,8 +342,8 @@ impl<G: GameEndpoint> Server<G> {
                 .header("Connection", connection)
                 .finish();
         }
-        let body = if deflate {
-            self.compressed(&path, &etag).await
+        let body = if let Some(coding) = coding {
+            self.compressed(&path, coding, &etag).await
         } else {
             tokio::fs::read(&path).await.map(Arc::from)
         };
@@ -312,8 +362,8 @@ impl<G: GameEndpoint> Server<G> {
             .header("X-Content-Type-Options", "nosniff")
             .header("Vary", "Accept-Encoding")
             .header("Connection", connection);
-        if deflate {
-            head = head.header("Content-Encoding", "deflate");
+        if let Some(coding) = coding {
+            head = head.header("Content-Encoding", coding.name());
         }
         let mut out = head.finish();
         if !head_only {
@@ -324,14 +374,19 @@ impl<G: GameEndpoint> Server<G> {
 }
 
 impl<G> Server<G> {
-    /// The zlib-deflated file ("deflate" content coding), compressed once per version
-    /// (ETag) of the file and kept.
-    async fn compressed(&self, path: &std::path::Path, etag: &str) -> std::io::Result<Arc<[u8]>> {
+    /// The file compressed with `coding`, once per version (ETag) of the file and kept.
+    async fn compressed(
+        &self,
+        path: &std::path::Path,
+        coding: Coding,
+        etag: &str,
+    ) -> std::io::Result<Arc<[u8]>> {
+        let key = (path.to_owned(), coding);
         let cached = self
             .compressed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(path)
+            .get(&key)
             .cloned();
         if let Some((tag, bytes)) = cached
             && tag == etag
@@ -339,11 +394,15 @@ impl<G> Server<G> {
             return Ok(bytes);
         }
         let body = tokio::fs::read(path).await?;
-        let bytes: Arc<[u8]> = miniz_oxide::deflate::compress_to_vec_zlib(&body, 9).into();
+        // Off the runtime's threads: at the best level the wasm takes tens of ms.
+        let bytes: Arc<[u8]> = tokio::task::spawn_blocking(move || coding.compress(&body))
+            .await
+            .map_err(std::io::Error::other)??
+            .into();
         self.compressed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_owned(), (etag.to_owned(), bytes.clone()));
+            .insert(key, (etag.to_owned(), bytes.clone()));
         Ok(bytes)
     }
 }

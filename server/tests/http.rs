@@ -127,22 +127,78 @@ fn static_files_statuses_and_keep_alive() {
     );
     assert_eq!(status(&r), "304", "{r}");
 
-    // Compressed when asked: text and wasm over 1 KiB, with their own ETag.
-    let mut s = server.connect();
-    s.write_all(b"GET /big.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n").unwrap();
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    assert!(head.contains("Content-Encoding: deflate\r\n"), "{head}");
-    assert!(head.contains("-z\"\r\n"), "{head}");
-    let body = miniz_oxide::inflate::decompress_to_vec_zlib(&raw[split..]).unwrap();
-    assert_eq!(body, big_js().as_bytes());
-    assert!(raw.len() - split < big_js().len() / 4);
+    // Compressed when asked: text and wasm over 1 KiB, each coding with its own ETag.
+    let get_encoded = |accept: &str| {
+        let mut s = server.connect();
+        let request = format!(
+            "GET /big.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {accept}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let body = raw.split_off(split);
+        (String::from_utf8_lossy(&raw).into_owned(), body)
+    };
+    let (head, body) = get_encoded("gzip, deflate, br");
+    assert!(head.contains("Content-Encoding: gzip\r\n"), "{head}");
+    assert!(head.contains("-gz\"\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", body.len())),
+        "{head}"
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, big_js().as_bytes());
+    assert!(body.len() < big_js().len() / 4);
+    let gzip_etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: ").map(str::to_owned))
+        .unwrap();
+    for accept in ["deflate", "gzip;q=0, deflate", "deflate;q=0.5, gzip;q=0.4"] {
+        let (head, body) = get_encoded(accept);
+        assert!(
+            head.contains("Content-Encoding: deflate\r\n"),
+            "{accept}: {head}"
+        );
+        assert!(head.contains("-z\"\r\n"), "{head}");
+        let inflated = miniz_oxide::inflate::decompress_to_vec_zlib(&body).unwrap();
+        assert_eq!(inflated, big_js().as_bytes());
+    }
+    for accept in ["*", "br, *;q=0.1", "deflate;q=0.4, gzip;q=0.4"] {
+        let (head, _) = get_encoded(accept);
+        assert!(
+            head.contains("Content-Encoding: gzip\r\n"),
+            "{accept}: {head}"
+        );
+    }
+    for accept in [
+        "br",
+        "gzip;q=0, deflate;q=0",
+        "*;q=0",
+        "identity",
+        "gzip;q=2",
+    ] {
+        let (head, body) = get_encoded(accept);
+        assert!(!head.contains("Content-Encoding"), "{accept}: {head}");
+        assert_eq!(body, big_js().as_bytes());
+    }
     assert!(
         !server.get("/big.js").contains("Content-Encoding"),
         "not without Accept-Encoding"
     );
+    // The gzip variant's ETag revalidates the gzip variant only.
+    let revalidate = |accept: &str| {
+        let request = format!(
+            "GET /big.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {accept}\r\nIf-None-Match: {gzip_etag}\r\nConnection: close\r\n\r\n"
+        );
+        status(&server.exchange(request.as_bytes())).to_owned()
+    };
+    assert_eq!(revalidate("gzip"), "304");
+    assert_eq!(revalidate("deflate"), "200");
+    assert_eq!(revalidate("br"), "200");
 
     assert_eq!(
         status(&server.exchange(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")),

@@ -69,6 +69,30 @@ impl Request {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
+    /// How much the client wants the content coding `coding` in thousandths, 0 (not
+    /// acceptable) to 1000: the weight of its own `Accept-Encoding` entry, else that of
+    /// `*`, else 0 (RFC 9110, 12.5.3). A malformed weight counts as 0: better
+    /// uncompressed than something the client cannot read.
+    pub fn encoding_quality(&self, coding: &str) -> u16 {
+        let mut wildcard = 0;
+        for item in self.headers("accept-encoding").flat_map(|v| v.split(',')) {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let q = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1000), |(_, v)| qvalue(v.trim()))
+                .unwrap_or(0);
+            if name.eq_ignore_ascii_case(coding) {
+                return q;
+            }
+            if name == "*" {
+                wildcard = q;
+            }
+        }
+        wildcard
+    }
+
     /// HTTP/1.1 keeps the connection open unless told otherwise; HTTP/1.0 the reverse.
     pub fn keep_alive(&self) -> bool {
         if self.has_token("connection", "close") {
@@ -84,6 +108,24 @@ impl Request {
             || self
                 .header("content-length")
                 .is_some_and(|v| v.trim() != "0")
+    }
+}
+
+/// A weight (`qvalue`: "0" to "1" with up to three decimals) in thousandths.
+fn qvalue(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |n, b| n * 10 + u16::from(b - b'0'));
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
     }
 }
 
@@ -248,6 +290,36 @@ mod tests {
             "GET / HTTP/2.0\r\n\r\n",
             Err(HttpError::VersionNotSupported),
         );
+    }
+
+    #[test]
+    fn encoding_weights() {
+        let quality = |accept: &str, coding: &str| {
+            let head = format!("GET / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: {accept}\r\n\r\n");
+            let (req, _) = parse(head.as_bytes(), &Limits::default()).unwrap().unwrap();
+            req.encoding_quality(coding)
+        };
+        assert_eq!(quality("gzip, deflate, br", "gzip"), 1000);
+        assert_eq!(quality("gzip, deflate, br", "deflate"), 1000);
+        assert_eq!(quality("GZIP", "gzip"), 1000, "names ignore case");
+        assert_eq!(quality("br", "gzip"), 0, "not listed");
+        assert_eq!(quality("deflate;q=0.5, gzip ; Q=0.25", "deflate"), 500);
+        assert_eq!(quality("deflate;q=0.5, gzip ; Q=0.25", "gzip"), 250);
+        assert_eq!(quality("gzip;q=0", "gzip"), 0);
+        assert_eq!(quality("gzip;q=0.000", "gzip"), 0);
+        assert_eq!(quality("gzip;q=1.000", "gzip"), 1000);
+        assert_eq!(quality("gzip;q=0.001", "gzip"), 1);
+        assert_eq!(quality("*", "gzip"), 1000, "the wildcard");
+        assert_eq!(quality("*;q=0.3, deflate", "gzip"), 300);
+        assert_eq!(quality("*, gzip;q=0", "gzip"), 0, "its own entry first");
+        assert_eq!(quality("identity", "gzip"), 0);
+        for bad in ["2", "1.5", "0.1234", "-1", "0.x", "", ".5", "1.001"] {
+            assert_eq!(quality(&format!("gzip;q={bad}"), "gzip"), 0, "q={bad}");
+        }
+        let (req, _) = parse(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(req.encoding_quality("gzip"), 0, "no header");
     }
 
     #[test]
