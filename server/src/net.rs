@@ -335,10 +335,17 @@ impl<G: GameEndpoint> Server<G> {
         if req
             .headers("if-none-match")
             .flat_map(|v| v.split(','))
-            .any(|t| t.trim() == etag || t.trim() == "*")
+            .map(str::trim)
+            // The weak comparison, as RFC 9110 (13.1.2) asks for If-None-Match: a tag a
+            // cache marked weak still matches.
+            .any(|t| t.strip_prefix("W/").unwrap_or(t) == etag || t == "*")
         {
+            // With the headers a 200 would have carried that describe the response for
+            // caches (RFC 9110, 15.4.5).
             return Head::new(304)
                 .header("ETag", &etag)
+                .header("Cache-Control", "no-cache")
+                .header("Vary", "Accept-Encoding")
                 .header("Connection", connection)
                 .finish();
         }

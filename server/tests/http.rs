@@ -197,6 +197,19 @@ fn static_files_statuses_and_keep_alive() {
         status(&server.exchange(request.as_bytes())).to_owned()
     };
     assert_eq!(revalidate("gzip"), "304");
+    let weak = format!(
+        "GET /big.js HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\nIf-None-Match: \"other\", W/{gzip_etag}\r\nConnection: close\r\n\r\n"
+    );
+    let r = server.exchange(weak.as_bytes());
+    assert_eq!(status(&r), "304", "weak comparison: {r}");
+    for header in [
+        "ETag: ",
+        "Date: ",
+        "Cache-Control: no-cache",
+        "Vary: Accept-Encoding",
+    ] {
+        assert!(r.contains(header), "a 304 carries {header}: {r}");
+    }
     assert_eq!(revalidate("deflate"), "200");
     assert_eq!(revalidate("br"), "200");
 
