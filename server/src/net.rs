@@ -297,7 +297,7 @@ impl<G: GameEndpoint> Server<G> {
             return simple(413, "requests take no body here\n", false, &[]);
         }
         let connection = if keep_alive { "keep-alive" } else { "close" };
-        if req.target == "/stats" {
+        if req.target.split('?').next() == Some("/stats") {
             let body = self.game.stats();
             let mut out = Head::new(200)
                 .header("Content-Type", "application/json")

@@ -102,6 +102,12 @@ fn static_files_statuses_and_keep_alive() {
     assert!(r.ends_with("<!doctype html><title>t</title>"));
     let r = server.get("/pkg/client_bg.wasm");
     assert!(r.contains("Content-Type: application/wasm\r\n"), "{r}");
+    // The absolute-form, which servers must accept (RFC 9112 3.2.2), and a query.
+    let r = server.exchange(
+        b"GET http://elsewhere.example/index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.ends_with("<!doctype html><title>t</title>"), "{r}");
+    assert_eq!(status(&server.get("/stats?now")), "200");
 
     // Two pipelined requests on one keep-alive connection, the first a HEAD.
     let r = server.exchange(b"HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\nGET /nothing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");

@@ -189,7 +189,7 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Ht
     }
     let request = Request {
         method: method.to_owned(),
-        target: target.to_owned(),
+        target: origin_form(target)?,
         minor,
         headers,
     };
@@ -200,6 +200,27 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Ht
         return Err(HttpError::BadRequest("several Content-Length"));
     }
     Ok(Some((request, head_len)))
+}
+
+/// The target in origin-form (`/path?query`). A server must accept the absolute-form too
+/// (`http://host/path`, RFC 9112 3.2.2), which becomes its path; the authority is not
+/// used (one site is served, whatever the Host). Other forms are kept for the router to
+/// refuse.
+fn origin_form(target: &str) -> Result<String, HttpError> {
+    let scheme_end = target.find("://").unwrap_or(0);
+    let scheme = &target[..scheme_end];
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) {
+        return Ok(target.to_owned());
+    }
+    let rest = &target[scheme_end + 3..];
+    let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+    if path_start == 0 {
+        return Err(HttpError::BadRequest("target without a host"));
+    }
+    Ok(match &rest[path_start..] {
+        path if path.starts_with('/') => path.to_owned(),
+        query => format!("/{query}"),
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -223,6 +244,27 @@ mod tests {
             .map_err(Clone::clone);
         assert_eq!(summary, expected, "{input:?}");
         got.ok().flatten().map(|(r, _)| r)
+    }
+
+    #[test]
+    fn absolute_form_targets_become_paths() {
+        for (target, path) in [
+            ("http://localhost:8080/index.html?x=1", "/index.html?x=1"),
+            ("HTTPS://example.com/ws", "/ws"),
+            ("http://example.com", "/"),
+            ("http://example.com?x", "/?x"),
+            ("/already/a/path", "/already/a/path"),
+            ("*", "*"),
+            ("example.com:443", "example.com:443"),
+        ] {
+            let input = format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n");
+            let r = check(&input, Ok(Some(input.len()))).unwrap();
+            assert_eq!(r.target, path, "{target}");
+        }
+        check(
+            "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n",
+            Err(HttpError::BadRequest("target without a host")),
+        );
     }
 
     #[test]
