@@ -24,6 +24,8 @@ pub enum HttpError {
     BadRequest(&'static str),
     #[error("request head larger than {0} bytes")]
     HeadTooLarge(usize),
+    #[error("request line longer than {0} bytes")]
+    UriTooLong(usize),
     #[error("more than {0} header fields")]
     TooManyHeaders(usize),
     #[error("HTTP version not supported")]
@@ -35,6 +37,7 @@ impl HttpError {
         match self {
             HttpError::BadRequest(_) => 400,
             HttpError::HeadTooLarge(_) | HttpError::TooManyHeaders(_) => 431,
+            HttpError::UriTooLong(_) => 414,
             HttpError::VersionNotSupported => 505,
         }
     }
@@ -137,15 +140,24 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Ht
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
+    let too_large = || {
+        // No end to the request line within the limit: it is the target that is too long.
+        let within = &buf[skip.min(limits.max_head)..buf.len().min(limits.max_head)];
+        if !within.is_empty() && find(within, b"\r\n").is_none() {
+            HttpError::UriTooLong(limits.max_head)
+        } else {
+            HttpError::HeadTooLarge(limits.max_head)
+        }
+    };
     let Some(end) = find(&buf[skip..], b"\r\n\r\n") else {
         if buf.len() > limits.max_head {
-            return Err(HttpError::HeadTooLarge(limits.max_head));
+            return Err(too_large());
         }
         return Ok(None);
     };
     let head_len = skip + end + 4;
     if head_len > limits.max_head {
-        return Err(HttpError::HeadTooLarge(limits.max_head));
+        return Err(too_large());
     }
     let head = std::str::from_utf8(&buf[skip..skip + end])
         .map_err(|_| HttpError::BadRequest("head is not UTF-8"))?;
@@ -373,6 +385,18 @@ mod tests {
             Err(HttpError::HeadTooLarge(limits.max_head))
         );
         assert_eq!(HttpError::HeadTooLarge(1).status(), 431);
+        // A request line longer than the whole head may be, complete or not.
+        let long = format!(
+            "GET /{} HTTP/1.1\r\nHost: a\r\n\r\n",
+            "a".repeat(limits.max_head)
+        );
+        for input in [&long[..], &long[..limits.max_head + 1]] {
+            assert_eq!(
+                parse(input.as_bytes(), &limits),
+                Err(HttpError::UriTooLong(limits.max_head))
+            );
+        }
+        assert_eq!(HttpError::UriTooLong(1).status(), 414);
         let many: String = (0..=limits.max_headers)
             .map(|i| format!("X{i}: y\r\n"))
             .collect();
