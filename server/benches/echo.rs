@@ -14,7 +14,8 @@
 //! rotation; their quartiles are printed, to show how far the total can be trusted.
 //!
 //! `cargo bench -p server --bench echo [-- SECONDS] [SIZExCONNS...]` (SECONDS measured per
-//! server and configuration, 3 by default); prints a Markdown table.
+//! server and configuration, 3 by default); prints a Markdown table. `-- memory` measures
+//! memory a connection instead (see `memory.rs`).
 
 use server::http::request::{Limits, parse};
 use server::ws::conn::{self, Echo, WsConfig};
@@ -37,7 +38,19 @@ enum Impl {
 const SLICE: Duration = Duration::from_millis(250);
 const SETTLE: Duration = Duration::from_millis(40);
 
+#[path = "echo/memory.rs"]
+mod memory;
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let count = |at: usize| args.get(at).and_then(|a| a.parse().ok());
+    match args.first().map(String::as_str) {
+        Some("memory") => return memory::run(count(1).unwrap_or(4000)),
+        Some("memory-one") => {
+            return memory::one(&args[1], count(2).unwrap_or(4000));
+        }
+        _ => {}
+    }
     let seconds: f64 = std::env::args()
         .filter_map(|a| a.parse().ok())
         .next()
