@@ -34,6 +34,8 @@ struct Pending {
     close: Option<Outgoing>,
     /// Set once a close is queued or the writer stopped: nothing more is accepted.
     closed: bool,
+    /// The connection has gone quiet: the writer should give its buffers back.
+    trim: bool,
     /// The connection is gone: the writer stops without writing anything more.
     aborted: bool,
     /// Live [`Outbox`] handles; with none left, the writer stops once it has written
@@ -51,6 +53,7 @@ impl Pending {
             || !self.queue.is_empty()
             || self.latest.iter().any(Option::is_some)
             || self.close.is_some()
+            || self.trim
     }
 }
 
@@ -77,6 +80,8 @@ pub enum Next {
     Send(Outgoing),
     /// The close frame: send it, then end the connection's writing side.
     Close(Outgoing),
+    /// The connection has gone quiet: write out what is gathered and free the buffers.
+    Trim,
     /// Everything is gone: stop.
     Stop,
 }
@@ -216,6 +221,15 @@ impl Outbox {
         self.shared.room.notify_waiters();
     }
 
+    /// Asks the writer to give back its buffers once it has written what it has: the
+    /// connection has gone quiet, and thousands of quiet connections should hold little.
+    pub(super) fn trim(&self) {
+        self.shared.update(|p| {
+            p.trim = true;
+            ((), true)
+        });
+    }
+
     /// The peer is gone: stop writing at once.
     pub fn abort(&self) {
         self.shared.update(|p| {
@@ -265,6 +279,9 @@ impl Drain {
         if let Some(frame) = p.close.take() {
             return Some(Next::Close(frame));
         }
+        if std::mem::take(&mut p.trim) {
+            return Some(Next::Trim);
+        }
         // Every handle is gone and everything they left has gone out.
         (p.handles == 0).then_some(Next::Stop)
     }
@@ -304,6 +321,7 @@ mod tests {
         match next {
             Next::Send(f) => format!("send {}", String::from_utf8_lossy(&f.payload)),
             Next::Close(f) => format!("close {:?}", &f.payload[..2]),
+            Next::Trim => "trim".into(),
             Next::Stop => "stop".into(),
         }
     }
@@ -327,6 +345,25 @@ mod tests {
         out.close(1000, "");
         assert!(drain.ready().is_some());
         assert!(!drain.more());
+    }
+
+    #[tokio::test]
+    async fn trim_comes_after_what_is_waiting_and_once() {
+        let (out, mut drain) = outbox(4);
+        out.send(bin(b"a")).await.unwrap();
+        out.trim();
+        assert_eq!(text(drain.next().await), "send a");
+        assert!(drain.more(), "the trim is still there");
+        assert_eq!(text(drain.ready().unwrap()), "trim");
+        assert!(!drain.more());
+        assert!(drain.ready().is_none(), "once");
+        // A waiting writer is woken for it.
+        let waiting = tokio::spawn(async move { text(drain.next().await) });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        out.trim();
+        let woken = tokio::time::timeout(std::time::Duration::from_secs(5), waiting);
+        assert_eq!(woken.await.expect("woken").unwrap(), "trim");
     }
 
     #[tokio::test]
@@ -453,7 +490,7 @@ mod tests {
                         assert!(last_frame < Some(i), "latest-wins frames only move on");
                         last_frame = Some(i);
                     }
-                    Next::Close(_) => panic!("nobody closed"),
+                    Next::Close(_) | Next::Trim => panic!("nobody closed or trimmed"),
                     Next::Stop => return (next_of, last_frame),
                 }
             }
