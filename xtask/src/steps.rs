@@ -130,6 +130,9 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     if want("echo") {
         run(cargo().args(["bench", "-p", "server", "--bench", "echo"]))?;
     }
+    if want("echo-memory") {
+        run(cargo().args(["bench", "-p", "server", "--bench", "echo", "--", "memory"]))?;
+    }
     if want("wasm") {
         setup::wasm_target()?;
         let chromium = setup::chromium()?;
