@@ -382,7 +382,14 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
                 continue;
             }
         };
-        let written = if frame.payload.len() < BATCH {
+        let written = if batch.is_empty() && !drain.more() && frame.len() <= ALONE {
+            // A small frame with nothing to gather it with goes out at once, copied to a
+            // buffer that every connection of this thread shares and so stays in cache,
+            // rather than to this connection's batch, which is out of cache by its next
+            // message when hundreds of connections take turns. What the socket does not
+            // take waits in the batch for the flush below.
+            write_now(&wr, &frame).map(|n| append_rest(&frame, n, &mut batch))
+        } else if frame.payload.len() < BATCH {
             batch.extend_from_slice(frame.head());
             batch.extend_from_slice(&frame.payload);
             if batch.len() >= BATCH {
@@ -423,6 +430,42 @@ async fn flush(wr: &mut OwnedWriteHalf, batch: &mut Vec<u8>) -> std::io::Result<
         batch.clear();
     }
     Ok(())
+}
+
+/// Frames up to this size may be written through the thread's buffer (`write_now`).
+const ALONE: usize = 2048;
+
+thread_local! {
+    /// Where `write_now` puts a frame together: one buffer for all of a thread's
+    /// connections, so it stays in cache.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(ALONE));
+}
+
+/// Writes as much of a frame as the socket takes now, in one `send`; `Ok(0)` when it
+/// takes nothing.
+fn write_now(wr: &OwnedWriteHalf, frame: &Outgoing) -> std::io::Result<usize> {
+    SCRATCH.with_borrow_mut(|buf| {
+        buf.clear();
+        buf.extend_from_slice(frame.head());
+        buf.extend_from_slice(&frame.payload);
+        match wr.try_write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        }
+    })
+}
+
+/// Appends the part of `frame` after its first `n` bytes (header, then payload).
+fn append_rest(frame: &Outgoing, n: usize, out: &mut Vec<u8>) {
+    let head = frame.head();
+    out.extend_from_slice(head.get(n..).unwrap_or_default());
+    out.extend_from_slice(
+        frame
+            .payload
+            .get(n.saturating_sub(head.len())..)
+            .unwrap_or_default(),
+    );
 }
 
 /// A large frame with its header in one vectored write, without copying the payload.
@@ -603,27 +646,108 @@ mod tests {
 
     /// Echoes wait in the outbox once the peer stops reading, and then the connection
     /// stops reading too: the peer is pushed back instead of the server buffering what it
-    /// sends. Once it reads, every echo arrives, in order.
+    /// sends. Once it reads, every echo arrives, in order. Large frames, and small ones
+    /// (written at once when alone, and what the socket does not take then goes later).
     #[tokio::test]
     async fn a_peer_that_stops_reading_is_pushed_back_and_loses_nothing() {
-        const COUNT: usize = 600;
-        const SIZE: usize = 60_000;
-        let (peer, _server) = served(config()).await;
+        for (size, count) in [(60_000, 600), (1_000, 36_000)] {
+            let (peer, _server) = served(config()).await;
+            let (mut rd, mut wr) = peer.into_split();
+            let message = move |i: usize| vec![(i % 251) as u8; size];
+            let writer = tokio::spawn(async move {
+                for i in 0..count {
+                    wr.write_all(&masked(0x2, &message(i))).await.unwrap();
+                }
+                wr
+            });
+            // 36 MB sent, far beyond what the sockets and the outbox hold: the writer
+            // stalls.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert!(
+                !writer.is_finished(),
+                "the server stopped reading ({size} B)"
+            );
+            let [len_high, len_low] = (size as u16).to_be_bytes();
+            for i in 0..count {
+                let mut head = [0u8; 4];
+                rd.read_exact(&mut head).await.unwrap();
+                assert_eq!(head, [0x82, 126, len_high, len_low], "binary, {size} B");
+                let mut payload = vec![0; size];
+                rd.read_exact(&mut payload).await.unwrap();
+                assert!(
+                    payload == message(i),
+                    "echo {i} of {size} B whole and in order"
+                );
+            }
+            writer.await.unwrap();
+        }
+    }
+
+    #[test]
+    fn the_rest_of_a_frame_after_any_number_of_bytes() {
+        let frame = Outgoing::new(OpCode::Binary, (0..200u8).collect::<Vec<_>>());
+        let whole = [frame.head(), &frame.payload[..]].concat();
+        assert_eq!(frame.head().len(), 4);
+        for n in 0..=whole.len() {
+            let mut out = vec![7];
+            append_rest(&frame, n, &mut out);
+            assert_eq!(out[0], 7, "appended, not replaced");
+            assert_eq!(out[1..], whole[n..], "after {n} bytes");
+        }
+    }
+
+    /// Small echoes, one at a time, to a peer with a small receive buffer that does not
+    /// read: each goes out alone and at once until the socket is full, so one is taken
+    /// only in part, and the rest of it must follow from the batch before anything else.
+    #[tokio::test]
+    async fn an_echo_the_socket_takes_in_part_is_finished_first() {
+        const SIZE: usize = 1_000;
+        const COUNT: usize = 6_000;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let peer = socket
+            .connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        peer.set_nodelay(true).unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let config = config();
+        let _server = tokio::spawn(async move {
+            let (out, drain) = new_outbox(&config);
+            let (_keep, shutdown) = watch::channel(false);
+            let conn = Upgraded {
+                stream,
+                leftover: Vec::new(),
+                deflate: None,
+            };
+            serve(
+                conn,
+                &config,
+                &mut Echo { deflate: None },
+                out,
+                drain,
+                shutdown,
+            )
+            .await
+        });
         let (mut rd, mut wr) = peer.into_split();
         let message = |i: usize| vec![(i % 251) as u8; SIZE];
         let writer = tokio::spawn(async move {
             for i in 0..COUNT {
                 wr.write_all(&masked(0x2, &message(i))).await.unwrap();
+                // The server's turn (one runtime thread): each echo is written alone.
+                tokio::task::yield_now().await;
             }
             wr
         });
-        // 36 MB sent, far beyond what the sockets and the outbox hold: the writer stalls.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!writer.is_finished(), "the server stopped reading");
+        // 6 MB, beyond what the peer's socket and the server's send buffer hold.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let [len_high, len_low] = (SIZE as u16).to_be_bytes();
         for i in 0..COUNT {
             let mut head = [0u8; 4];
             rd.read_exact(&mut head).await.unwrap();
-            assert_eq!(head, [0x82, 126, 0xea, 0x60], "60,000 bytes, binary");
+            assert_eq!(head, [0x82, 126, len_high, len_low], "echo {i}'s header");
             let mut payload = vec![0; SIZE];
             rd.read_exact(&mut payload).await.unwrap();
             assert!(payload == message(i), "echo {i} whole and in order");
