@@ -541,10 +541,16 @@ mod tests {
 
     /// A connection served with `config` (Echo handler), and the peer's end of it.
     async fn served(config: WsConfig) -> (TcpStream, tokio::task::JoinHandle<Ending>) {
+        served_to(tokio::net::TcpSocket::new_v4().unwrap(), config).await
+    }
+
+    /// The same, with the peer's socket set up by the caller.
+    async fn served_to(
+        peer: tokio::net::TcpSocket,
+        config: WsConfig,
+    ) -> (TcpStream, tokio::task::JoinHandle<Ending>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let peer = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
+        let peer = peer.connect(listener.local_addr().unwrap()).await.unwrap();
         // Frames go out as written (Nagle would hold the second of two back-to-back).
         peer.set_nodelay(true).unwrap();
         let (stream, _) = listener.accept().await.unwrap();
@@ -605,6 +611,49 @@ mod tests {
         elapsed >= at && elapsed < at + SLACK
     }
 
+    /// Message `i` of a numbered run: `size` bytes, each `i` mod 251.
+    fn numbered(i: usize, size: usize) -> Vec<u8> {
+        vec![(i % 251) as u8; size]
+    }
+
+    /// Sends `count` numbered binary messages of `size` bytes from a task of its own,
+    /// yielding after each if `apart`.
+    fn send_numbered(
+        mut wr: tokio::net::tcp::OwnedWriteHalf,
+        count: usize,
+        size: usize,
+        apart: bool,
+    ) -> tokio::task::JoinHandle<tokio::net::tcp::OwnedWriteHalf> {
+        tokio::spawn(async move {
+            for i in 0..count {
+                wr.write_all(&masked(0x2, &numbered(i, size)))
+                    .await
+                    .unwrap();
+                if apart {
+                    tokio::task::yield_now().await;
+                }
+            }
+            wr
+        })
+    }
+
+    /// Reads the echoes of `count` numbered binary messages of `size` (126 to 65,535)
+    /// bytes, each whole and in order.
+    async fn expect_echoes(rd: &mut tokio::net::tcp::OwnedReadHalf, count: usize, size: usize) {
+        let [len_high, len_low] = (size as u16).to_be_bytes();
+        for i in 0..count {
+            let mut head = [0u8; 4];
+            rd.read_exact(&mut head).await.unwrap();
+            assert_eq!(head, [0x82, 126, len_high, len_low], "echo {i}'s header");
+            let mut payload = vec![0; size];
+            rd.read_exact(&mut payload).await.unwrap();
+            assert!(
+                payload == numbered(i, size),
+                "echo {i} of {size} B whole and in order"
+            );
+        }
+    }
+
     /// A masked client frame with any payload length.
     fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mask = [0x37, 0xfa, 0x21, 0x3d];
@@ -652,14 +701,8 @@ mod tests {
     async fn a_peer_that_stops_reading_is_pushed_back_and_loses_nothing() {
         for (size, count) in [(60_000, 600), (1_000, 36_000)] {
             let (peer, _server) = served(config()).await;
-            let (mut rd, mut wr) = peer.into_split();
-            let message = move |i: usize| vec![(i % 251) as u8; size];
-            let writer = tokio::spawn(async move {
-                for i in 0..count {
-                    wr.write_all(&masked(0x2, &message(i))).await.unwrap();
-                }
-                wr
-            });
+            let (mut rd, wr) = peer.into_split();
+            let writer = send_numbered(wr, count, size, false);
             // 36 MB sent, far beyond what the sockets and the outbox hold: the writer
             // stalls.
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -667,18 +710,7 @@ mod tests {
                 !writer.is_finished(),
                 "the server stopped reading ({size} B)"
             );
-            let [len_high, len_low] = (size as u16).to_be_bytes();
-            for i in 0..count {
-                let mut head = [0u8; 4];
-                rd.read_exact(&mut head).await.unwrap();
-                assert_eq!(head, [0x82, 126, len_high, len_low], "binary, {size} B");
-                let mut payload = vec![0; size];
-                rd.read_exact(&mut payload).await.unwrap();
-                assert!(
-                    payload == message(i),
-                    "echo {i} of {size} B whole and in order"
-                );
-            }
+            expect_echoes(&mut rd, count, size).await;
             writer.await.unwrap();
         }
     }
@@ -703,55 +735,16 @@ mod tests {
     async fn an_echo_the_socket_takes_in_part_is_finished_first() {
         const SIZE: usize = 1_000;
         const COUNT: usize = 6_000;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
-        let peer = socket
-            .connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        peer.set_nodelay(true).unwrap();
-        let (stream, _) = listener.accept().await.unwrap();
-        let config = config();
-        let _server = tokio::spawn(async move {
-            let (out, drain) = new_outbox(&config);
-            let (_keep, shutdown) = watch::channel(false);
-            let conn = Upgraded {
-                stream,
-                leftover: Vec::new(),
-                deflate: None,
-            };
-            serve(
-                conn,
-                &config,
-                &mut Echo { deflate: None },
-                out,
-                drain,
-                shutdown,
-            )
-            .await
-        });
-        let (mut rd, mut wr) = peer.into_split();
-        let message = |i: usize| vec![(i % 251) as u8; SIZE];
-        let writer = tokio::spawn(async move {
-            for i in 0..COUNT {
-                wr.write_all(&masked(0x2, &message(i))).await.unwrap();
-                // The server's turn (one runtime thread): each echo is written alone.
-                tokio::task::yield_now().await;
-            }
-            wr
-        });
+        let (peer, _server) = served_to(socket, config()).await;
+        let (mut rd, wr) = peer.into_split();
+        // Each followed by the server's turn (one runtime thread): each echo is written
+        // alone.
+        let writer = send_numbered(wr, COUNT, SIZE, true);
         // 6 MB, beyond what the peer's socket and the server's send buffer hold.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let [len_high, len_low] = (SIZE as u16).to_be_bytes();
-        for i in 0..COUNT {
-            let mut head = [0u8; 4];
-            rd.read_exact(&mut head).await.unwrap();
-            assert_eq!(head, [0x82, 126, len_high, len_low], "echo {i}'s header");
-            let mut payload = vec![0; SIZE];
-            rd.read_exact(&mut payload).await.unwrap();
-            assert!(payload == message(i), "echo {i} whole and in order");
-        }
+        expect_echoes(&mut rd, COUNT, SIZE).await;
         writer.await.unwrap();
     }
 
