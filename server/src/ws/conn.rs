@@ -337,8 +337,7 @@ impl Reader {
         // stay bufferless. (Through the socket's own reader slot: `readable()` would
         // queue a waiter under a lock on every wait.)
         let want = self.receiver.pending_payload().clamp(READ_BUF, 1 << 20);
-        if self.buf.capacity() - self.buf.len() < want.min(MIN_READ) && !self.buf.try_reclaim(want)
-        {
+        if self.buf.capacity() - self.buf.len() < MIN_READ && !self.buf.try_reclaim(want) {
             let socket: &TcpStream = rd.as_ref();
             std::future::poll_fn(|cx| socket.poll_read_ready(cx)).await?;
             self.buf.reserve(want);
@@ -419,6 +418,10 @@ const MIN_READ: usize = 1024;
 
 /// A new read buffer's size, unless a large frame is pending.
 const READ_BUF: usize = 4096;
+const _: () = assert!(
+    MIN_READ <= READ_BUF,
+    "a reservation gives a read its least room"
+);
 
 /// Frames smaller than this are batched; larger ones are written straight from their
 /// payload.
