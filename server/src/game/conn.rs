@@ -1,6 +1,7 @@
 //! One player's connection: the Hello/Welcome exchange, then input, mode switches and
 //! pings. Everything a client sends is checked; nothing it sends can touch another player.
 
+use super::bucket::TokenBucket;
 use super::{Game, JoinError, ws_binary};
 use crate::http::request::Request;
 use crate::net::{GameEndpoint, log_ending};
@@ -42,7 +43,7 @@ impl GameEndpoint for Endpoint {
             deflate: conn.deflate,
             id: None,
             map_sent: false,
-            bucket: TokenBucket::new(MESSAGES_PER_SECOND),
+            bucket: TokenBucket::new(MESSAGES_PER_SECOND, 2.0 * MESSAGES_PER_SECOND),
             strikes: 0,
         };
         let ending = conn::serve(conn, &self.ws, &mut player, out, drain, shutdown).await;
@@ -218,53 +219,4 @@ async fn send_error(out: &Outbox, code: ErrorCode, text: &str) {
             text: text.to_owned(),
         }))
         .await;
-}
-
-/// Classic token bucket: `rate` tokens a second, holding at most two seconds' worth.
-struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: f64) -> TokenBucket {
-        TokenBucket {
-            rate,
-            tokens: rate * 2.0,
-            last: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate * 2.0);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn token_bucket_allows_bursts_then_the_rate() {
-        let mut b = TokenBucket::new(10.0);
-        let t0 = b.last;
-        assert_eq!(
-            (0..25).filter(|_| b.take(t0)).count(),
-            20,
-            "burst of two seconds"
-        );
-        assert!(!b.take(t0));
-        assert!(b.take(t0 + Duration::from_millis(100)));
-        assert!(!b.take(t0 + Duration::from_millis(100)));
-    }
 }

@@ -2,8 +2,11 @@
 //! cameras, and per-player output: rendered frames (server mode) or camera state (client
 //! mode). The network layer hands us connections through [`crate::net::GameEndpoint`].
 
+mod bucket;
 mod conn;
 pub mod names;
+#[cfg(test)]
+mod tests;
 mod tick;
 
 use crate::ws::deflate::{Content, Deflate};
@@ -17,6 +20,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub const TICK_HZ: u32 = 60;
+/// Seconds a tick simulates.
+const TICK_DT: f32 = 1.0 / TICK_HZ as f32;
+/// Frames an input change may bring before the next tick, on top of the `--fps` cap: as
+/// many a second as the cap, a short burst of them at once.
+const INPUT_FRAME_BURST: f64 = 4.0;
 
 #[derive(Clone, Debug)]
 pub struct GameConfig {
@@ -78,12 +86,31 @@ struct Player {
     rendering: bool,
     /// Camera and input of the last frame sent, to send only when the picture changes.
     last_frame: Option<(Camera, u32)>,
+    /// Frames that inputs bring between ticks (see [`INPUT_FRAME_BURST`]).
+    input_frames: bucket::TokenBucket,
+    /// An input changed the view while a frame was being drawn: draw again at once.
+    urgent: bool,
     last_frame_at: Instant,
     frame_seq: u32,
     /// Forces a frame even if the camera did not move (after a mode switch or unpause).
     dirty: bool,
     /// Waiting in the render queue.
     queued: bool,
+}
+
+impl Player {
+    /// What this player's frames show: the camera one tick ahead with the keys held
+    /// now, which is exactly where the next tick puts it unless the keys change again
+    /// (then a new frame follows at once). So a key takes effect on the screen when it
+    /// arrives, and the tick, the only authority on positions, never contradicts a
+    /// frame: no rubber-banding.
+    fn view(&self, flight: &shared::flight::FlightModel, map: &Map) -> Camera {
+        let controls = shared::flight::Controls {
+            keys: self.keys,
+            ..Default::default()
+        };
+        flight.step(&self.camera, &controls, TICK_DT, map)
+    }
 }
 
 #[derive(Default)]
@@ -173,6 +200,11 @@ impl Game {
                 scratch: None,
                 rendering: false,
                 last_frame: None,
+                input_frames: bucket::TokenBucket::new(
+                    self.config.fps.max(1) as f64,
+                    INPUT_FRAME_BURST,
+                ),
+                urgent: false,
                 last_frame_at: Instant::now() - Duration::from_secs(1),
                 frame_seq: 0,
                 dirty: true,
@@ -191,9 +223,9 @@ impl Game {
         c
     }
 
-    /// Applies an input at once: held keys take effect at the next tick, but looking
-    /// around turns the camera now and, in server mode, renders a frame now — so a mouse
-    /// movement reaches the screen without waiting for a tick.
+    /// Applies an input at once. Looking around turns the camera now; held keys drive
+    /// the next tick. In server mode, a changed view is rendered now (see
+    /// [`Player::view`]), so neither a key nor a mouse movement waits for a tick.
     fn apply_input(self: &Arc<Self>, id: u16, input: &shared::protocol::Input) {
         // At most half a turn per message: a bigger delta is no mouse movement.
         let look = shared::flight::Controls {
@@ -203,11 +235,15 @@ impl Game {
         };
         let mut players = self.players();
         if let Some(p) = players.by_id.get_mut(&id) {
+            let keys_changed = p.keys != input.keys;
             p.keys = input.keys;
             p.last_input = input.seq;
-            if look.look_yaw != 0.0 || look.look_pitch != 0.0 {
+            let looked = look.look_yaw != 0.0 || look.look_pitch != 0.0;
+            if looked {
                 p.camera = self.flight.step(&p.camera, &look, 0.0, &self.map);
-                tick::maybe_render(self, id, p, Instant::now());
+            }
+            if looked || keys_changed {
+                tick::maybe_render(self, id, p, Instant::now(), tick::Why::Input);
             }
         }
     }

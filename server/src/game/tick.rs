@@ -1,6 +1,6 @@
 //! The fixed-rate simulation tick and the dispatch of frames to the render pool.
 
-use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
+use super::{FrameWire, Game, Player, Scratch, TICK_DT, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
 use shared::flight::Controls;
 use shared::protocol::{Frame, Message, PlayerInfo, RenderMode, State};
@@ -24,7 +24,7 @@ pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<boo
         tokio::select! {
             _ = interval.tick() => {
                 let started = Instant::now();
-                tick(&game);
+                tick(&game, started);
                 let us = started.elapsed().as_micros() as u64;
                 game.stats.ticks.fetch_add(1, Ordering::Relaxed);
                 game.stats.tick_us_total.fetch_add(us, Ordering::Relaxed);
@@ -38,9 +38,9 @@ pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<boo
     }
 }
 
-fn tick(game: &Arc<Game>) {
-    let dt = 1.0 / TICK_HZ as f32;
-    let now = Instant::now();
+/// One step of the simulation at `now`: moves every camera, then sends states, rosters
+/// and frames.
+pub(super) fn tick(game: &Arc<Game>, now: Instant) {
     let mut players = game.players();
     players.tick = players.tick.wrapping_add(1);
     let tick = players.tick;
@@ -70,7 +70,7 @@ fn tick(game: &Arc<Game>) {
             keys: p.keys,
             ..Controls::default()
         };
-        p.camera = game.flight.step(&p.camera, &controls, dt, &game.map);
+        p.camera = game.flight.step(&p.camera, &controls, TICK_DT, &game.map);
         if p.paused || !p.welcomed {
             continue;
         }
@@ -94,24 +94,52 @@ fn tick(game: &Arc<Game>) {
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
             RenderMode::Client => {}
-            RenderMode::Server => maybe_render(game, id, p, now),
+            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick),
         }
     }
 }
 
+/// What asks for a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The tick moved the camera: frames follow the `--fps` cap.
+    Tick,
+    /// An input changed the view: drawn at once, from the player's own input-frame
+    /// budget, never held back by the cap.
+    Input,
+}
+
 /// Queues a frame for a server-rendered player if the picture changed since the last one
-/// and the frame-rate cap allows. The render pool takes players first come, first
-/// served, and draws each from its camera as it is when the frame starts.
-pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant) {
-    let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
-    let ready =
-        p.mode == RenderMode::Server && p.welcomed && !p.paused && !p.queued && !p.rendering;
-    let changed = p.dirty || p.last_frame != Some((p.camera, p.last_input));
-    // A little slack, so that a 30 fps cap is met by every other 60 Hz tick despite jitter.
-    let due = now + Duration::from_millis(1) >= p.last_frame_at + min_frame_gap;
-    if ready && changed && due {
+/// and the budget for `why` allows. The render pool takes players first come, first
+/// served, and draws each from its view as it is when the frame starts.
+pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, why: Why) {
+    if p.mode != RenderMode::Server || !p.welcomed || p.paused || p.queued {
+        return;
+    }
+    if p.rendering {
+        // The frame being drawn predates this input: draw again as soon as it is done.
+        p.urgent |= why == Why::Input;
+        return;
+    }
+    let view = p.view(&game.flight, &game.map);
+    if !p.dirty && p.last_frame == Some((view, p.last_input)) {
+        return;
+    }
+    let allowed = match why {
+        Why::Tick => {
+            let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
+            // A little slack, so that a 30 fps cap is met by every other 60 Hz tick
+            // despite jitter.
+            now + Duration::from_millis(1) >= p.last_frame_at + min_frame_gap
+        }
+        Why::Input => p.input_frames.take(now),
+    };
+    if allowed {
         p.queued = true;
-        p.last_frame_at = now;
+        p.urgent = false;
+        if why == Why::Tick {
+            p.last_frame_at = now;
+        }
         game.render_queue.push(id);
     }
 }
@@ -119,51 +147,72 @@ pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant) {
 /// A render worker: draws queued frames until the queue closes.
 pub(super) fn render_worker(game: Arc<Game>) {
     while let Some(id) = game.render_queue.pop() {
-        let job = {
-            let mut players = game.players();
-            let Some(p) = players.by_id.get_mut(&id) else {
-                continue;
-            };
-            p.queued = false;
-            if p.rendering {
-                continue;
-            }
-            p.rendering = true;
-            let scratch = p.scratch.take().unwrap_or_default();
-            p.dirty = false;
-            p.last_frame = Some((p.camera, p.last_input));
-            p.frame_seq = p.frame_seq.wrapping_add(1);
-            (
-                scratch,
-                p.camera,
-                p.last_input,
-                p.frame_seq,
-                p.viewport,
-                p.wire,
-                p.out.clone(),
-            )
-        };
-        let (mut scratch, camera, last_input, seq, viewport, wire, out) = job;
-        let bytes = render_frame(
-            &game,
-            &mut scratch,
-            &camera,
-            seq,
-            last_input,
-            viewport,
-            wire,
-        );
-        game.stats.frames.fetch_add(1, Ordering::Relaxed);
-        game.stats
-            .frame_bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let _ = out.replace(Slot::Frame, bytes);
-        game.with_player(id, |p| {
-            p.rendering = false;
-            if p.mode == RenderMode::Server {
-                p.scratch = Some(scratch);
-            }
-        });
+        render_one(&game, id);
+    }
+}
+
+/// Draws and sends one queued frame of player `id`.
+pub(super) fn render_one(game: &Game, id: u16) {
+    if let Some(job) = take_job(game, id) {
+        finish_job(game, job);
+    }
+}
+
+/// One frame to draw: what it shows, and the player's buffers, lent for the drawing.
+pub(super) struct Job {
+    id: u16,
+    scratch: Scratch,
+    camera: Camera,
+    last_input: u32,
+    seq: u32,
+    viewport: shared::Viewport,
+    wire: FrameWire,
+    out: crate::ws::outbox::Outbox,
+}
+
+/// Takes player `id`'s queued frame, with the lock held only for this.
+pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
+    let mut players = game.players();
+    let p = players.by_id.get_mut(&id)?;
+    p.queued = false;
+    if p.rendering {
+        return None;
+    }
+    p.rendering = true;
+    let camera = p.view(&game.flight, &game.map);
+    p.dirty = false;
+    p.last_frame = Some((camera, p.last_input));
+    p.frame_seq = p.frame_seq.wrapping_add(1);
+    Some(Job {
+        id,
+        scratch: p.scratch.take().unwrap_or_default(),
+        camera,
+        last_input: p.last_input,
+        seq: p.frame_seq,
+        viewport: p.viewport,
+        wire: p.wire,
+        out: p.out.clone(),
+    })
+}
+
+/// Draws and sends the frame, gives the buffers back, and queues the next frame at
+/// once if an input came while this one was drawn.
+pub(super) fn finish_job(game: &Game, mut job: Job) {
+    let bytes = render_frame(game, &mut job);
+    game.stats.frames.fetch_add(1, Ordering::Relaxed);
+    game.stats
+        .frame_bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let _ = job.out.replace(Slot::Frame, bytes);
+    let mut players = game.players();
+    if let Some(p) = players.by_id.get_mut(&job.id) {
+        p.rendering = false;
+        if p.mode == RenderMode::Server {
+            p.scratch = Some(job.scratch);
+        }
+        if std::mem::take(&mut p.urgent) {
+            maybe_render(game, job.id, p, Instant::now(), Why::Input);
+        }
     }
 }
 
@@ -198,37 +247,36 @@ impl RenderQueue {
         }
     }
 
+    /// The next player to draw, without waiting (tests drive the pool by hand).
+    #[cfg(test)]
+    pub(super) fn try_pop(&self) -> Option<u16> {
+        self.lock().0.pop_front()
+    }
+
     pub(super) fn close(&self) {
         self.lock().1 = true;
         self.ready.notify_all();
     }
 }
 
-fn render_frame(
-    game: &Game,
-    s: &mut Scratch,
-    camera: &Camera,
-    seq: u32,
-    last_input: u32,
-    viewport: shared::Viewport,
-    wire: FrameWire,
-) -> crate::ws::frame::Outgoing {
+fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
+    let (s, viewport) = (&mut job.scratch, job.viewport);
     // Column by column: the encoder wants columns, so no transpose into rows and back.
     s.renderer
-        .render_columns(&game.map, camera, &RenderOptions::default(), viewport);
+        .render_columns(&game.map, &job.camera, &RenderOptions::default(), viewport);
     let (columns, stride) = s.renderer.columns();
-    wire.message(&Message::Frame(Frame {
-        seq,
-        camera: *camera,
-        last_input,
+    job.wire.message(&Message::Frame(Frame {
+        seq: job.seq,
+        camera: job.camera,
+        last_input: job.last_input,
         width: viewport.width() as u16,
         height: viewport.height() as u16,
-        encoding: wire.encoding,
+        encoding: job.wire.encoding,
         payload: s.encoder.encode_columns(
             columns,
             stride,
             viewport,
-            wire.encoding,
+            job.wire.encoding,
             s.renderer.sky(),
         ),
     }))

@@ -1,0 +1,221 @@
+//! The game driven by hand: ticks, inputs and the render pool called in turn, frames
+//! read back from the player's outbox.
+
+use super::tick;
+use super::*;
+use crate::ws::outbox::{self, Drain, Next};
+use shared::flight::Controls;
+use shared::protocol::{Hello, Input, VERSION, keys};
+
+fn game(fps: u32) -> Arc<Game> {
+    Game::new(
+        GameConfig {
+            fps,
+            max_viewport: Viewport::new(160, 100).unwrap(),
+            max_players: 8,
+            render_threads: 1,
+        },
+        shared::mapgen::generate_sized(256, 3),
+    )
+}
+
+/// A server-rendered player, welcomed, and the reading end of its outbox.
+fn join(game: &Game) -> (u16, Drain) {
+    let (out, drain) = outbox::outbox(16);
+    let hello = Hello {
+        version: VERSION,
+        mode: RenderMode::Server,
+        width: 64,
+        height: 48,
+        encodings: FrameEncoding::Raw.bit(),
+        name: "t".into(),
+    };
+    let viewport = Viewport::new(64, 48).unwrap();
+    let (id, _, _) = game.join(&hello, viewport, out, None).unwrap();
+    game.with_player(id, |p| p.welcomed = true);
+    (id, drain)
+}
+
+fn input(seq: u32, keys: u16, look_x: i16) -> Input {
+    Input {
+        seq,
+        keys,
+        look_x,
+        look_y: 0,
+        client_time: 0,
+    }
+}
+
+/// Draws every queued frame; returns how many.
+fn render_queued(game: &Game) -> usize {
+    let mut n = 0;
+    while let Some(id) = game.render_queue.try_pop() {
+        tick::render_one(game, id);
+        n += 1;
+    }
+    n
+}
+
+/// The frames waiting in the outbox: (camera, last input).
+fn frames(drain: &mut Drain) -> Vec<(Camera, u32)> {
+    let mut out = Vec::new();
+    while let Some(Next::Send(o)) = drain.ready() {
+        if let Ok(Message::Frame(f)) = Message::decode(&o.payload) {
+            out.push((f.camera, f.last_input));
+        }
+    }
+    out
+}
+
+/// Ticks at 60 Hz of made-up time, so the `--fps` cap sees real gaps.
+struct Clock(Instant);
+
+impl Clock {
+    fn new() -> Clock {
+        Clock(Instant::now())
+    }
+
+    fn tick(&mut self, game: &Arc<Game>) {
+        self.0 += Duration::from_secs(1) / TICK_HZ;
+        tick::tick(game, self.0);
+    }
+}
+
+fn camera(game: &Game, id: u16) -> Camera {
+    game.players().by_id[&id].camera
+}
+
+#[test]
+fn a_key_is_drawn_on_arrival_where_the_next_tick_puts_the_player() {
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (id, mut drain) = join(&game);
+    clock.tick(&game);
+    render_queued(&game);
+    let [(rest, 0)] = frames(&mut drain)[..] else {
+        panic!("one frame at rest")
+    };
+    assert_eq!(rest, camera(&game, id), "no keys: the view is the camera");
+
+    game.apply_input(id, &input(1, keys::FORWARD | keys::TURN_LEFT, 0));
+    assert_eq!(
+        render_queued(&game),
+        1,
+        "rendered without waiting for a tick"
+    );
+    let [(shown, 1)] = frames(&mut drain)[..] else {
+        panic!("one frame answering input 1")
+    };
+    assert_ne!(shown, rest, "the frame shows the key");
+    clock.tick(&game);
+    assert_eq!(
+        camera(&game, id),
+        shown,
+        "the tick puts the player exactly where the frame showed it"
+    );
+    // The tick's own frame shows the tick after, and so on: one steady step a frame.
+    render_queued(&game);
+    let [(next, 1)] = frames(&mut drain)[..] else {
+        panic!("the tick's frame")
+    };
+    clock.tick(&game);
+    assert_eq!(camera(&game, id), next);
+}
+
+#[test]
+fn inputs_never_change_where_the_ticks_put_a_player() {
+    // Inputs arrive between ticks at random; the frames drawn on arrival must not move
+    // the authority: every tick equals a plain simulation that applies each look when it
+    // arrives and the latest keys at the tick. And every frame is drawn from the view
+    // the next tick then confirms, unless a newer input replaced it before that tick.
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (id, mut drain) = join(&game);
+    let flight = game.flight;
+    let mut reference = camera(&game, id);
+    let mut held = 0u16;
+    let mut rng = 0x2545_f491_u32;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        rng
+    };
+    let mut seq = 0;
+    let mut answered = 0;
+    for _ in 0..300 {
+        for _ in 0..next() % 3 {
+            seq += 1;
+            let keys = (next() & 0x1ff) as u16;
+            let look_x = (next() % 41) as i16 - 20;
+            game.apply_input(id, &input(seq, keys, look_x));
+            let look = Controls {
+                look_yaw: look_x as f32 / 1000.0,
+                ..Default::default()
+            };
+            if look_x != 0 {
+                reference = flight.step(&reference, &look, 0.0, &game.map);
+            }
+            held = keys;
+            if next() % 2 == 0 {
+                render_queued(&game);
+            }
+        }
+        render_queued(&game);
+        let drawn = frames(&mut drain);
+        clock.tick(&game);
+        let controls = Controls {
+            keys: held,
+            ..Default::default()
+        };
+        reference = flight.step(&reference, &controls, TICK_DT, &game.map);
+        assert_eq!(camera(&game, id), reference, "the tick is the authority");
+        // A frame that answers the newest input shows where the tick then put the
+        // player (older ones were replaced; a flood of inputs runs out of input frames).
+        if let Some(&(last, input)) = drawn.last()
+            && input == seq
+        {
+            assert_eq!(last, reference, "input {seq}");
+            answered += 1;
+        }
+    }
+    assert!(answered > 100, "only {answered} ticks had a frame to check");
+}
+
+#[test]
+fn an_input_during_a_render_is_drawn_right_after_it() {
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (id, mut drain) = join(&game);
+    clock.tick(&game);
+    // A render thread has taken the job; an input arrives before it is done.
+    let job = tick::take_job(&game, game.render_queue.try_pop().unwrap()).unwrap();
+    game.apply_input(id, &input(1, keys::TURN_RIGHT, 0));
+    assert!(game.render_queue.try_pop().is_none(), "one frame at a time");
+    tick::finish_job(&game, job);
+    assert_eq!(frames(&mut drain).last().map(|f| f.1), Some(0));
+    assert_eq!(render_queued(&game), 1, "requeued as soon as it is done");
+    assert_eq!(frames(&mut drain).last().map(|f| f.1), Some(1));
+}
+
+#[test]
+fn input_frames_have_a_budget_of_their_own() {
+    let game = game(30);
+    let mut clock = Clock::new();
+    let (id, mut drain) = join(&game);
+    let mut drawn = 0;
+    for seq in 1..=10 {
+        let keys = if seq % 2 == 0 {
+            keys::FORWARD
+        } else {
+            keys::BACK
+        };
+        game.apply_input(id, &input(seq, keys, 0));
+        drawn += render_queued(&game);
+    }
+    assert_eq!(drawn, INPUT_FRAME_BURST as usize, "a burst, then the rate");
+    assert_eq!(frames(&mut drain).len(), 1, "latest wins in the outbox");
+    // The tick is not held back by the input frames: its own cap applies.
+    clock.tick(&game);
+    assert_eq!(render_queued(&game), 1);
+}
