@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod input;
+pub mod predict;
 pub mod session;
 mod web;
 
@@ -266,6 +267,7 @@ impl App {
         }
         if let Some(input) = self.input.poll(now, 16.0) {
             self.send(&Message::Input(input));
+            self.session.sent_input(&input, now);
         }
         if now - self.stats.last_ping >= 1000.0 {
             self.stats.last_ping = now;

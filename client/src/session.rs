@@ -1,7 +1,8 @@
 //! The client's view of the game, free of web APIs so it is testable natively: what the
 //! server said (palette, frames, map, cameras, players) and what to draw next.
 
-use shared::protocol::{self, FrameEncoding, Message, PlayerInfo, RenderMode};
+use crate::predict::Predictor;
+use shared::protocol::{self, FrameEncoding, Input, Message, PlayerInfo, RenderMode};
 use shared::{Camera, Map, Palette, RenderOptions, Renderer, Viewport};
 
 /// What `Session::handle` asks the page to do.
@@ -35,14 +36,8 @@ pub struct Session {
     map_requested: bool,
     map_size: (u16, u16),
     pub players: Vec<PlayerInfo>,
-    /// Interpolation: from `prev` to `next` over one tick, starting at `next_at` (ms).
-    prev: Option<Camera>,
-    next: Option<Camera>,
-    next_at: f64,
-    tick_ms: f64,
-    /// How long to glide from `prev` to `next`.
-    span_ms: f64,
-    last_tick: Option<u32>,
+    /// The player's own camera, predicted from its inputs and the server's states.
+    predict: Predictor,
     /// Camera of the picture currently in `rgba`.
     pub shown: Option<Camera>,
     pub last_frame_input: u32,
@@ -74,12 +69,7 @@ impl Session {
             map_requested: false,
             map_size: (0, 0),
             players: Vec::new(),
-            prev: None,
-            next: None,
-            next_at: 0.0,
-            tick_ms: 1000.0 / 60.0,
-            span_ms: 1000.0 / 60.0,
-            last_tick: None,
+            predict: Predictor::new(60, (1, 1)),
             shown: None,
             last_frame_input: 0,
             last_encoding: None,
@@ -134,7 +124,7 @@ impl Session {
                 self.viewport = Some(viewport);
                 self.palette = Some(*w.palette);
                 self.map_size = (w.map_width, w.map_height);
-                self.tick_ms = 1000.0 / w.tick_hz.max(1) as f64;
+                self.predict = Predictor::new(w.tick_hz, self.map_size);
                 self.rgba = vec![0; viewport.pixels() * 4];
                 self.indices = vec![0; viewport.pixels()];
                 Effect::None
@@ -161,6 +151,7 @@ impl Session {
                     return Effect::Disconnect(e.to_string());
                 }
                 palette.expand_rgba(&self.indices, &mut self.rgba);
+                self.predict.acknowledge(f.last_input);
                 self.shown = Some(f.camera);
                 self.last_frame_input = f.last_input;
                 self.last_encoding = Some(f.encoding);
@@ -168,16 +159,7 @@ impl Session {
             }
             Message::MapChunk(c) => self.map_chunk(c),
             Message::State(s) => {
-                // Glide over as many ticks as this state is newer than the last one: a
-                // crowded server, or a slow link, sends fewer than one a tick.
-                let ticks = self
-                    .last_tick
-                    .map_or(1, |t| s.tick.wrapping_sub(t).clamp(1, 15));
-                self.span_ms = ticks as f64 * self.tick_ms;
-                self.last_tick = Some(s.tick);
-                self.prev = Some(self.camera_at(now).unwrap_or(s.camera));
-                self.next = Some(s.camera);
-                self.next_at = now;
+                self.predict.state(&s, now, self.map.as_ref());
                 Effect::None
             }
             Message::Players(list) => {
@@ -213,31 +195,43 @@ impl Session {
         Effect::None
     }
 
-    /// The interpolated camera at `now`, between the last two states.
-    pub fn camera_at(&self, now: f64) -> Option<Camera> {
-        let next = self.next?;
-        let prev = self.prev.unwrap_or(next);
-        let t = ((now - self.next_at) / self.span_ms).clamp(0.0, 1.0) as f32;
-        if t >= 1.0 {
-            return Some(next);
+    /// Records an input as it is sent, for prediction and late warp.
+    pub fn sent_input(&mut self, input: &Input, now: f64) {
+        self.predict.sent(input, now);
+    }
+
+    /// The player's camera at `now` as predicted (client mode, once the map is here).
+    pub fn camera_at(&mut self, now: f64) -> Option<Camera> {
+        self.predict.camera(now, self.map.as_ref()?)
+    }
+
+    /// Late warp for the server-rendered frame on screen: how many pixels to shift it
+    /// (right, down) so that the looks sent since show before the frame answering them
+    /// arrives. In Voxel Space a yaw change moves the picture sideways and a horizon
+    /// change moves it up or down; the exact frame replaces the warped one.
+    pub fn warp(&self) -> (f32, f32) {
+        let (Some(cam), Some(v)) = (self.shown, self.viewport) else {
+            return (0.0, 0.0);
+        };
+        if self.mode != RenderMode::Server {
+            return (0.0, 0.0);
         }
-        let (w, h) = (self.map_size.0.max(1) as f32, self.map_size.1.max(1) as f32);
-        Some(Camera {
-            x: prev.x + wrapped_delta(prev.x, next.x, w) * t,
-            y: prev.y + wrapped_delta(prev.y, next.y, h) * t,
-            altitude: prev.altitude + (next.altitude - prev.altitude) * t,
-            yaw: prev.yaw + wrapped_delta(prev.yaw, next.yaw, core::f32::consts::TAU) * t,
-            horizon: prev.horizon + (next.horizon - prev.horizon) * t,
-            ..next
-        })
+        let look = self.predict.pending_look(self.last_frame_input);
+        let (w, h) = (v.width() as f32, v.height() as f32);
+        let focal = w * 0.5 / (cam.fov * 0.5).tan();
+        let yaw = look.look_yaw.clamp(-cam.fov * 0.5, cam.fov * 0.5);
+        let max_pitch = shared::flight::FlightModel::default().max_pitch;
+        let horizon = (cam.horizon + look.look_pitch).clamp(-max_pitch, max_pitch);
+        let dx = (focal * yaw.tan()).clamp(-w, w);
+        let dy = ((horizon - cam.horizon) * h).clamp(-h, h);
+        (dx.round(), dy.round())
     }
 
     /// Renders locally (client mode). True when a new picture is ready in [`Session::rgba`];
     /// false when nothing can be drawn yet or the camera has not moved.
     pub fn render_local(&mut self, now: f64) -> bool {
-        let (Some(map), Some(viewport), Some(camera)) =
-            (&self.map, self.viewport, self.camera_at(now))
-        else {
+        let camera = self.camera_at(now);
+        let (Some(map), Some(viewport), Some(camera)) = (&self.map, self.viewport, camera) else {
             return false;
         };
         if self.shown == Some(camera) {
@@ -259,18 +253,6 @@ impl Session {
     pub fn set_mode(&mut self, mode: RenderMode) {
         self.mode = mode;
         self.shown = None;
-    }
-}
-
-/// Shortest signed step from `a` to `b` on a circle of length `period`.
-fn wrapped_delta(a: f32, b: f32, period: f32) -> f32 {
-    let d = b - a;
-    if d > period / 2.0 {
-        d - period
-    } else if d < -period / 2.0 {
-        d + period
-    } else {
-        d
     }
 }
 
@@ -371,55 +353,6 @@ mod tests {
         );
         assert_eq!(client.rgba(), server.rgba());
         assert!(client.rgba().chunks(4).any(|p| p != [0, 0, 0, 255]));
-    }
-
-    #[test]
-    fn interpolates_across_the_wrap() {
-        let mut s = Session::new(RenderMode::Client);
-        s.map_size = (1024, 1024);
-        let a = Camera {
-            x: 1020.0,
-            yaw: 6.2,
-            ..Camera::default()
-        };
-        let b = Camera {
-            x: 4.0,
-            yaw: 0.1,
-            ..Camera::default()
-        };
-        s.prev = Some(a);
-        s.next = Some(b);
-        s.next_at = 0.0;
-        let mid = s.camera_at(s.span_ms / 2.0).unwrap();
-        assert!((mid.x - 1024.0).abs() < 1e-3, "{}", mid.x);
-        assert!((mid.yaw - 6.2916).abs() < 1e-3, "{}", mid.yaw);
-        assert_eq!(
-            s.camera_at(1000.0),
-            Some(b),
-            "exactly the target after a tick"
-        );
-    }
-
-    #[test]
-    fn glides_over_the_ticks_between_states() {
-        let mut s = Session::new(RenderMode::Client);
-        s.map_size = (1024, 1024);
-        let state = |tick, x| {
-            encode(&Message::State(State {
-                tick,
-                last_input: 0,
-                camera: Camera {
-                    x,
-                    ..Camera::default()
-                },
-            }))
-        };
-        s.handle(&state(10, 100.0), 0.0);
-        s.handle(&state(13, 130.0), 50.0); // three ticks later: glide over 50 ms
-        let x = |t: f64| s.camera_at(t).unwrap().x;
-        assert_eq!(x(50.0), 100.0);
-        assert!((x(75.0) - 115.0).abs() < 1e-3, "{}", x(75.0));
-        assert_eq!(x(100.0), 130.0);
     }
 
     #[test]

@@ -46,6 +46,25 @@ pub struct Controls {
     pub look_pitch: f32,
 }
 
+impl Controls {
+    /// The look deltas of an `Input` message: yaw in 1/1000 radian, at most half a turn
+    /// (a bigger delta is no mouse movement), and horizon in 1/1000 of the height. The
+    /// server and the client's prediction both turn messages into controls here, so
+    /// they do the same float operations.
+    pub fn look(look_x: i16, look_y: i16) -> Controls {
+        Controls {
+            keys: 0,
+            look_yaw: (look_x as f32 / 1000.0).clamp(-3.2, 3.2),
+            look_pitch: look_y as f32 / 1000.0,
+        }
+    }
+
+    /// Whether these controls move nothing by themselves.
+    pub fn is_still(&self) -> bool {
+        self.keys == 0 && self.look_yaw == 0.0 && self.look_pitch == 0.0
+    }
+}
+
 impl FlightModel {
     /// Advances `cam` by `dt` seconds over `map`. Keeps the camera above the terrain,
     /// below the ceiling, and its position wrapped into the map.

@@ -139,52 +139,135 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Input sent → first Frame that applied it (by input sequence), mouse-look inputs every
-/// 50 ms per player.
+/// What a latency client sends.
+#[derive(Clone, Copy, Debug)]
+enum Pattern {
+    /// A mouse-look input every 50 ms.
+    Look,
+    /// Key changes as a person makes them: press, hold 120–250 ms, press another,
+    /// release.
+    KeysHuman,
+    /// A key change with every input, one an animation frame (16 ms).
+    KeysEveryFrame,
+}
+
+impl Pattern {
+    fn name(self) -> &'static str {
+        match self {
+            Pattern::Look => "look, every 50 ms",
+            Pattern::KeysHuman => "keys, human rate",
+            Pattern::KeysEveryFrame => "keys, every frame",
+        }
+    }
+
+    /// The `n`th input (from 1) and how long to wait after it.
+    fn input(self, n: u32, player: usize) -> (Input, Duration) {
+        // Held keys a person might go through: fly, fly and turn, climb, let go.
+        const KEYS: [u16; 4] = [
+            keys::FORWARD,
+            keys::FORWARD | keys::TURN_RIGHT,
+            keys::FORWARD | keys::UP,
+            0,
+        ];
+        let (keys, look_x, wait_ms) = match self {
+            Pattern::Look => (0, if n % 2 == 0 { 5 } else { -5 }, 50),
+            Pattern::KeysHuman => {
+                let wait = 120 + (n as usize * 37 + player * 53) % 131;
+                (KEYS[n as usize % 4], 0, wait as u64)
+            }
+            Pattern::KeysEveryFrame => {
+                let k = if n % 2 == 0 {
+                    keys::FORWARD
+                } else {
+                    keys::FORWARD | keys::TURN_LEFT
+                };
+                (k, 0, 16)
+            }
+        };
+        let input = Input {
+            seq: n,
+            keys,
+            look_x,
+            look_y: 0,
+            client_time: 0,
+        };
+        (input, Duration::from_millis(wait_ms))
+    }
+}
+
+/// Input sent → first Frame that reflects it (by input sequence), for mouse look and for
+/// key changes, at several player counts and frame sizes. With
+/// `VOXELCAST_BASELINE_SERVER` set to another server binary, each row runs on that one
+/// too, right before, so a change is compared in the same run.
 pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
+    let baseline = std::env::var_os("VOXELCAST_BASELINE_SERVER").map(std::path::PathBuf::from);
     println!("\n### Input-to-frame latency (loopback, server-side rendering)\n");
     println!(
-        "| players | frame | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | p99 ÷ assembly server's best p99 (24 ms) |"
+        "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (w, h) in [(320u16, 200u16), (640, 360)] {
-        for players in [1usize, 16, 64] {
-            let running = Running::start(server, &["--max-players", "200"])?;
-            let addr = running.addr.clone();
-            let (cpu0, t0) = (running.cpu_seconds()?, Instant::now());
-            let mut samples = runtime().block_on(async move {
-                let mut tasks = Vec::new();
-                for i in 0..players {
-                    let addr = addr.clone();
-                    tasks.push(tokio::spawn(
-                        async move { latency_client(&addr, w, h, i).await },
-                    ));
+    println!("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for pattern in [Pattern::Look, Pattern::KeysHuman, Pattern::KeysEveryFrame] {
+        for (w, h) in [(320u16, 200u16), (640, 360)] {
+            for players in [1usize, 16, 64] {
+                if let Some(b) = &baseline {
+                    latency_run(b, "baseline", pattern, w, h, players)?;
                 }
-                let mut all = Vec::new();
-                for t in tasks {
-                    all.extend(t.await??);
-                }
-                anyhow::Ok(all)
-            })?;
-            let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
-            samples.sort_by(f64::total_cmp);
-            let p99 = percentile(&samples, 0.99);
-            println!(
-                "| {players} | {w}x{h} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.2} |",
-                percentile(&samples, 0.5),
-                percentile(&samples, 0.95),
-                p99,
-                percentile(&samples, 1.0),
-                samples.len(),
-                cpu * 100.0,
-                p99 / 24.0
-            );
+                latency_run(server, "this", pattern, w, h, players)?;
+            }
         }
     }
     Ok(())
 }
 
-async fn latency_client(addr: &str, w: u16, h: u16, i: usize) -> anyhow::Result<Vec<f64>> {
+fn latency_run(
+    server: &std::path::Path,
+    label: &str,
+    pattern: Pattern,
+    w: u16,
+    h: u16,
+    players: usize,
+) -> anyhow::Result<()> {
+    let running = Running::start(server, &["--max-players", "200"])?;
+    let addr = running.addr.clone();
+    let (cpu0, t0) = (running.cpu_seconds()?, Instant::now());
+    let mut samples = runtime().block_on(async move {
+        let mut tasks = Vec::new();
+        for i in 0..players {
+            let addr = addr.clone();
+            tasks.push(tokio::spawn(async move {
+                latency_client(&addr, pattern, w, h, i).await
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        anyhow::Ok(all)
+    })?;
+    let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
+    samples.sort_by(f64::total_cmp);
+    let p99 = percentile(&samples, 0.99);
+    println!(
+        "| {} | {players} | {w}x{h} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.2} |",
+        pattern.name(),
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.95),
+        p99,
+        percentile(&samples, 1.0),
+        samples.len(),
+        cpu * 100.0,
+        p99 / 3.2
+    );
+    Ok(())
+}
+
+async fn latency_client(
+    addr: &str,
+    pattern: Pattern,
+    w: u16,
+    h: u16,
+    i: usize,
+) -> anyhow::Result<Vec<f64>> {
     let c = Client::connect(addr, RenderMode::Server, w, h).await?;
     let (mut reader, mut wr) = (
         Reader {
@@ -196,31 +279,23 @@ async fn latency_client(addr: &str, w: u16, h: u16, i: usize) -> anyhow::Result<
     let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u32, Instant)>::new()));
     let start = Instant::now();
     let run_for = Duration::from_secs(4);
-    // The writer: a mouse-look input every 50 ms, staggered across players.
+    // The writer, its first input staggered across players.
     let writer = {
         let sent = sent.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis((i * 7 % 50) as u64)).await;
-            let mut tick = tokio::time::interval(Duration::from_millis(50));
             for seq in 1u32.. {
-                tick.tick().await;
                 if start.elapsed() > run_for {
                     break;
                 }
-                let look_x = if seq % 2 == 0 { 5 } else { -5 };
-                let input = Message::Input(Input {
-                    seq,
-                    keys: 0,
-                    look_x,
-                    look_y: 0,
-                    client_time: 0,
-                });
+                let (input, wait) = pattern.input(seq, i);
                 sent.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push((seq, Instant::now()));
-                if send(&mut wr, &input).await.is_err() {
+                if send(&mut wr, &Message::Input(input)).await.is_err() {
                     break;
                 }
+                tokio::time::sleep(wait).await;
             }
             // Keep the socket open until the reader is done.
             std::future::pending::<()>().await;

@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 pub const TICK_HZ: u32 = 60;
 /// Seconds a tick simulates.
 const TICK_DT: f32 = 1.0 / TICK_HZ as f32;
-/// Frames an input change may bring before the next tick, on top of the `--fps` cap: as
-/// many a second as the cap, a short burst of them at once.
+/// Frames input changes may bring between ticks, on top of the `--fps` cap: a little
+/// over one per input the client sends (at most one every 16 ms), with a short burst.
+/// So a player gets at most `--fps` + 64 frames a second, however it floods.
+const INPUT_FRAMES_PER_SECOND: f64 = 64.0;
 const INPUT_FRAME_BURST: f64 = 4.0;
 
 #[derive(Clone, Debug)]
@@ -65,6 +67,9 @@ struct Players {
     by_id: HashMap<u16, Player>,
     next_id: u16,
     tick: u32,
+    /// Tick frames go out every `stride`th frame interval: more than 1 while the render
+    /// pool falls behind, so frames that answer inputs never wait behind a backlog.
+    stride: u32,
 }
 
 struct Player {
@@ -149,7 +154,10 @@ impl Game {
             let game = self.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("render-{i}"))
-                .spawn(move || tick::render_worker(game));
+                .spawn(move || {
+                    lower_priority();
+                    tick::render_worker(game)
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a render thread");
             }
@@ -200,10 +208,7 @@ impl Game {
                 scratch: None,
                 rendering: false,
                 last_frame: None,
-                input_frames: bucket::TokenBucket::new(
-                    self.config.fps.max(1) as f64,
-                    INPUT_FRAME_BURST,
-                ),
+                input_frames: bucket::TokenBucket::new(INPUT_FRAMES_PER_SECOND, INPUT_FRAME_BURST),
                 urgent: false,
                 last_frame_at: Instant::now() - Duration::from_secs(1),
                 frame_seq: 0,
@@ -227,18 +232,13 @@ impl Game {
     /// the next tick. In server mode, a changed view is rendered now (see
     /// [`Player::view`]), so neither a key nor a mouse movement waits for a tick.
     fn apply_input(self: &Arc<Self>, id: u16, input: &shared::protocol::Input) {
-        // At most half a turn per message: a bigger delta is no mouse movement.
-        let look = shared::flight::Controls {
-            keys: 0,
-            look_yaw: (input.look_x as f32 / 1000.0).clamp(-3.2, 3.2),
-            look_pitch: input.look_y as f32 / 1000.0,
-        };
+        let look = shared::flight::Controls::look(input.look_x, input.look_y);
         let mut players = self.players();
         if let Some(p) = players.by_id.get_mut(&id) {
             let keys_changed = p.keys != input.keys;
             p.keys = input.keys;
             p.last_input = input.seq;
-            let looked = look.look_yaw != 0.0 || look.look_pitch != 0.0;
+            let looked = !look.is_still();
             if looked {
                 p.camera = self.flight.step(&p.camera, &look, 0.0, &self.map);
             }
@@ -270,6 +270,17 @@ impl Game {
         if let Some(p) = self.players().by_id.get_mut(&id) {
             f(p);
         }
+    }
+}
+
+/// Puts the calling thread below the others (nice 5): rendering is the bulk of the
+/// work, and reading an input or writing a frame should never wait for it.
+fn lower_priority() {
+    // On Linux a nice value belongs to the thread that sets it (`0` = this thread).
+    // SAFETY: setpriority reads no memory of ours; a failure leaves the priority as is.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 5) } != 0;
+    if failed {
+        tracing::debug!("render thread keeps its priority");
     }
 }
 

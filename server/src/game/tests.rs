@@ -149,10 +149,7 @@ fn inputs_never_change_where_the_ticks_put_a_player() {
             let keys = (next() & 0x1ff) as u16;
             let look_x = (next() % 41) as i16 - 20;
             game.apply_input(id, &input(seq, keys, look_x));
-            let look = Controls {
-                look_yaw: look_x as f32 / 1000.0,
-                ..Default::default()
-            };
+            let look = Controls::look(look_x, 0);
             if look_x != 0 {
                 reference = flight.step(&reference, &look, 0.0, &game.map);
             }
@@ -199,12 +196,37 @@ fn an_input_during_a_render_is_drawn_right_after_it() {
 }
 
 #[test]
+fn frames_that_answer_an_input_go_first() {
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (a, _da) = join(&game);
+    let (b, _db) = join(&game);
+    clock.tick(&game);
+    game.apply_input(a, &input(1, keys::FORWARD, 0));
+    render_queued(&game);
+    clock.tick(&game);
+    assert_eq!(
+        game.render_queue.try_pop(),
+        Some(a),
+        "a flies: a tick frame"
+    );
+    game.render_queue.push(a);
+    game.apply_input(b, &input(1, keys::UP, 0));
+    assert_eq!(
+        game.render_queue.try_pop(),
+        Some(b),
+        "the input jumps the queue"
+    );
+    assert_eq!(game.render_queue.try_pop(), Some(a));
+}
+
+#[test]
 fn input_frames_have_a_budget_of_their_own() {
     let game = game(30);
     let mut clock = Clock::new();
     let (id, mut drain) = join(&game);
     let mut drawn = 0;
-    for seq in 1..=10 {
+    for seq in 1..=INPUT_FRAME_BURST as u32 + 6 {
         let keys = if seq % 2 == 0 {
             keys::FORWARD
         } else {
@@ -218,4 +240,40 @@ fn input_frames_have_a_budget_of_their_own() {
     // The tick is not held back by the input frames: its own cap applies.
     clock.tick(&game);
     assert_eq!(render_queued(&game), 1);
+}
+
+#[test]
+fn tick_frames_thin_out_while_the_pool_falls_behind() {
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (id, _drain) = join(&game);
+    game.apply_input(id, &input(1, keys::FORWARD, 0));
+    render_queued(&game);
+    let drawn = || game.stats.frames.load(Ordering::Relaxed);
+    let before = drawn();
+    for _ in 0..10 {
+        clock.tick(&game);
+        render_queued(&game);
+    }
+    assert_eq!(
+        drawn() - before,
+        10,
+        "a frame every tick while the pool keeps up"
+    );
+    let before = drawn();
+    for _ in 0..10 {
+        // Frames left over from the last tick (for a player who has left since).
+        game.render_queue.push(u16::MAX);
+        clock.tick(&game);
+        render_queued(&game);
+    }
+    let behind = drawn() - before;
+    assert!(
+        (2..=4).contains(&behind),
+        "{behind} tick frames while behind"
+    );
+    // An input is still drawn at once.
+    game.render_queue.push(u16::MAX);
+    game.apply_input(id, &input(2, keys::BACK, 0));
+    assert_eq!(game.render_queue.try_pop(), Some(id));
 }

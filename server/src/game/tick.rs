@@ -16,6 +16,10 @@ const PLAYERS_EVERY_CROWDED: u32 = TICK_HZ / 2;
 const STATE_CROWD: usize = 2000;
 /// Most players in one list: the player and those nearest to it.
 const MAX_LISTED: usize = 32;
+/// Most frame intervals between tick frames when the render pool falls behind.
+const MAX_STRIDE: u32 = 4;
+/// Ticks without a backlog before the stride comes down by one.
+const STRIDE_RELAX_TICKS: u32 = 30;
 
 pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1) / TICK_HZ);
@@ -44,6 +48,16 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
     let mut players = game.players();
     players.tick = players.tick.wrapping_add(1);
     let tick = players.tick;
+    // Frames still waiting from earlier ticks: the pool cannot keep up, so tick frames
+    // thin out (inputs' frames do not) until it can.
+    players.stride = if !game.render_queue.is_empty() {
+        (players.stride + 1).min(MAX_STRIDE)
+    } else if tick % STRIDE_RELAX_TICKS == 0 {
+        players.stride.saturating_sub(1).max(1)
+    } else {
+        players.stride.max(1)
+    };
+    let stride = players.stride;
     let crowded = players.by_id.len() > MAX_LISTED;
     // States every tick, or every 2nd or 3rd with thousands of players: the clients
     // glide between them, and the server stays ahead of its sends.
@@ -94,7 +108,7 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
             RenderMode::Client => {}
-            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick),
+            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }),
         }
     }
 }
@@ -102,16 +116,18 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
 /// What asks for a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Why {
-    /// The tick moved the camera: frames follow the `--fps` cap.
-    Tick,
+    /// The tick moved the camera: frames follow the `--fps` cap, `stride` times
+    /// further apart while the render pool falls behind.
+    Tick { stride: u32 },
     /// An input changed the view: drawn at once, from the player's own input-frame
     /// budget, never held back by the cap.
     Input,
 }
 
 /// Queues a frame for a server-rendered player if the picture changed since the last one
-/// and the budget for `why` allows. The render pool takes players first come, first
-/// served, and draws each from its view as it is when the frame starts.
+/// and the budget for `why` allows. The render pool takes frames that answer an input
+/// first (what a player feels), then the ticks' frames first come, first served, and
+/// draws each from the player's view as it is when the frame starts.
 pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, why: Why) {
     if p.mode != RenderMode::Server || !p.welcomed || p.paused || p.queued {
         return;
@@ -126,8 +142,8 @@ pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, w
         return;
     }
     let allowed = match why {
-        Why::Tick => {
-            let min_frame_gap = Duration::from_secs(1) / game.config.fps.max(1);
+        Why::Tick { stride } => {
+            let min_frame_gap = Duration::from_secs(1) * stride / game.config.fps.max(1);
             // A little slack, so that a 30 fps cap is met by every other 60 Hz tick
             // despite jitter.
             now + Duration::from_millis(1) >= p.last_frame_at + min_frame_gap
@@ -137,10 +153,13 @@ pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, w
     if allowed {
         p.queued = true;
         p.urgent = false;
-        if why == Why::Tick {
-            p.last_frame_at = now;
+        match why {
+            Why::Tick { .. } => {
+                p.last_frame_at = now;
+                game.render_queue.push(id);
+            }
+            Why::Input => game.render_queue.push_front(id),
         }
-        game.render_queue.push(id);
     }
 }
 
@@ -230,6 +249,17 @@ impl RenderQueue {
 
     pub(super) fn push(&self, id: u16) {
         self.lock().0.push_back(id);
+        self.ready.notify_one();
+    }
+
+    /// No frame is waiting.
+    pub(super) fn is_empty(&self) -> bool {
+        self.lock().0.is_empty()
+    }
+
+    /// Queues `id` ahead of everyone waiting.
+    pub(super) fn push_front(&self, id: u16) {
+        self.lock().0.push_front(id);
         self.ready.notify_one();
     }
 
