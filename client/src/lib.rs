@@ -6,23 +6,24 @@
 //! natively.
 
 pub mod bench;
+mod display;
 pub mod input;
 pub mod predict;
 pub mod session;
 mod web;
 
+use display::Display;
 use input::{InputState, key_bit};
 use session::{Effect, Session};
 use shared::protocol::{FrameEncoding, Hello, Message, RenderMode, VERSION};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
 use web::{Listener, Socket, context, element};
 use web_sys::{
     BinaryType, CanvasRenderingContext2d, CloseEvent, Document, Event, EventTarget,
-    HtmlCanvasElement, HtmlElement, ImageData, KeyboardEvent, MessageEvent, PointerEvent,
-    WebSocket, Window,
+    HtmlCanvasElement, HtmlElement, KeyboardEvent, MessageEvent, PointerEvent, WebSocket, Window,
 };
 
 const MAX_FRAME: (f64, f64) = (800.0, 450.0);
@@ -45,6 +46,25 @@ pub fn start() -> Result<(), JsValue> {
     Ok(())
 }
 
+/// The picture on screen expanded to RGBA through the palette on the CPU: what the
+/// display must show (WebGL2 or 2-D), for tests that read the canvas back.
+#[wasm_bindgen]
+pub fn picture_rgba() -> Vec<u8> {
+    APP.with(|a| {
+        let app = a.borrow();
+        let Some(app) = app.as_ref() else {
+            return Vec::new();
+        };
+        let app = app.borrow();
+        let Some(palette) = app.session.palette() else {
+            return Vec::new();
+        };
+        let mut rgba = vec![0; app.session.indices().len() * 4];
+        palette.expand_rgba(app.session.indices(), &mut rgba);
+        rgba
+    })
+}
+
 type Shared = Rc<RefCell<App>>;
 
 struct App {
@@ -52,7 +72,9 @@ struct App {
     window: Window,
     document: Document,
     canvas: HtmlCanvasElement,
-    ctx: CanvasRenderingContext2d,
+    display: Display,
+    /// The late-warp shift the picture on screen was drawn with.
+    shown_warp: (i32, i32),
     minimap: CanvasRenderingContext2d,
     session: Session,
     input: InputState,
@@ -94,9 +116,14 @@ impl App {
             Some("client") => RenderMode::Client,
             _ => RenderMode::Server,
         };
+        let display = Display::new(&canvas, params.get("display").as_deref() == Some("2d"))?;
+        if let Some(body) = document.body() {
+            let _ = body.dataset().set("display", display.kind());
+        }
         Ok(App {
             me: Weak::new(),
-            ctx: context(&canvas)?,
+            display,
+            shown_warp: (0, 0),
             minimap: context(&minimap_canvas)?,
             canvas,
             session: Session::new(wanted_mode),
@@ -192,19 +219,26 @@ impl App {
         (w.round().max(64.0) as u16, h.round().max(48.0) as u16)
     }
 
-    fn draw(&mut self) {
-        let Some(v) = self.session.viewport else {
-            return;
+    /// Shows the session's picture, warped by the looks still on their way (server mode).
+    fn show(&mut self) -> bool {
+        let (Some(v), Some(palette)) = (self.session.viewport, self.session.palette()) else {
+            return false;
         };
-        match ImageData::new_with_u8_clamped_array_and_sh(
-            Clamped(self.session.rgba()),
-            v.width() as u32,
-            v.height() as u32,
-        ) {
-            Ok(image) => {
-                let _ = self.ctx.put_image_data(&image, 0.0, 0.0);
-            }
-            Err(e) => web_sys::console::error_2(&"cannot draw the frame".into(), &e),
+        let (dx, dy) = self.session.warp();
+        self.shown_warp = (dx as i32, dy as i32);
+        self.display.show(
+            self.session.indices(),
+            (v.width() as u32, v.height() as u32),
+            palette,
+            self.shown_warp,
+        );
+        true
+    }
+
+    /// Shows a new picture and counts it.
+    fn draw(&mut self) {
+        if !self.show() {
+            return;
         }
         self.stats.frames += 1;
         self.stats.total_frames += 1;
@@ -272,6 +306,13 @@ impl App {
         if now - self.stats.last_ping >= 1000.0 {
             self.stats.last_ping = now;
             self.send(&Message::Ping(now as u32));
+        }
+        if self.session.mode == RenderMode::Server {
+            // Late warp: looks sent since the frame on screen move it at once.
+            let (dx, dy) = self.session.warp();
+            if (dx as i32, dy as i32) != self.shown_warp {
+                self.show();
+            }
         }
         if self.session.mode == RenderMode::Client {
             if self.session.render_local(now) {

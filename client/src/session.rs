@@ -9,7 +9,7 @@ use shared::{Camera, Map, Palette, RenderOptions, Renderer, Viewport};
 #[derive(Debug, PartialEq)]
 pub enum Effect {
     None,
-    /// A new server-rendered frame is ready in [`Session::rgba`].
+    /// A new server-rendered frame is ready in [`Session::indices`].
     FrameReady,
     /// The server reported an error; show it.
     ServerError(String),
@@ -25,8 +25,7 @@ pub struct Session {
     pub name: String,
     pub viewport: Option<Viewport>,
     palette: Option<Palette>,
-    /// RGBA pixels of the latest picture, for `putImageData`.
-    rgba: Vec<u8>,
+    /// Palette indices of the latest picture, row by row.
     indices: Vec<u8>,
     decoder: shared::codec::FrameDecoder,
     sky: Vec<u8>,
@@ -38,7 +37,7 @@ pub struct Session {
     pub players: Vec<PlayerInfo>,
     /// The player's own camera, predicted from its inputs and the server's states.
     predict: Predictor,
-    /// Camera of the picture currently in `rgba`.
+    /// Camera of the picture currently in `indices`.
     pub shown: Option<Camera>,
     pub last_frame_input: u32,
     /// How the last server-rendered frame came.
@@ -59,7 +58,6 @@ impl Session {
             name: String::new(),
             viewport: None,
             palette: None,
-            rgba: Vec::new(),
             indices: Vec::new(),
             decoder: shared::codec::FrameDecoder::new(),
             sky: Vec::new(),
@@ -76,8 +74,13 @@ impl Session {
         }
     }
 
-    pub fn rgba(&self) -> &[u8] {
-        &self.rgba
+    /// The latest picture, palette indices row by row.
+    pub fn indices(&self) -> &[u8] {
+        &self.indices
+    }
+
+    pub fn palette(&self) -> Option<&Palette> {
+        self.palette.as_ref()
     }
 
     pub fn map_ready(&self) -> bool {
@@ -125,12 +128,11 @@ impl Session {
                 self.palette = Some(*w.palette);
                 self.map_size = (w.map_width, w.map_height);
                 self.predict = Predictor::new(w.tick_hz, self.map_size);
-                self.rgba = vec![0; viewport.pixels() * 4];
                 self.indices = vec![0; viewport.pixels()];
                 Effect::None
             }
             Message::Frame(f) => {
-                let (Some(viewport), Some(palette)) = (self.viewport, &self.palette) else {
+                let (Some(viewport), Some(_)) = (self.viewport, &self.palette) else {
                     return Effect::Disconnect("frame before welcome".into());
                 };
                 if (f.width as usize, f.height as usize) != (viewport.width(), viewport.height()) {
@@ -150,7 +152,6 @@ impl Session {
                 if let Err(e) = decoded {
                     return Effect::Disconnect(e.to_string());
                 }
-                palette.expand_rgba(&self.indices, &mut self.rgba);
                 self.predict.acknowledge(f.last_input);
                 self.shown = Some(f.camera);
                 self.last_frame_input = f.last_input;
@@ -227,7 +228,7 @@ impl Session {
         (dx.round(), dy.round())
     }
 
-    /// Renders locally (client mode). True when a new picture is ready in [`Session::rgba`];
+    /// Renders locally (client mode). True when a new picture is ready in [`Session::indices`];
     /// false when nothing can be drawn yet or the camera has not moved.
     pub fn render_local(&mut self, now: f64) -> bool {
         let camera = self.camera_at(now);
@@ -244,7 +245,6 @@ impl Session {
             viewport,
             &mut self.indices,
         );
-        map.palette().expand_rgba(&self.indices, &mut self.rgba);
         self.shown = Some(camera);
         true
     }
@@ -351,8 +351,9 @@ mod tests {
             !client.render_local(200.0),
             "same camera: nothing new to draw"
         );
-        assert_eq!(client.rgba(), server.rgba());
-        assert!(client.rgba().chunks(4).any(|p| p != [0, 0, 0, 255]));
+        assert_eq!(client.indices(), server.indices());
+        assert_eq!(server.indices(), &indices[..]);
+        assert_eq!(client.palette(), Some(map.palette()));
     }
 
     #[test]

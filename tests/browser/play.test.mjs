@@ -68,17 +68,27 @@ async function waitFrames(page, since, mode) {
   }
 }
 
-/** The canvas pixels: their SHA-256 and how many distinct colours they hold. */
+/**
+ * The canvas pixels, read back through a 2-D canvas (so WebGL2 and 2-D displays alike):
+ * their SHA-256, how many distinct colours they hold, and the SHA-256 of the picture the
+ * page expands on the CPU from the same palette indices, which they must equal.
+ */
 async function pixels(page) {
   const data = await page.evaluate(() => {
     const c = document.getElementById("view");
-    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    return { w: c.width, h: c.height, bytes: Array.from(d) };
+    const copy = document.createElement("canvas");
+    copy.width = c.width;
+    copy.height = c.height;
+    const ctx = copy.getContext("2d");
+    ctx.drawImage(c, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    return { w: c.width, h: c.height, bytes: Array.from(d), expected: Array.from(window.voxelcastPicture()) };
   });
   const buf = Buffer.from(data.bytes);
   const colours = new Set();
   for (let i = 0; i < buf.length; i += 4) colours.add(buf.readUInt32LE(i));
-  return { w: data.w, h: data.h, hash: createHash("sha256").update(buf).digest("hex"), colours: colours.size };
+  const sha = (b) => createHash("sha256").update(b).digest("hex");
+  return { w: data.w, h: data.h, hash: sha(buf), expected: sha(Buffer.from(data.expected)), colours: colours.size };
 }
 
 /** Waits until no new frame has arrived for a while: the camera is at rest. */
@@ -98,6 +108,9 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
   await waitFrames(page, 0, "server");
   await settle(page);
   const first = await pixels(page);
+  assert.equal(await page.evaluate(() => document.body.dataset.display), "webgl2",
+    "frames are drawn through WebGL2 (a palette lookup in a shader)");
+  assert.equal(first.hash, first.expected, "the shader's pixels are exactly the palette's");
   assert.ok(first.w >= 64 && first.h >= 48, `canvas ${first.w}x${first.h}`);
   assert.ok(first.colours > 50, `a real picture has many colours, got ${first.colours}`);
   assert.equal(await page.evaluate(() => document.body.dataset.encoding), "run-planes",
@@ -118,6 +131,7 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
   await settle(page);
   const local = await pixels(page);
   assert.equal(local.hash, moved.hash, "browser-rendered frame equals the server's, byte for byte");
+  assert.equal(local.hash, local.expected);
 
   since = await frames(page);
   await page.keyboard.press("KeyM");
@@ -126,6 +140,54 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
   assert.equal((await pixels(page)).hash, moved.hash, "and back");
 
   if (process.env.VOXELCAST_SCREENSHOT) await page.screenshot({ path: process.env.VOXELCAST_SCREENSHOT });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("the 2-D canvas fallback draws the same pixels in both modes", async () => {
+  const { page, errors } = await open("?display=2d");
+  await waitFrames(page, 0, "server");
+  assert.equal(await page.evaluate(() => document.body.dataset.display), "2d");
+  await settle(page);
+  const server = await pixels(page);
+  assert.equal(server.hash, server.expected);
+  assert.ok(server.colours > 50);
+  const since = await frames(page);
+  await page.keyboard.press("KeyM");
+  await waitFrames(page, since, "client");
+  await settle(page);
+  assert.equal((await pixels(page)).hash, server.hash);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("late warp: a look moves the server's last frame before its answer arrives", async () => {
+  // Frames are held back by the test, so only the page's own warp can move the picture.
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  let hold = false;
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => { if (!hold) ws.send(m); });
+  });
+  await page.goto(url);
+  await waitFrames(page, 0, "server");
+  await settle(page);
+  const before = await pixels(page);
+  hold = true;
+  const since = await frames(page);
+  const box = await page.locator("#view").boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 15, box.y + box.height / 2, { steps: 3 });
+  await page.mouse.up();
+  await page.waitForTimeout(300);
+  assert.equal(await frames(page), since, "no new frame came");
+  const warped = await pixels(page);
+  assert.notEqual(warped.hash, before.hash, "the picture moved anyway");
+  assert.equal(warped.expected, before.expected, "the same frame, shifted");
+  hold = false;
   assert.deepEqual(errors, []);
   await page.close();
 });
