@@ -158,7 +158,7 @@ pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, w
                 p.last_frame_at = now;
                 game.render_queue.push(id);
             }
-            Why::Input => game.render_queue.push_front(id),
+            Why::Input => game.render_queue.push_input(id),
         }
     }
 }
@@ -235,56 +235,68 @@ pub(super) fn finish_job(game: &Game, mut job: Job) {
     }
 }
 
-/// Players waiting for a frame, in order.
+/// Players waiting for a frame: those answering an input first, then the ticks', each
+/// in arrival order. A player waits in at most one of them at a time (`Player::queued`),
+/// so a wait is bounded by the number of players even when every one of them floods.
 #[derive(Default)]
 pub(super) struct RenderQueue {
-    jobs: std::sync::Mutex<(std::collections::VecDeque<u16>, bool)>,
+    jobs: std::sync::Mutex<Queues>,
     ready: std::sync::Condvar,
 }
 
+#[derive(Default)]
+struct Queues {
+    inputs: std::collections::VecDeque<u16>,
+    ticks: std::collections::VecDeque<u16>,
+    closed: bool,
+}
+
 impl RenderQueue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<u16>, bool)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Queues a frame the tick asks for.
     pub(super) fn push(&self, id: u16) {
-        self.lock().0.push_back(id);
+        self.lock().ticks.push_back(id);
+        self.ready.notify_one();
+    }
+
+    /// Queues a frame that answers an input: ahead of every tick frame.
+    pub(super) fn push_input(&self, id: u16) {
+        self.lock().inputs.push_back(id);
         self.ready.notify_one();
     }
 
     /// No frame is waiting.
     pub(super) fn is_empty(&self) -> bool {
-        self.lock().0.is_empty()
-    }
-
-    /// Queues `id` ahead of everyone waiting.
-    pub(super) fn push_front(&self, id: u16) {
-        self.lock().0.push_front(id);
-        self.ready.notify_one();
+        let q = self.lock();
+        q.inputs.is_empty() && q.ticks.is_empty()
     }
 
     /// The next player to draw; `None` once closed.
     fn pop(&self) -> Option<u16> {
-        let mut jobs = self.lock();
+        let mut q = self.lock();
         loop {
-            if jobs.1 {
+            if q.closed {
                 return None;
             }
-            if let Some(id) = jobs.0.pop_front() {
+            if let Some(id) = q.inputs.pop_front().or_else(|| q.ticks.pop_front()) {
                 return Some(id);
             }
-            jobs = self.ready.wait(jobs).unwrap_or_else(|e| e.into_inner());
+            q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// The next player to draw, without waiting (tests drive the pool by hand).
     #[cfg(test)]
     pub(super) fn try_pop(&self) -> Option<u16> {
-        self.lock().0.pop_front()
+        let mut q = self.lock();
+        q.inputs.pop_front().or_else(|| q.ticks.pop_front())
     }
 
     pub(super) fn close(&self) {
-        self.lock().1 = true;
+        self.lock().closed = true;
         self.ready.notify_all();
     }
 }
