@@ -41,6 +41,22 @@ impl Display {
         }
     }
 
+    /// Waits until what was shown is drawn (reads one pixel back), for benchmarks.
+    pub fn sync(&self) {
+        if let Display::Gl(g) = self {
+            let mut pixel = [0u8; 4];
+            let _ = g.gl.read_pixels_with_opt_u8_array(
+                0,
+                0,
+                1,
+                1,
+                Gl::RGBA,
+                Gl::UNSIGNED_BYTE,
+                Some(&mut pixel),
+            );
+        }
+    }
+
     /// Shows `indices` (`width` x `height`, row by row) through `palette`, shifted by
     /// `shift` pixels (the picture moves left and up for positive values).
     pub fn show(

@@ -52,6 +52,16 @@ impl InputState {
         self.look_y += dy * LOOK_PER_PIXEL * 0.5;
     }
 
+    /// A message at once if the held keys changed (called from the key event itself,
+    /// so a key press never waits for the next animation frame), with any look
+    /// gathered so far.
+    pub fn poll_keys(&mut self, now: f64) -> Option<Input> {
+        if self.keys == self.sent_keys {
+            return None;
+        }
+        self.poll(now, 0.0)
+    }
+
     /// The next message to send at time `now` (ms), if any: when something changed, at most
     /// every `min_gap` ms, and as a heartbeat while keys are held.
     pub fn poll(&mut self, now: f64, min_gap: f64) -> Option<Input> {
@@ -103,6 +113,25 @@ mod tests {
         s.release_all();
         assert_eq!(s.poll(420.0, 16.0).unwrap().keys, 0);
         assert_eq!(s.poll(1000.0, 16.0), None);
+    }
+
+    #[test]
+    fn key_changes_go_at_once() {
+        let mut s = InputState::default();
+        s.key(keys::FORWARD, true);
+        assert_eq!(s.poll(100.0, 16.0).unwrap().keys, keys::FORWARD);
+        s.drag(2.0, 0.0);
+        assert_eq!(
+            s.poll_keys(101.0),
+            None,
+            "no key changed: looks wait for a frame"
+        );
+        s.key(keys::FORWARD, false);
+        let up = s
+            .poll_keys(102.0)
+            .expect("a key change, 2 ms after the last message");
+        assert_eq!((up.seq, up.keys, up.look_x), (2, 0, 8));
+        assert_eq!(s.poll_keys(103.0), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! natively.
 
 pub mod bench;
-mod display;
+pub mod display;
 pub mod input;
 pub mod predict;
 pub mod session;
@@ -15,7 +15,7 @@ mod web;
 use display::Display;
 use input::{InputState, key_bit};
 use session::{Effect, Session};
-use shared::protocol::{FrameEncoding, Hello, Message, RenderMode, VERSION};
+use shared::protocol::{FrameEncoding, Hello, Input, Message, RenderMode, VERSION};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
@@ -96,6 +96,7 @@ struct App {
 
 #[derive(Default)]
 struct Stats {
+    shows: u32,
     frames: u32,
     total_frames: u32,
     bytes: f64,
@@ -142,6 +143,21 @@ impl App {
             window,
             document,
         })
+    }
+
+    fn send_input(&mut self, input: Option<Input>, now: f64) {
+        if let Some(input) = input {
+            self.send(&Message::Input(input));
+            self.session.sent_input(&input, now);
+        }
+    }
+
+    /// A held key changed: tell the server now, not at the next animation frame.
+    fn key(&mut self, bit: u16, down: bool) {
+        self.input.key(bit, down);
+        let now = self.now();
+        let input = self.input.poll_keys(now);
+        self.send_input(input, now);
     }
 
     fn retire_socket(&mut self) {
@@ -232,6 +248,11 @@ impl App {
             palette,
             self.shown_warp,
         );
+        // Every picture put on the canvas, warped ones included (benchmarks watch it).
+        self.stats.shows += 1;
+        if let Some(body) = self.document.body() {
+            let _ = body.dataset().set("shows", &self.stats.shows.to_string());
+        }
         true
     }
 
@@ -299,10 +320,8 @@ impl App {
         if self.session.should_request_map() {
             self.send(&Message::GetMap);
         }
-        if let Some(input) = self.input.poll(now, 16.0) {
-            self.send(&Message::Input(input));
-            self.session.sent_input(&input, now);
-        }
+        let input = self.input.poll(now, 16.0);
+        self.send_input(input, now);
         if now - self.stats.last_ping >= 1000.0 {
             self.stats.last_ping = now;
             self.send(&Message::Ping(now as u32));
@@ -526,7 +545,7 @@ fn install(app: &Shared) -> Result<(), JsValue> {
                 a.toggle_mode();
             }
         } else if let Some(bit) = key_bit(&e.code()) {
-            a.input.key(bit, true);
+            a.key(bit, true);
             e.prevent_default();
         }
     })?;
@@ -535,7 +554,7 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             .dyn_ref::<KeyboardEvent>()
             .and_then(|e| key_bit(&e.code()))
         {
-            a.input.key(bit, false);
+            a.key(bit, false);
         }
     })?;
     listen(app, &window, "blur", |a, _| a.input.release_all())?;
@@ -575,11 +594,11 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             continue;
         };
         listen(app, &pad, "pointerdown", move |a, e| {
-            a.input.key(bit, true);
+            a.key(bit, true);
             e.prevent_default();
         })?;
         for kind in ["pointerup", "pointercancel", "pointerleave"] {
-            listen(app, &pad, kind, move |a, _| a.input.key(bit, false))?;
+            listen(app, &pad, kind, move |a, _| a.key(bit, false))?;
         }
     }
     Ok(())

@@ -134,22 +134,13 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
         run(cargo().args(["bench", "-p", "server", "--bench", "echo", "--", "memory"]))?;
     }
     if want("wasm") {
-        setup::wasm_target()?;
-        let chromium = setup::chromium()?;
-        let browser = root().join("tests/browser");
-        setup::node_modules(&browser)?;
-        build_wasm()?;
-        let running = crate::server::Running::start(&build_server()?, &[])?;
-        run(Command::new("node")
-            .arg("bench/wasm-vs-js.mjs")
-            .current_dir(&browser)
-            .env("VOXELCAST_URL", format!("http://{}/", running.addr))
-            .env("CHROMIUM", &chromium))?;
+        browser_bench("bench/wasm-vs-js.mjs")?;
     }
     if want("latency") || want("scale") || want("connections") {
         let server = build_server()?;
         if want("latency") {
             crate::load::latency(&server)?;
+            browser_bench("bench/input-latency.mjs")?;
         }
         if want("scale") {
             crate::load::scale(&server)?;
@@ -159,6 +150,21 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs a benchmark script in headless Chromium against a fresh release server.
+fn browser_bench(script: &str) -> anyhow::Result<()> {
+    setup::wasm_target()?;
+    let chromium = setup::chromium()?;
+    let browser = root().join("tests/browser");
+    setup::node_modules(&browser)?;
+    build_wasm()?;
+    let running = crate::server::Running::start(&build_server()?, &[])?;
+    run(Command::new("node")
+        .arg(script)
+        .current_dir(&browser)
+        .env("VOXELCAST_URL", format!("http://{}/", running.addr))
+        .env("CHROMIUM", &chromium))
 }
 
 pub const FUZZ_TARGETS: [&str; 5] = [

@@ -59,7 +59,14 @@ const results = await page.evaluate(async (js) => {
     }
     const decodeMs = median(decodeRuns.slice(1)), planesMs = median(planesRuns.slice(1));
     const payloads = bench.runs_payloads(w, h, frames).map((p) => Array.from(p));
-    rows.push({ w, h, frames, wasmMs, jsMs, decodeMs, planesMs, payloads });
+    const show = (webgl, sync) => {
+      bench.display_ms(w, h, frames, webgl, sync); // warm-up
+      const runs = [];
+      for (let round = 0; round < 5; round++) runs.push(bench.display_ms(w, h, frames, webgl, sync));
+      return median(runs);
+    };
+    const display = { canvas2d: show(false, false), gl: show(true, false), glSync: show(true, true) };
+    rows.push({ w, h, frames, wasmMs, jsMs, decodeMs, planesMs, payloads, display });
   }
   return rows;
 }, js);
@@ -68,6 +75,13 @@ console.log("| frame | wasm ms | JavaScript ms | JavaScript ÷ wasm |");
 console.log("| --- | ---: | ---: | ---: |");
 for (const r of results) {
   console.log(`| ${r.w}x${r.h} | ${r.wasmMs.toFixed(2)} | ${r.jsMs.toFixed(2)} | ${(r.jsMs / r.wasmMs).toFixed(1)}x |`);
+}
+console.log("\n### Showing a frame: WebGL2 palette lookup against the 2-D canvas\n");
+console.log("| frame | 2-D: expand + putImageData ms | WebGL2: upload + draw ms | WebGL2, waiting for the drawing (software GL here) ms | 2-D ÷ WebGL2 |");
+console.log("| --- | ---: | ---: | ---: | ---: |");
+for (const r of results) {
+  const d = r.display;
+  console.log(`| ${r.w}x${r.h} | ${d.canvas2d.toFixed(3)} | ${d.gl.toFixed(3)} | ${d.glSync.toFixed(3)} | ${(d.canvas2d / d.gl).toFixed(1)}x |`);
 }
 // With permessage-deflate the browser's network stack inflates (zlib, native code): timed
 // here with Node's zlib on the same payloads, as a stand-in.
