@@ -1,7 +1,6 @@
 //! The renderer alone, exported for the browser benchmark (`cargo xtask bench wasm`).
 
 use shared::protocol::FrameEncoding;
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 fn viewport(width: u32, height: u32) -> Result<shared::Viewport, JsValue> {
@@ -42,49 +41,6 @@ impl RenderBench {
         let start = performance.now();
         for i in 0..frames {
             self.render(viewport, i);
-        }
-        Ok((performance.now() - start) / frames.max(1) as f64)
-    }
-
-    /// Milliseconds to show a frame on a `width` x `height` canvas: WebGL2 (upload the
-    /// indices, draw) or, with `webgl` false, the 2-D canvas (expand to RGBA,
-    /// `putImageData`). Two rendered frames alternate, so every upload is new. With
-    /// `sync`, each frame ends by reading a pixel back, which waits for the drawing
-    /// itself (done in software by headless Chromium here, on the GPU elsewhere).
-    pub fn display_ms(
-        &mut self,
-        width: u32,
-        height: u32,
-        frames: u32,
-        webgl: bool,
-        sync: bool,
-    ) -> Result<f64, JsValue> {
-        let viewport = viewport(width, height)?;
-        let document = web_sys::window()
-            .and_then(|w| w.document())
-            .ok_or("no document")?;
-        let canvas: web_sys::HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
-        canvas.set_width(width);
-        canvas.set_height(height);
-        let mut display = crate::display::Display::new(&canvas, !webgl)?;
-        if display.kind() != if webgl { "webgl2" } else { "2d" } {
-            return Err("this browser has no WebGL2".into());
-        }
-        let mut pictures = [Vec::new(), Vec::new()];
-        for (i, p) in pictures.iter_mut().enumerate() {
-            self.frame.resize(viewport.pixels(), 0);
-            self.render(viewport, i as u32 * 40);
-            p.clone_from(&self.frame);
-        }
-        let palette = self.map.palette().clone();
-        let performance = performance()?;
-        let start = performance.now();
-        for i in 0..frames {
-            let picture = &pictures[i as usize % 2];
-            display.show(picture, (width, height), &palette, (0, 0));
-            if sync {
-                display.sync();
-            }
         }
         Ok((performance.now() - start) / frames.max(1) as f64)
     }
@@ -187,5 +143,72 @@ impl RenderBench {
 impl Default for RenderBench {
     fn default() -> Self {
         RenderBench::new()
+    }
+}
+
+/// Showing frames on a canvas, for the browser benchmark: WebGL2 (upload the indices,
+/// draw) or the 2-D canvas (expand to RGBA, `putImageData`), two rendered frames in
+/// turn so that every upload is new.
+#[wasm_bindgen]
+pub struct DisplayBench {
+    display: crate::display::Display,
+    pictures: [Vec<u8>; 2],
+    palette: shared::Palette,
+    size: (u32, u32),
+    shown: u32,
+}
+
+#[wasm_bindgen]
+impl DisplayBench {
+    /// Fails when `webgl` is asked for and the browser has no WebGL2.
+    #[wasm_bindgen(constructor)]
+    pub fn new(width: u32, height: u32, webgl: bool) -> Result<DisplayBench, JsValue> {
+        use wasm_bindgen::JsCast;
+        let viewport = viewport(width, height)?;
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let canvas: web_sys::HtmlCanvasElement = document.create_element("canvas")?.dyn_into()?;
+        canvas.set_width(width);
+        canvas.set_height(height);
+        document.body().ok_or("no body")?.append_child(&canvas)?;
+        let choice = if webgl {
+            crate::display::Choice::WebGl2
+        } else {
+            crate::display::Choice::Canvas2d
+        };
+        let display = crate::display::Display::new(&canvas, choice)?;
+        if display.kind() != if webgl { "webgl2" } else { "2d" } {
+            return Err("this browser has no WebGL2".into());
+        }
+        let mut bench = RenderBench::new();
+        let mut pictures = [Vec::new(), Vec::new()];
+        for (i, p) in pictures.iter_mut().enumerate() {
+            bench.frame.resize(viewport.pixels(), 0);
+            bench.render(viewport, i as u32 * 40);
+            p.clone_from(&bench.frame);
+        }
+        Ok(DisplayBench {
+            display,
+            pictures,
+            palette: bench.map.palette().clone(),
+            size: (width, height),
+            shown: 0,
+        })
+    }
+
+    /// Shows the next frame; milliseconds the call took. With `sync`, also waits until
+    /// it is drawn (reads a pixel back): the drawing itself, done in software by
+    /// headless Chromium here and on the GPU elsewhere.
+    pub fn show_ms(&mut self, sync: bool) -> Result<f64, JsValue> {
+        let performance = performance()?;
+        let start = performance.now();
+        let picture = &self.pictures[self.shown as usize % 2];
+        self.display.show(picture, self.size, &self.palette, (0, 0));
+        if sync {
+            self.display.sync();
+        }
+        self.shown += 1;
+        Ok(performance.now() - start)
     }
 }

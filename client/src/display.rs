@@ -20,10 +20,38 @@ pub enum Display {
     Canvas(CanvasDisplay),
 }
 
+/// Which way to show frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// WebGL2 on a GPU; the 2-D canvas where WebGL2 is missing or drawn in software
+    /// (there a full-canvas draw costs several times the 2-D path: measured in
+    /// `cargo xtask bench wasm`).
+    Auto,
+    WebGl2,
+    Canvas2d,
+}
+
+impl Choice {
+    /// From the page's `?display=` parameter.
+    pub fn from_param(param: Option<&str>) -> Choice {
+        match param {
+            Some("2d") => Choice::Canvas2d,
+            Some("webgl2") => Choice::WebGl2,
+            _ => Choice::Auto,
+        }
+    }
+}
+
 impl Display {
-    /// WebGL2 on `canvas` unless `prefer_2d` or the browser lacks it.
-    pub fn new(canvas: &HtmlCanvasElement, prefer_2d: bool) -> Result<Display, JsValue> {
-        if !prefer_2d {
+    /// A display on `canvas` as `choice` says, falling back to the 2-D canvas.
+    pub fn new(canvas: &HtmlCanvasElement, choice: Choice) -> Result<Display, JsValue> {
+        let webgl = match choice {
+            Choice::WebGl2 => true,
+            Choice::Canvas2d => false,
+            // Asked of another canvas: one that had a WebGL context never gives a 2-D one.
+            Choice::Auto => software_webgl().is_some_and(|software| !software),
+        };
+        if webgl {
             match GlDisplay::new(canvas) {
                 Ok(Some(gl)) => return Ok(Display::Gl(gl)),
                 Ok(None) => {}
@@ -204,6 +232,34 @@ impl GlDisplay {
         gl.uniform2i(self.shift.as_ref(), shift.0, shift.1);
         gl.draw_arrays(Gl::TRIANGLES, 0, 3);
     }
+}
+
+/// Whether this browser draws WebGL2 on the CPU (SwiftShader, llvmpipe), as the
+/// driver's name says, asked of a throwaway canvas; `None` without WebGL2.
+fn software_webgl() -> Option<bool> {
+    const UNMASKED_RENDERER_WEBGL: u32 = 0x9246;
+    let document = web_sys::window()?.document()?;
+    let probe: HtmlCanvasElement = document.create_element("canvas").ok()?.dyn_into().ok()?;
+    let gl: Gl = probe.get_context("webgl2").ok()??.dyn_into().ok()?;
+    let has_info = gl
+        .get_extension("WEBGL_debug_renderer_info")
+        .ok()
+        .flatten()
+        .is_some();
+    let name = gl
+        .get_parameter(if has_info {
+            UNMASKED_RENDERER_WEBGL
+        } else {
+            Gl::RENDERER
+        })
+        .ok()?
+        .as_string()?
+        .to_ascii_lowercase();
+    Some(
+        ["swiftshader", "llvmpipe", "software"]
+            .iter()
+            .any(|s| name.contains(s)),
+    )
 }
 
 /// A texture sampled exactly (nearest, no mipmaps, clamped), bound to `unit`.

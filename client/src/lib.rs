@@ -12,7 +12,7 @@ pub mod predict;
 pub mod session;
 mod web;
 
-use display::Display;
+use display::{Choice, Display};
 use input::{InputState, key_bit};
 use session::{Effect, Session};
 use shared::protocol::{FrameEncoding, Hello, Input, Message, RenderMode, VERSION};
@@ -117,7 +117,10 @@ impl App {
             Some("client") => RenderMode::Client,
             _ => RenderMode::Server,
         };
-        let display = Display::new(&canvas, params.get("display").as_deref() == Some("2d"))?;
+        let display = Display::new(
+            &canvas,
+            Choice::from_param(params.get("display").as_deref()),
+        )?;
         if let Some(body) = document.body() {
             let _ = body.dataset().set("display", display.kind());
         }
