@@ -41,6 +41,16 @@ impl InputState {
         }
     }
 
+    /// Some key is held.
+    pub fn held(&self) -> bool {
+        self.keys != 0
+    }
+
+    /// A look of at least one unit waits to be sent.
+    pub fn looking(&self) -> bool {
+        self.look_x.abs() >= 1.0 || self.look_y.abs() >= 1.0
+    }
+
     /// Releases every key (the window lost focus: keyups will never come).
     pub fn release_all(&mut self) {
         self.keys = 0;
@@ -68,7 +78,7 @@ impl InputState {
         if now - self.last_sent < min_gap {
             return None;
         }
-        let look = self.look_x.abs() >= 1.0 || self.look_y.abs() >= 1.0;
+        let look = self.looking();
         let heartbeat = self.keys != 0 && now - self.last_sent >= 250.0;
         if self.keys == self.sent_keys && !look && !heartbeat {
             return None;

@@ -41,7 +41,7 @@ pub fn start() -> Result<(), JsValue> {
     app.borrow_mut().me = Rc::downgrade(&app);
     install(&app)?;
     connect(&app);
-    request_frame(&app);
+    start_loops(&app);
     APP.with(|a| *a.borrow_mut() = Some(app));
     Ok(())
 }
@@ -91,6 +91,9 @@ struct App {
     stats: Stats,
     listeners: Vec<Listener>,
     on_frame: Option<Closure<dyn FnMut(f64)>>,
+    /// An animation frame is requested.
+    frame_pending: bool,
+    on_timer: Option<Closure<dyn FnMut()>>,
     on_reconnect: Option<Closure<dyn FnMut()>>,
 }
 
@@ -142,6 +145,8 @@ impl App {
             stats: Stats::default(),
             listeners: Vec::new(),
             on_frame: None,
+            frame_pending: false,
+            on_timer: None,
             on_reconnect: None,
             window,
             document,
@@ -161,6 +166,7 @@ impl App {
         let now = self.now();
         let input = self.input.poll_keys(now);
         self.send_input(input, now);
+        self.wake();
     }
 
     fn retire_socket(&mut self) {
@@ -282,6 +288,7 @@ impl App {
         self.session.set_mode(mode);
         self.send(&Message::SetMode(mode));
         self.update_hud(self.now());
+        self.wake();
     }
 
     fn on_message(&mut self, bytes: &[u8]) {
@@ -309,6 +316,16 @@ impl App {
                 self.schedule_reconnect(&text);
             }
         }
+        if self.loading && self.session.map_ready() {
+            self.loading = false;
+            self.status(None);
+        }
+        // Browser-side rendering: a state that moves the view is drawn at the next frame.
+        if self.session.mode == RenderMode::Client
+            && self.session.camera_at(now) != self.session.shown
+        {
+            self.wake();
+        }
         if was_welcome && let Some(v) = self.session.viewport {
             self.canvas.set_width(v.width() as u32);
             self.canvas.set_height(v.height() as u32);
@@ -318,7 +335,55 @@ impl App {
         }
     }
 
-    fn tick(&mut self, now: f64) {
+    /// Asks for an animation frame unless one is coming. The animation loop runs only
+    /// while there is something to animate: besides the power it saves, an idle
+    /// requestAnimationFrame loop makes Chromium hold the first WebSocket message after
+    /// a quiet spell until around the next frame (0–17 ms, measured), which is the
+    /// server-rendered answer to a key.
+    fn wake(&mut self) {
+        if self.frame_pending {
+            return;
+        }
+        if let Some(cb) = &self.on_frame
+            && self
+                .window
+                .request_animation_frame(cb.as_ref().unchecked_ref())
+                .is_ok()
+        {
+            self.frame_pending = true;
+        }
+    }
+
+    /// One animation frame: looks go out (at most one message a frame), and the view
+    /// follows (the picture drawn here in browser-side rendering, the last server frame
+    /// warped in server-side). True while there is more to animate.
+    fn frame(&mut self, now: f64) -> bool {
+        self.frame_pending = false;
+        let input = self.input.poll(now, 16.0);
+        self.send_input(input, now);
+        let mut more = self.input.looking();
+        match self.session.mode {
+            RenderMode::Server => {
+                // Late warp: looks sent since the frame on screen move it at once.
+                let (dx, dy) = self.session.warp();
+                if (dx as i32, dy as i32) != self.shown_warp {
+                    self.show();
+                }
+            }
+            RenderMode::Client => {
+                let drew = self.session.render_local(now);
+                if drew {
+                    self.draw();
+                }
+                more |= drew || self.input.held() || !self.session.settled();
+            }
+        }
+        more
+    }
+
+    /// Every quarter of a second, animating or not: pings, the HUD, heartbeats of held
+    /// keys, the map request and its progress.
+    fn housekeeping(&mut self, now: f64) {
         self.retired.clear();
         if self.session.should_request_map() {
             self.send(&Message::GetMap);
@@ -329,22 +394,10 @@ impl App {
             self.stats.last_ping = now;
             self.send(&Message::Ping(now as u32));
         }
-        if self.session.mode == RenderMode::Server {
-            // Late warp: looks sent since the frame on screen move it at once.
-            let (dx, dy) = self.session.warp();
-            if (dx as i32, dy as i32) != self.shown_warp {
-                self.show();
-            }
-        }
         if self.session.mode == RenderMode::Client {
-            if self.session.render_local(now) {
-                self.draw();
-            }
             let progress = self.session.map_progress();
             if let Some(p) = progress {
                 self.status(Some(&format!("Loading the map… {:.0}%", p * 100.0)));
-            } else if self.loading {
-                self.status(None);
             }
             self.loading = progress.is_some();
         }
@@ -580,6 +633,7 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             && a.dragging
         {
             a.input.drag(e.movement_x() as f64, e.movement_y() as f64);
+            a.wake();
         }
     })?;
     for kind in ["pointerup", "pointercancel"] {
@@ -607,21 +661,34 @@ fn install(app: &Shared) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// The requestAnimationFrame loop: input, local rendering, HUD.
-fn request_frame(app: &Shared) {
+/// The animation frame callback (run on demand, see [`App::wake`]) and the
+/// housekeeping timer.
+fn start_loops(app: &Shared) {
     let weak = Rc::downgrade(app);
-    let mut a = app.borrow_mut();
-    if a.on_frame.is_none() {
-        a.on_frame = Some(Closure::new(move |now: f64| {
-            if let Some(app) = weak.upgrade() {
-                app.borrow_mut().tick(now);
-                request_frame(&app);
+    let on_frame = Closure::new(move |now: f64| {
+        if let Some(app) = weak.upgrade() {
+            let mut a = app.borrow_mut();
+            if a.frame(now) {
+                a.wake();
             }
-        }));
-    }
-    if let Some(cb) = &a.on_frame {
-        let _ = a
-            .window
-            .request_animation_frame(cb.as_ref().unchecked_ref());
-    }
+        }
+    });
+    let weak = Rc::downgrade(app);
+    let on_timer = Closure::new(move || {
+        if let Some(app) = weak.upgrade() {
+            let mut a = app.borrow_mut();
+            let now = a.now();
+            a.housekeeping(now);
+        }
+    });
+    let mut a = app.borrow_mut();
+    let _ = a
+        .window
+        .set_interval_with_callback_and_timeout_and_arguments_0(
+            on_timer.as_ref().unchecked_ref(),
+            250,
+        );
+    a.on_frame = Some(on_frame);
+    a.on_timer = Some(on_timer);
+    a.wake();
 }

@@ -101,6 +101,11 @@ impl Predictor {
         (t.floor() as i64, t.fract() as f32)
     }
 
+    /// Every input applied by the server and no correction fading.
+    pub fn settled(&self) -> bool {
+        self.pending.is_empty() && self.error.is_zero()
+    }
+
     /// Records an input as it is sent: it moves the prediction from the next local tick.
     pub fn sent(&mut self, input: &Input, now: f64) {
         let tick = self.local_tick(now).0 + 1;

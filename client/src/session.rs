@@ -196,6 +196,12 @@ impl Session {
         Effect::None
     }
 
+    /// The prediction has nothing left to move: every input applied by the server and
+    /// no correction fading.
+    pub fn settled(&self) -> bool {
+        self.predict.settled()
+    }
+
     /// Records an input as it is sent, for prediction and late warp.
     pub fn sent_input(&mut self, input: &Input, now: f64) {
         self.predict.sent(input, now);
