@@ -154,10 +154,7 @@ impl Game {
             let game = self.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("render-{i}"))
-                .spawn(move || {
-                    lower_priority();
-                    tick::render_worker(game)
-                });
+                .spawn(move || tick::render_worker(game));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a render thread");
             }
@@ -270,17 +267,6 @@ impl Game {
         if let Some(p) = self.players().by_id.get_mut(&id) {
             f(p);
         }
-    }
-}
-
-/// Puts the calling thread below the others (nice 5): rendering is the bulk of the
-/// work, and reading an input or writing a frame should never wait for it.
-fn lower_priority() {
-    // On Linux a nice value belongs to the thread that sets it (`0` = this thread).
-    // SAFETY: setpriority reads no memory of ours; a failure leaves the priority as is.
-    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 5) } != 0;
-    if failed {
-        tracing::debug!("render thread keeps its priority");
     }
 }
 
