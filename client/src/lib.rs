@@ -163,6 +163,16 @@ impl App {
     /// A held key changed: tell the server now, not at the next animation frame.
     fn key(&mut self, bit: u16, down: bool) {
         self.input.key(bit, down);
+        self.keys_changed();
+    }
+
+    /// Every key let go (focus lost or page hidden: their keyups will never come).
+    fn release_keys(&mut self) {
+        self.input.release_all();
+        self.keys_changed();
+    }
+
+    fn keys_changed(&mut self) {
         let now = self.now();
         let input = self.input.poll_keys(now);
         self.send_input(input, now);
@@ -613,11 +623,11 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             a.key(bit, false);
         }
     })?;
-    listen(app, &window, "blur", |a, _| a.input.release_all())?;
+    listen(app, &window, "blur", |a, _| a.release_keys())?;
     listen(app, &document, "visibilitychange", |a, _| {
         let hidden = a.document.hidden();
         if hidden {
-            a.input.release_all();
+            a.release_keys();
         }
         a.send(&Message::Pause(hidden));
     })?;
