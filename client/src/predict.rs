@@ -323,7 +323,7 @@ fn lerp(a: Camera, b: Camera, t: f32, (w, h): (f32, f32)) -> Camera {
 }
 
 /// Shortest signed step from `a` to `b` on a circle of length `period`.
-pub fn wrapped_delta(a: f32, b: f32, period: f32) -> f32 {
+fn wrapped_delta(a: f32, b: f32, period: f32) -> f32 {
     let d = b - a;
     if d > period / 2.0 {
         d - period
