@@ -58,6 +58,21 @@ pub struct ServeArgs {
     pub render_threads: Option<usize>,
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aircraft_flags() {
+        let a = parse_aircraft("512,-700.5, 170,90").unwrap();
+        assert_eq!((a.x, a.y, a.altitude), (512.0, -700.5, 170.0));
+        assert!((a.yaw - core::f32::consts::FRAC_PI_2).abs() < 1e-6);
+        for bad in ["1,2,3", "1,2,3,4,5", "1,2,x,4", "1,2,inf,4", ""] {
+            assert!(parse_aircraft(bad).is_err(), "{bad:?}");
+        }
+    }
+}
+
 fn parse_viewport(s: &str) -> Result<shared::Viewport, String> {
     let (w, h) = s
         .split_once('x')
@@ -115,4 +130,28 @@ pub struct SnapshotArgs {
     /// Turn distance fog off.
     #[arg(long)]
     pub no_fog: bool,
+    /// Another aircraft in the picture: X,Y,ALTITUDE,YAW (yaw in degrees, like --yaw).
+    /// Repeatable; each gets the next tint.
+    #[arg(long, value_parser = parse_aircraft, allow_hyphen_values = true)]
+    pub aircraft: Vec<shared::sprite::Aircraft>,
+}
+
+/// `X,Y,ALTITUDE,YAW` (degrees), every number finite.
+fn parse_aircraft(s: &str) -> Result<shared::sprite::Aircraft, String> {
+    let parts: Vec<&str> = s.split(',').collect();
+    let [x, y, altitude, yaw] = parts[..] else {
+        return Err("expected X,Y,ALTITUDE,YAW, e.g. 512,700,170,45".into());
+    };
+    let num = |v: &str| match v.trim().parse::<f32>() {
+        Ok(n) if n.is_finite() => Ok(n),
+        Ok(_) => Err(format!("{v:?} is not a finite number")),
+        Err(e) => Err(format!("{v:?}: {e}")),
+    };
+    Ok(shared::sprite::Aircraft {
+        x: num(x)?,
+        y: num(y)?,
+        altitude: num(altitude)?,
+        yaw: num(yaw)?.to_radians(),
+        tint: 0,
+    })
 }

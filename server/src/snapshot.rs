@@ -20,8 +20,15 @@ pub fn run(args: &SnapshotArgs, map_args: &crate::cli::MapArgs) -> anyhow::Resul
         fog: !args.no_fog,
         ..RenderOptions::default()
     };
+    // Each aircraft its own tint, in the order given.
+    let aircraft: Vec<_> = (args.aircraft.iter().enumerate())
+        .map(|(i, a)| shared::sprite::Aircraft {
+            tint: (i % shared::sprite::TINTS) as u8,
+            ..*a
+        })
+        .collect();
     let mut frame = vec![0; viewport.pixels()];
-    Renderer::new().render(&map, &camera, &options, viewport, &mut frame);
+    Renderer::new().render_scene(&map, &camera, &options, viewport, &aircraft, &mut frame);
     let png = encode_png(map.palette(), viewport, &frame)?;
     std::fs::write(&args.out, png)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

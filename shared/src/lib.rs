@@ -13,6 +13,7 @@ pub mod map;
 pub mod mapgen;
 pub mod protocol;
 pub mod render;
+pub mod sprite;
 mod transpose;
 
 pub use camera::{Camera, Viewport};

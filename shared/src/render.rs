@@ -12,6 +12,7 @@
 
 use crate::camera::{Camera, Viewport};
 use crate::map::{BLOCK_SHIFT, FOG_LEVELS, Map, SKY_BASE, SKY_LEN};
+use crate::sprite::{ART_H, ART_W, Aircraft, Placement, Tints, place};
 use crate::transpose::transpose;
 
 /// How a frame is drawn, beyond the camera. Server and browser must agree on these to
@@ -80,7 +81,46 @@ const PAD: usize = 16;
 /// Slices skipped at once behind a ridge.
 const SLAB: usize = 4;
 
-impl Frame<'_> {
+impl<'a> Frame<'a> {
+    fn new(map: &'a Map, viewport: Viewport) -> Frame<'a> {
+        let h = viewport.height();
+        Frame {
+            cells: map.cells(),
+            blocks: map.block_max(),
+            shapes: map.block_shapes(),
+            max_height: map.max_height() as i32,
+            fog: map.fog(),
+            shift: map.width().trailing_zeros(),
+            row_mask: (map.height() - 1) << map.width().trailing_zeros(),
+            mask_x: map.width() as i32 - 1,
+            mask_y: map.height() as i32 - 1,
+            w: viewport.width(),
+            h,
+            stride: h + PAD,
+        }
+    }
+
+    /// Column `col`'s y-buffer after drawing `slices` front to back: terrain those
+    /// slices drew fills the rows from it down. The same samples and arithmetic as
+    /// `columns` (which the reference tests pin to the plain algorithm).
+    fn coverage(&self, col: usize, slices: &[Slice]) -> i32 {
+        let mask = self.cells.len() - 1;
+        let masks = [self.mask_x as u32, self.row_mask];
+        let row_shift = 16 - self.shift;
+        let mut ybuf = self.h as i32;
+        for s in slices {
+            let start = [s.x as u32, s.y as u32];
+            let step = [s.dx as u32, s.dy as u32];
+            let index = cell_index(start, step, col as u32, masks, row_shift) as usize;
+            let top = (s.base - (self.cells[index & mask] & 0xff) as i32 * s.scale) >> 8;
+            ybuf = ybuf.min(top).max(0);
+            if ybuf == 0 {
+                break;
+            }
+        }
+        ybuf
+    }
+
     /// Block coordinates of the sample of slice `s` for column `c`.
     fn block_at(s: &Slice, c: usize) -> (i32, i32) {
         let c = c as i32;
@@ -397,6 +437,10 @@ fn cell_index(start: [u32; 2], step: [u32; 2], c: u32, masks: [u32; 2], row_shif
 #[derive(Debug, Default)]
 pub struct Renderer {
     slices: Vec<Slice>,
+    /// Each slice's distance, for finding the slices nearer than an aircraft.
+    slice_z: Vec<f32>,
+    /// Aircraft art, drawn on first use.
+    art: Option<Box<crate::sprite::Art>>,
     sky: Vec<u8>,
     /// The frame column by column, transposed into the caller's buffer at the end.
     columns: Vec<u8>,
@@ -429,11 +473,86 @@ impl Renderer {
         viewport: Viewport,
         out: &mut [u8],
     ) {
+        self.render_scene(map, camera, options, viewport, &[], out);
+    }
+
+    /// [`Renderer::render`] with other players' `aircraft` in the view, each hidden
+    /// exactly where nearer terrain covers it.
+    ///
+    /// # Panics
+    /// If `out.len()` is not `viewport.pixels()`.
+    pub fn render_scene(
+        &mut self,
+        map: &Map,
+        camera: &Camera,
+        options: &RenderOptions,
+        viewport: Viewport,
+        aircraft: &[Aircraft],
+        out: &mut [u8],
+    ) {
         assert_eq!(out.len(), viewport.pixels(), "frame buffer size");
-        self.render_columns(map, camera, options, viewport);
+        self.render_scene_columns(map, camera, options, viewport, aircraft);
         let (w, h) = (viewport.width(), viewport.height());
         let (columns, stride) = self.columns();
         transpose(columns, stride, w, h, out);
+    }
+
+    /// [`Renderer::render_columns`] with `aircraft`, as [`Renderer::render_scene`].
+    pub fn render_scene_columns(
+        &mut self,
+        map: &Map,
+        camera: &Camera,
+        options: &RenderOptions,
+        viewport: Viewport,
+        aircraft: &[Aircraft],
+    ) {
+        self.render_columns(map, camera, options, viewport);
+        if !aircraft.is_empty() {
+            self.draw_aircraft(map, &camera.sanitized(), options, viewport, aircraft);
+        }
+    }
+
+    /// Draws `aircraft` over the terrain in the column buffer, farthest first. A sprite
+    /// pixel shows where no slice nearer than the aircraft drew: front to back, the
+    /// y-buffer only rises, so a column's y-buffer after those slices is where nearer
+    /// terrain begins (`Frame::coverage`, the renderer's own samples: exact).
+    fn draw_aircraft(
+        &mut self,
+        map: &Map,
+        cam: &Camera,
+        options: &RenderOptions,
+        viewport: Viewport,
+        aircraft: &[Aircraft],
+    ) {
+        let frame = Frame::new(map, viewport);
+        let tints = Tints::new(map.palette());
+        let art = self.art.get_or_insert_with(Default::default);
+        let (map_size, horizon) = (
+            (map.width() as f32, map.height() as f32),
+            horizon_row(cam, viewport),
+        );
+        let focal = viewport.width() as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
+        let mut placed: Vec<(Placement, &Aircraft)> = aircraft
+            .iter()
+            .filter_map(|a| Some((place(a, cam, map_size, frame.w, horizon, focal)?, a)))
+            .collect();
+        placed.sort_by(|a, b| b.0.z.total_cmp(&a.0.z));
+        for (p, a) in placed {
+            let nearer = &self.slices[..self.slice_z.partition_point(|&z| z < p.z)];
+            let fog = &map.fog()[fog_offset(p.z, cam, options) as usize..][..256];
+            let bitmap = art.heading(p.heading);
+            let (cols, rows) = sprite_span(&p, frame.w, frame.h);
+            for col in cols {
+                let cover = frame.coverage(col, nearer).max(0) as usize;
+                let column = &mut self.columns[col * frame.stride + PAD..][..frame.h];
+                for row in rows.start..rows.end.min(cover) {
+                    let class = bitmap[sprite_texel(&p, col, row)];
+                    if class != 0 {
+                        column[row] = fog[tints.colour(a.tint, class) as usize];
+                    }
+                }
+            }
+        }
     }
 
     /// Renders `camera` over `map` column by column only, for [`Renderer::columns`]:
@@ -446,25 +565,12 @@ impl Renderer {
         viewport: Viewport,
     ) {
         let cam = camera.sanitized();
-        let (w, h) = (viewport.width(), viewport.height());
+        let w = viewport.width();
         let horizon = horizon_row(&cam, viewport);
         self.prepare_slices(map, &cam, options, w, horizon);
         sky_rows(&cam, viewport, &mut self.sky);
 
-        let frame = Frame {
-            cells: map.cells(),
-            blocks: map.block_max(),
-            shapes: map.block_shapes(),
-            max_height: map.max_height() as i32,
-            fog: map.fog(),
-            shift: map.width().trailing_zeros(),
-            row_mask: (map.height() - 1) << map.width().trailing_zeros(),
-            mask_x: map.width() as i32 - 1,
-            mask_y: map.height() as i32 - 1,
-            w,
-            h,
-            stride: h + PAD,
-        };
+        let frame = Frame::new(map, viewport);
         // Drawn column by column: every span contiguous.
         self.columns.resize(w * frame.stride, 0);
         #[cfg(test)]
@@ -510,6 +616,7 @@ impl Renderer {
         let lod = options.lod.clamp(0.0, 1.0);
 
         self.slices.clear();
+        self.slice_z.clear();
         let mut z = 1.0f32;
         let mut dz = 1.0f32;
         while z < cam.distance {
@@ -518,12 +625,7 @@ impl Renderer {
             // Sample at column centres: start half a column in from the left edge.
             let lx = ex + fx * z - rx * (half - step * 0.5);
             let ly = ey + fy * z - ry * (half - step * 0.5);
-            let fog = if options.fog {
-                let t = (z / cam.distance - 0.45) / 0.55;
-                (t.clamp(0.0, 1.0) * (FOG_LEVELS - 1) as f32) as u16 * 256
-            } else {
-                0
-            };
+            let fog = fog_offset(z, cam, options);
             let base = ((horizon + cam.altitude * (focal / z)) * 256.0).clamp(-LIMIT, LIMIT) as i32;
             let scale = ((focal / z) * 256.0).min(LIMIT / 256.0) as i32;
             self.slices.push(Slice {
@@ -536,10 +638,40 @@ impl Renderer {
                 reach: ((base - map.max_height() as i32 * scale) >> 8).max(0),
                 fog,
             });
+            self.slice_z.push(z);
             z += dz;
             dz += lod;
         }
     }
+}
+
+/// Where distance `z`'s fog level starts in the map's fog table.
+fn fog_offset(z: f32, cam: &Camera, options: &RenderOptions) -> u16 {
+    if !options.fog {
+        return 0;
+    }
+    let t = (z / cam.distance - 0.45) / 0.55;
+    (t.clamp(0.0, 1.0) * (FOG_LEVELS - 1) as f32) as u16 * 256
+}
+
+/// The columns and rows a sprite covers on a `w` x `h` screen: those whose pixel
+/// centres fall inside it.
+fn sprite_span(
+    p: &Placement,
+    w: usize,
+    h: usize,
+) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+    let first = |start: f32| libm::ceilf(start - 0.5).max(0.0) as usize;
+    let cols = first(p.left)..first(p.left + p.width).min(w);
+    let rows = first(p.top)..first(p.top + p.height).min(h);
+    (cols, rows)
+}
+
+/// The bitmap texel under pixel (`col`, `row`) of a placed sprite (nearest texel).
+fn sprite_texel(p: &Placement, col: usize, row: usize) -> usize {
+    let u = ((col as f32 + 0.5 - p.left) / p.width * ART_W as f32) as usize;
+    let v = ((row as f32 + 0.5 - p.top) / p.height * ART_H as f32) as usize;
+    v.min(ART_H - 1) * ART_W + u.min(ART_W - 1)
 }
 
 /// Screen row of the horizon.
@@ -683,6 +815,143 @@ mod tests {
                 reference.render(map, &cam, &options, v, &mut plain);
             });
             proptest::prop_assert_eq!(fast, plain);
+        }
+    }
+
+    /// Aircraft drawn the plain way: every pixel keeps the index of the slice that drew
+    /// it (terrain sampled through `Map::at`, not the renderer's masks), and a sprite
+    /// pixel shows where that slice is not nearer than the aircraft.
+    fn reference_scene(map: &Map, cam: &Camera, v: Viewport, aircraft: &[Aircraft]) -> Vec<u8> {
+        let options = RenderOptions::default();
+        let mut r = Renderer {
+            singly: true,
+            ..Renderer::new()
+        };
+        let mut out = vec![0; v.pixels()];
+        r.render(map, cam, &options, v, &mut out);
+        let (w, h) = (v.width(), v.height());
+        let mut depth = vec![usize::MAX; v.pixels()];
+        for col in 0..w {
+            let mut ybuf = h as i32;
+            for (i, s) in r.slices.iter().enumerate() {
+                let c = col as u32;
+                let x = (s.x as u32).wrapping_add((s.dx as u32).wrapping_mul(c)) >> 16;
+                let y = (s.y as u32).wrapping_add((s.dy as u32).wrapping_mul(c)) >> 16;
+                let (height, _) = map.at(x as i64, y as i64);
+                let top = ((s.base - height as i32 * s.scale) >> 8).max(0);
+                for row in top..ybuf {
+                    depth[row as usize * w + col] = i;
+                }
+                ybuf = ybuf.min(top);
+            }
+        }
+        let cam = cam.sanitized();
+        let tints = Tints::new(map.palette());
+        let art = crate::sprite::Art::new();
+        let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
+        let size = (map.width() as f32, map.height() as f32);
+        let mut placed: Vec<_> = aircraft
+            .iter()
+            .filter_map(|a| Some((place(a, &cam, size, w, horizon_row(&cam, v), focal)?, a)))
+            .collect();
+        placed.sort_by(|a, b| b.0.z.total_cmp(&a.0.z));
+        for (p, a) in placed {
+            let nearer = r.slice_z.iter().filter(|&&z| z < p.z).count();
+            let fog = fog_offset(p.z, &cam, &options) as usize;
+            let (cols, rows) = sprite_span(&p, w, h);
+            for row in rows {
+                for col in cols.clone() {
+                    let class = art.heading(p.heading)[sprite_texel(&p, col, row)];
+                    if class != 0 && depth[row * w + col] >= nearer {
+                        out[row * w + col] = map.fog()[fog + tints.colour(a.tint, class) as usize];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_aircraft_behind_a_wall_is_hidden_in_front_of_it_shown() {
+        let map = wall_map();
+        // Just above the wall's top (200), 16 units east of it, looking west and down:
+        // the wall's top edge crosses the screen at row 43 of 128.
+        let cam = Camera {
+            altitude: 210.0,
+            horizon: 0.4,
+            ..looking_west(60.0)
+        };
+        let v = vp(96, 128);
+        let at = |x: f32, altitude: f32| Aircraft {
+            x,
+            y: 64.0,
+            altitude,
+            yaw: 0.5,
+            tint: 2,
+        };
+        let draw = |a: &[Aircraft]| {
+            let mut out = vec![0; v.pixels()];
+            Renderer::new().render_scene(&map, &cam, &RenderOptions::default(), v, a, &mut out);
+            out
+        };
+        let terrain = draw(&[]);
+        let changed = |a: &[Aircraft]| draw(a).iter().zip(&terrain).filter(|(p, t)| p != t).count();
+        // Between the camera and the wall: drawn over the wall.
+        assert!(changed(&[at(50.0, 190.0)]) > 100);
+        // Behind the wall, below its top as seen from here: on screen, but hidden, the
+        // picture is the terrain's.
+        let focal = 48.0; // 96 columns, 90 degrees
+        let p = place(
+            &at(30.0, 150.0),
+            &cam,
+            (128.0, 128.0),
+            96,
+            horizon_row(&cam, v),
+            focal,
+        );
+        let (cols, rows) = sprite_span(&p.unwrap(), 96, 128);
+        assert!(cols.len() > 10 && rows.len() > 5, "{cols:?} {rows:?}");
+        assert_eq!(changed(&[at(30.0, 150.0)]), 0);
+        // Behind the wall, above its top as seen from here: shown.
+        assert!(changed(&[at(30.0, 205.0)]) > 20);
+        for a in [at(50.0, 190.0), at(30.0, 150.0), at(30.0, 205.0)] {
+            assert_eq!(draw(&[a]), reference_scene(&map, &cam, v, &[a]));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Occlusion is exact: aircraft anywhere in view draw what the per-pixel-depth
+        /// reference draws, over any terrain.
+        #[test]
+        fn aircraft_are_hidden_exactly_where_nearer_terrain_covers_them(
+            x in 0.0f32..256.0, y in 0.0f32..256.0, altitude in 60.0f32..300.0,
+            yaw in -7.0f32..7.0, horizon in -0.4f32..0.4,
+            planes in proptest::collection::vec(
+                (10.0f32..400.0, -0.7f32..0.7, -80.0f32..80.0, -7.0f32..7.0, 0u8..8), 1..5),
+        ) {
+            thread_local! {
+                static MAP: Map = crate::mapgen::generate_sized(256, 11);
+            }
+            let cam = Camera { x, y, altitude, yaw, horizon, distance: 500.0, ..Camera::default() };
+            // Each aircraft at a distance and bearing from the camera, above or below it.
+            let aircraft: Vec<Aircraft> = planes
+                .iter()
+                .map(|&(d, bearing, climb, heading, tint)| Aircraft {
+                    x: x + d * libm::sinf(yaw + bearing),
+                    y: y - d * libm::cosf(yaw + bearing),
+                    altitude: altitude + climb,
+                    yaw: heading,
+                    tint,
+                })
+                .collect();
+            let v = vp(16 * 5 + 8 + 3, 71);
+            MAP.with(|map| {
+                let mut fast = vec![0; v.pixels()];
+                Renderer::new().render_scene(map, &cam, &RenderOptions::default(), v, &aircraft, &mut fast);
+                proptest::prop_assert_eq!(fast, reference_scene(map, &cam, v, &aircraft));
+                Ok(())
+            })?;
         }
     }
 

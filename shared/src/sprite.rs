@@ -1,0 +1,351 @@
+//! Other aircraft in the 3-D view: art made in code, and where and how a sprite lands in
+//! a frame. The renderer draws them (`Renderer::render_scene`) with exact occlusion.
+//!
+//! The art is a small aircraft of a few triangles, drawn once at [`HEADINGS`] headings
+//! as seen from slightly above, into bitmaps of shade classes (not colours): a frame
+//! turns classes into palette entries for the player's tint ([`Tints`]), so one set of
+//! bitmaps serves every map and palette. Everything here is `+ - * /` and `libm`, so
+//! the server and the browser draw the same pixels.
+
+use crate::camera::Camera;
+use crate::map::{Palette, SKY_BASE};
+
+/// Headings drawn: a sprite shows the one nearest to how the aircraft is turned
+/// relative to the line of sight.
+pub const HEADINGS: usize = 16;
+/// Bitmap size, pixels; it spans [`SPAN`] map units across.
+pub const ART_W: usize = 64;
+pub const ART_H: usize = 32;
+/// Map units the bitmap spans across (a little more than the wingspan).
+pub const SPAN: f32 = 16.0;
+/// Tints players are told apart by.
+pub const TINTS: usize = 8;
+
+/// Shade classes in the bitmaps: 0 is transparent.
+const CLASSES: usize = 5;
+const DARK: u8 = 1;
+const MID: u8 = 2;
+const LIGHT: u8 = 3;
+const GLASS: u8 = 4;
+
+/// Another player's aircraft, as the renderer needs it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Aircraft {
+    pub x: f32,
+    pub y: f32,
+    pub altitude: f32,
+    /// Heading, as a camera's yaw.
+    pub yaw: f32,
+    /// Which of the [`TINTS`] colours.
+    pub tint: u8,
+}
+
+/// The bitmaps, one per heading: `ART_W * ART_H` shade classes, row by row.
+pub struct Art {
+    headings: Vec<[u8; ART_W * ART_H]>,
+}
+
+/// A triangle of the model, in map units (x right wing, y nose, z up), and its class.
+type Triangle = ([[f32; 3]; 3], u8);
+
+/// The aircraft: fuselage, wings, tailplane, fin and canopy.
+const MODEL: [Triangle; 9] = [
+    // Fuselage, as two thin triangles seen from above and a keel.
+    ([[0.0, 7.0, 0.3], [-0.9, -1.0, 0.3], [0.9, -1.0, 0.3]], MID),
+    ([[-0.9, -1.0, 0.3], [0.9, -1.0, 0.3], [0.0, -6.5, 0.4]], MID),
+    ([[0.0, 7.0, 0.3], [0.0, -6.0, 0.3], [0.0, 0.0, -0.9]], DARK),
+    // Wings, swept a little.
+    (
+        [[-7.0, -1.2, 0.0], [0.0, 2.0, 0.2], [0.0, -2.0, 0.2]],
+        LIGHT,
+    ),
+    ([[7.0, -1.2, 0.0], [0.0, 2.0, 0.2], [0.0, -2.0, 0.2]], LIGHT),
+    // Tailplane.
+    (
+        [[-3.0, -6.2, 0.3], [3.0, -6.2, 0.3], [0.0, -4.2, 0.3]],
+        LIGHT,
+    ),
+    // Fin.
+    ([[0.0, -6.5, 0.4], [0.0, -4.0, 0.4], [0.0, -6.3, 2.8]], DARK),
+    // Canopy.
+    ([[0.0, 4.2, 0.9], [-0.6, 1.8, 0.5], [0.6, 1.8, 0.5]], GLASS),
+    ([[0.0, 4.2, 0.9], [0.0, 1.0, 0.6], [0.0, 2.6, 1.2]], GLASS),
+];
+
+/// How far above the aircraft the art is seen from (radians): cameras usually fly a
+/// little higher than others.
+const ELEVATION: f32 = 0.35;
+
+impl Art {
+    /// Draws the model at every heading.
+    pub fn new() -> Art {
+        Art {
+            headings: (0..HEADINGS).map(draw_heading).collect(),
+        }
+    }
+
+    /// The bitmap for heading `i`: 0 shows the tail (flying away), `HEADINGS / 4` the
+    /// nose pointing right.
+    pub fn heading(&self, i: usize) -> &[u8; ART_W * ART_H] {
+        &self.headings[i % HEADINGS]
+    }
+}
+
+impl core::fmt::Debug for Art {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Art({} headings)", self.headings.len())
+    }
+}
+
+impl Default for Art {
+    fn default() -> Self {
+        Art::new()
+    }
+}
+
+/// Rasterizes the model turned by heading `i`: every pixel centre takes the class of the
+/// nearest triangle covering it.
+fn draw_heading(i: usize) -> [u8; ART_W * ART_H] {
+    let theta = i as f32 * core::f32::consts::TAU / HEADINGS as f32;
+    let (st, ct) = (libm::sinf(theta), libm::cosf(theta));
+    let (se, ce) = (libm::sinf(ELEVATION), libm::cosf(ELEVATION));
+    let px = ART_W as f32 / SPAN;
+    // Model to bitmap: (column, row, depth); the nose turns right as the heading grows.
+    let project = |[mx, my, mz]: [f32; 3]| {
+        let vx = mx * ct + my * st;
+        let vd = -mx * st + my * ct;
+        let up = mz * ce + vd * se;
+        let depth = vd * ce - mz * se;
+        (
+            (vx + SPAN * 0.5) * px,
+            (ART_H as f32 * 0.5) - up * px,
+            depth,
+        )
+    };
+    let mut out = [0u8; ART_W * ART_H];
+    let mut nearest = [f32::INFINITY; ART_W * ART_H];
+    for (corners, class) in MODEL {
+        let [a, b, c] = corners.map(project);
+        let area = (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0);
+        if area.abs() < 1e-6 {
+            continue; // seen edge-on
+        }
+        for row in 0..ART_H {
+            for col in 0..ART_W {
+                let (x, y) = (col as f32 + 0.5, row as f32 + 0.5);
+                let w0 = ((b.0 - x) * (c.1 - y) - (b.1 - y) * (c.0 - x)) / area;
+                let w1 = ((c.0 - x) * (a.1 - y) - (c.1 - y) * (a.0 - x)) / area;
+                let w2 = 1.0 - w0 - w1;
+                if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
+                    continue;
+                }
+                let depth = w0 * a.2 + w1 * b.2 + w2 * c.2;
+                let at = row * ART_W + col;
+                if depth < nearest[at] {
+                    nearest[at] = depth;
+                    out[at] = class;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Palette entries for each tint's shade classes, found in the map's own palette (the
+/// nearest colour outside the sky), so any map's aircraft look alike.
+pub struct Tints {
+    colours: [[u8; CLASSES]; TINTS],
+}
+
+/// The tints' base colours: red, orange, yellow, green, cyan, blue, magenta, white.
+const TINT_RGB: [[i32; 3]; TINTS] = [
+    [220, 40, 40],
+    [240, 140, 30],
+    [240, 220, 40],
+    [60, 200, 70],
+    [50, 210, 220],
+    [60, 90, 230],
+    [210, 60, 210],
+    [235, 235, 235],
+];
+
+impl Tints {
+    pub fn new(palette: &Palette) -> Tints {
+        let nearest = |want: [i32; 3]| -> u8 {
+            let mut best = (i32::MAX, 0u8);
+            for (i, c) in palette.0.iter().enumerate().take(SKY_BASE) {
+                let d: i32 = (0..3).map(|k| (c[k] as i32 - want[k]).pow(2)).sum();
+                if d < best.0 {
+                    best = (d, i as u8);
+                }
+            }
+            best.1
+        };
+        let scale = |c: [i32; 3], num: i32, den: i32| c.map(|v| v * num / den);
+        let lighten = |c: [i32; 3]| c.map(|v| v + (255 - v) * 2 / 5);
+        let colours = TINT_RGB.map(|base| {
+            [
+                0,
+                nearest(scale(base, 11, 20)),
+                nearest(base),
+                nearest(lighten(base)),
+                nearest([40, 50, 70]),
+            ]
+        });
+        Tints { colours }
+    }
+
+    /// The palette entry of shade class `class` (1..) in tint `tint`.
+    pub fn colour(&self, tint: u8, class: u8) -> u8 {
+        self.colours[tint as usize % TINTS][class as usize % CLASSES]
+    }
+}
+
+/// Where a sprite lands on screen, from the renderer's projection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    /// Distance along the view direction, map units.
+    pub z: f32,
+    /// Screen position of the bitmap's top-left corner and its size, pixels.
+    pub left: f32,
+    pub top: f32,
+    pub width: f32,
+    pub height: f32,
+    /// Which heading's bitmap.
+    pub heading: usize,
+}
+
+/// Projects `a` for `cam` on a `w`-column screen whose horizon is at row `horizon`
+/// (`focal`: pixels per map unit at distance 1). `None` behind the camera, too near, or
+/// beyond the camera's distance. The nearest image of `a` counts: the world wraps.
+pub fn place(
+    a: &Aircraft,
+    cam: &Camera,
+    map_size: (f32, f32),
+    w: usize,
+    horizon: f32,
+    focal: f32,
+) -> Option<Placement> {
+    let wrapped = |d: f32, period: f32| d - libm::floorf(d / period + 0.5) * period;
+    let dx = wrapped(a.x - cam.x, map_size.0);
+    let dy = wrapped(a.y - cam.y, map_size.1);
+    let (sin, cos) = (libm::sinf(cam.yaw), libm::cosf(cam.yaw));
+    // Forward (sin, -cos) and right (cos, sin), as the renderer's slices.
+    let z = dx * sin - dy * cos;
+    let r = dx * cos + dy * sin;
+    if !(2.0..cam.distance).contains(&z) {
+        return None;
+    }
+    let k = focal / z;
+    let width = SPAN * k;
+    let height = width * (ART_H as f32 / ART_W as f32);
+    // Column c samples at the lateral offset of its centre: c + 0.5 = w / 2 + r * k.
+    let centre_x = w as f32 * 0.5 + r * k;
+    let centre_y = horizon + (cam.altitude - a.altitude) * k;
+    // How the aircraft is turned against the line of sight: 0 flies straight away.
+    let bearing = cam.yaw + libm::atan2f(r, z);
+    let turn = a.yaw - bearing;
+    let steps = turn / core::f32::consts::TAU * HEADINGS as f32;
+    let heading = (libm::floorf(steps + 0.5) as i64).rem_euclid(HEADINGS as i64) as usize;
+    Some(Placement {
+        z,
+        left: centre_x - width * 0.5,
+        top: centre_y - height * 0.5,
+        width,
+        height,
+        heading,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mirrored(a: &[u8; ART_W * ART_H]) -> Vec<u8> {
+        a.chunks(ART_W)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect()
+    }
+
+    #[test]
+    fn every_heading_is_drawn_and_the_art_is_symmetric() {
+        let art = Art::new();
+        for i in 0..HEADINGS {
+            let filled = art.heading(i).iter().filter(|&&c| c != 0).count();
+            assert!(filled > 60, "heading {i}: {filled} pixels");
+        }
+        // Tail-on and nose-on are their own mirror images; turned right mirrors left.
+        for i in [0, HEADINGS / 2] {
+            assert_eq!(mirrored(art.heading(i)), art.heading(i).to_vec(), "{i}");
+        }
+        let right = art.heading(HEADINGS / 4);
+        let left = art.heading(3 * HEADINGS / 4);
+        assert_eq!(mirrored(right), left.to_vec());
+        assert_ne!(right, art.heading(0), "side-on differs from tail-on");
+        // Side-on, the fin stands above the fuselage: dark pixels in the upper half.
+        let upper_dark = right[..ART_W * ART_H / 2]
+            .iter()
+            .filter(|&&c| c == DARK)
+            .count();
+        assert!(upper_dark > 3);
+    }
+
+    #[test]
+    fn tints_are_told_apart_and_never_sky() {
+        let map = crate::mapgen::generate_sized(64, 3);
+        let tints = Tints::new(map.palette());
+        let mids: Vec<u8> = (0..TINTS as u8).map(|t| tints.colour(t, MID)).collect();
+        let mut unique = mids.clone();
+        unique.sort();
+        unique.dedup();
+        assert!(unique.len() >= 6, "{mids:?}");
+        for t in 0..TINTS as u8 {
+            for class in 1..CLASSES as u8 {
+                assert!((tints.colour(t, class) as usize) < SKY_BASE);
+            }
+        }
+    }
+
+    #[test]
+    fn placement_follows_the_projection() {
+        let cam = Camera {
+            x: 100.0,
+            y: 100.0,
+            altitude: 150.0,
+            yaw: 0.0,
+            horizon: 0.0,
+            ..Camera::default()
+        };
+        // 100 units straight ahead (yaw 0 looks towards -y), at eye height, flying away.
+        let ahead = Aircraft {
+            x: 100.0,
+            y: 0.0,
+            altitude: 150.0,
+            yaw: 0.0,
+            tint: 0,
+        };
+        let (w, focal) = (200, 100.0);
+        let p = place(&ahead, &cam, (1024.0, 1024.0), w, 50.0, focal).unwrap();
+        assert_eq!(p.z, 100.0);
+        assert_eq!(p.width, SPAN);
+        assert_eq!(p.left + p.width / 2.0, 100.0);
+        assert_eq!(p.top + p.height / 2.0, 50.0);
+        assert_eq!(p.heading, 0, "seen from behind");
+        // Across the map's edge it is still 100 units ahead; turned to fly right.
+        let wrapped = Aircraft {
+            y: 1024.0,
+            yaw: core::f32::consts::FRAC_PI_2,
+            ..ahead
+        };
+        let q = place(&wrapped, &cam, (1024.0, 1024.0), w, 50.0, focal).unwrap();
+        assert_eq!((q.z, q.heading), (100.0, HEADINGS / 4));
+        // Behind the camera or past its distance: not drawn.
+        let behind = Aircraft { y: 200.0, ..ahead };
+        assert_eq!(place(&behind, &cam, (1024.0, 1024.0), w, 50.0, focal), None);
+        let far = Aircraft {
+            y: 100.0 - cam.distance,
+            ..ahead
+        };
+        assert_eq!(place(&far, &cam, (1024.0, 1024.0), w, 50.0, focal), None);
+    }
+}
