@@ -9,6 +9,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::mapgen::{DEFAULT_SEED, generate};
+use shared::sprite::Aircraft;
 use shared::{Camera, RenderOptions, Renderer, Viewport};
 use std::hint::black_box;
 
@@ -41,6 +42,45 @@ fn render(c: &mut Criterion) {
         );
         c.bench_function(&format!("render {w}x{h} distance {distance} still"), |b| {
             b.iter(|| renderer.render(&map, black_box(&camera), &options, viewport, &mut frame))
+        });
+    }
+    // 32 other aircraft in view at 800x450, against the terrain alone in the same run:
+    // spread over the view from 30 to 600 units ahead, some behind hills.
+    let viewport = Viewport::new(800, 450).unwrap();
+    let camera = Camera::default();
+    let aircraft: Vec<Aircraft> = (0..32)
+        .map(|i| {
+            let (d, bearing) = (30.0 + i as f32 * 18.0, (i as f32 * 0.37).sin() * 0.7);
+            Aircraft {
+                x: camera.x + d * (camera.yaw + bearing).sin(),
+                y: camera.y - d * (camera.yaw + bearing).cos(),
+                altitude: camera.altitude + (i as f32 * 1.3).sin() * 40.0,
+                yaw: i as f32 * 0.8,
+                tint: (i % 8) as u8,
+            }
+        })
+        .collect();
+    let turning: Vec<Camera> = (0..32)
+        .map(|i| Camera {
+            yaw: i as f32 * 0.002,
+            ..camera
+        })
+        .collect();
+    let mut frame = vec![0; viewport.pixels()];
+    for (name, planes) in [("terrain alone", &[][..]), ("32 aircraft", &aircraft[..])] {
+        c.bench_function(&format!("render 800x450 turning, {name}"), |b| {
+            let mut cameras = turning.iter().cycle();
+            b.iter(|| {
+                let camera = cameras.next().unwrap_or(&camera);
+                renderer.render_scene(
+                    &map,
+                    black_box(camera),
+                    &options,
+                    viewport,
+                    planes,
+                    &mut frame,
+                )
+            })
         });
     }
     c.bench_function("generate default map 1024x1024", |b| {

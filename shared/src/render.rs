@@ -55,6 +55,60 @@ struct Slice {
     fog: u16,
 }
 
+/// What the drawing notes for aircraft in view: for each, the y-buffer of every column
+/// it may cover after the slices nearer than it.
+#[derive(Debug, Default)]
+struct Snaps {
+    /// By `slice`, ascending.
+    requests: Vec<SnapRequest>,
+    /// `requests[i]`'s columns' y-buffers at `cover[offset..][..cols.len()]`.
+    cover: Vec<i32>,
+}
+
+#[derive(Debug)]
+struct SnapRequest {
+    /// Slices nearer than the aircraft: its y-buffers are those before this slice.
+    slice: usize,
+    offset: usize,
+    cols: core::ops::Range<usize>,
+    rows: core::ops::Range<usize>,
+    placement: Placement,
+    aircraft: Aircraft,
+}
+
+impl Snaps {
+    /// The slice at which request `next` is due (`usize::MAX` past the last).
+    #[inline(always)]
+    fn due(&self, next: usize) -> usize {
+        self.requests.get(next).map_or(usize::MAX, |r| r.slice)
+    }
+
+    /// Notes the y-buffers of columns `col..col + N` for every request from `next` on
+    /// whose slice has come (`at`: the next slice to draw; skipped slices changed no
+    /// y-buffer, so a later `at` gives the same). Returns the first request not due.
+    #[inline(always)]
+    fn note<const N: usize>(
+        &mut self,
+        mut next: usize,
+        at: usize,
+        col: usize,
+        ybuf: &[i32; N],
+    ) -> usize {
+        while let Some(r) = self.requests.get(next) {
+            if r.slice > at {
+                break;
+            }
+            let from = r.cols.start.max(col);
+            let to = r.cols.end.min(col + N);
+            for c in from..to {
+                self.cover[r.offset + c - r.cols.start] = ybuf[c - col];
+            }
+            next += 1;
+        }
+        next
+    }
+}
+
 /// What every column of one frame needs.
 struct Frame<'a> {
     cells: &'a [u16],
@@ -98,27 +152,6 @@ impl<'a> Frame<'a> {
             h,
             stride: h + PAD,
         }
-    }
-
-    /// Column `col`'s y-buffer after drawing `slices` front to back: terrain those
-    /// slices drew fills the rows from it down. The same samples and arithmetic as
-    /// `columns` (which the reference tests pin to the plain algorithm).
-    fn coverage(&self, col: usize, slices: &[Slice]) -> i32 {
-        let mask = self.cells.len() - 1;
-        let masks = [self.mask_x as u32, self.row_mask];
-        let row_shift = 16 - self.shift;
-        let mut ybuf = self.h as i32;
-        for s in slices {
-            let start = [s.x as u32, s.y as u32];
-            let step = [s.dx as u32, s.dy as u32];
-            let index = cell_index(start, step, col as u32, masks, row_shift) as usize;
-            let top = (s.base - (self.cells[index & mask] & 0xff) as i32 * s.scale) >> 8;
-            ybuf = ybuf.min(top).max(0);
-            if ybuf == 0 {
-                break;
-            }
-        }
-        ybuf
     }
 
     /// Block coordinates of the sample of slice `s` for column `c`.
@@ -187,18 +220,25 @@ impl<'a> Frame<'a> {
 
     /// Columns in groups of 16 so that one branch decides for 16 samples (wider groups
     /// skip fewer slices); the rest in eights, then singly.
-    fn draw(&self, slices: &[Slice], sky: &[u8], out: &mut [u8]) {
+    /// With `SNAP`, also notes the y-buffers that `snaps` asks for.
+    fn draw<const SNAP: bool>(
+        &self,
+        slices: &[Slice],
+        sky: &[u8],
+        out: &mut [u8],
+        snaps: &mut Snaps,
+    ) {
         let mut col = 0;
         while col + 16 <= self.w {
-            self.columns::<16, true>(col, slices, sky, out);
+            self.columns::<16, true, SNAP>(col, slices, sky, out, snaps);
             col += 16;
         }
         while col + 8 <= self.w {
-            self.columns::<8, true>(col, slices, sky, out);
+            self.columns::<8, true, SNAP>(col, slices, sky, out, snaps);
             col += 8;
         }
         for col in col..self.w {
-            self.columns::<1, true>(col, slices, sky, out);
+            self.columns::<1, true, SNAP>(col, slices, sky, out, snaps);
         }
     }
 
@@ -206,12 +246,15 @@ impl<'a> Frame<'a> {
     /// into `out` stored column by column (`out[x * stride + PAD + y]`): every span is
     /// contiguous.
     /// `SKIP` passes over slices that cannot show (off only for the reference in tests).
-    fn columns<const N: usize, const SKIP: bool>(
+    /// `SNAP` notes y-buffers for `snaps` on the way (aircraft in view; see [`Snaps`]):
+    /// off, the loop is the same as without it.
+    fn columns<const N: usize, const SKIP: bool, const SNAP: bool>(
         &self,
         col: usize,
         slices: &[Slice],
         sky: &[u8],
         out: &mut [u8],
+        snaps: &mut Snaps,
     ) {
         // A slice exactly `mask + 1` long lets the compiler see that masked indices are in
         // bounds: no check in the sampling loop.
@@ -222,7 +265,12 @@ impl<'a> Frame<'a> {
         let mut hidden = false;
         let mut drew = false;
         let mut i = 0;
+        let (mut next_snap, mut due) = (0, if SNAP { snaps.due(0) } else { usize::MAX });
         while i < slices.len() {
+            if SNAP && i >= due {
+                next_snap = snaps.note(next_snap, i, col, &ybuf);
+                due = snaps.due(next_snap);
+            }
             // Behind a ridge, the next slices are likely hidden too: try several at once.
             if SKIP
                 && hidden
@@ -290,6 +338,9 @@ impl<'a> Frame<'a> {
             if lowest == 0 {
                 break; // every column has reached the top
             }
+        }
+        if SNAP {
+            snaps.note(next_snap, usize::MAX, col, &ybuf);
         }
         for (k, &y) in ybuf.iter().enumerate() {
             let (base, y) = ((col + k) * self.stride + PAD, y as usize);
@@ -439,8 +490,13 @@ pub struct Renderer {
     slices: Vec<Slice>,
     /// Each slice's distance, for finding the slices nearer than an aircraft.
     slice_z: Vec<f32>,
-    /// Aircraft art, drawn on first use.
+    /// Aircraft art, drawn on first use, and the tints of the last map's palette.
     art: Option<Box<crate::sprite::Art>>,
+    tints: Option<Box<Tints>>,
+    /// The y-buffers to note for the aircraft of the frame being drawn.
+    snaps: Snaps,
+    /// Scratch: the texel row of each screen row of a sprite.
+    texel_rows: Vec<usize>,
     sky: Vec<u8>,
     /// The frame column by column, transposed into the caller's buffer at the end.
     columns: Vec<u8>,
@@ -497,62 +553,57 @@ impl Renderer {
         transpose(columns, stride, w, h, out);
     }
 
-    /// [`Renderer::render_columns`] with `aircraft`, as [`Renderer::render_scene`].
-    pub fn render_scene_columns(
-        &mut self,
-        map: &Map,
-        camera: &Camera,
-        options: &RenderOptions,
-        viewport: Viewport,
-        aircraft: &[Aircraft],
-    ) {
-        self.render_columns(map, camera, options, viewport);
-        if !aircraft.is_empty() {
-            self.draw_aircraft(map, &camera.sanitized(), options, viewport, aircraft);
-        }
-    }
-
-    /// Draws `aircraft` over the terrain in the column buffer, farthest first. A sprite
-    /// pixel shows where no slice nearer than the aircraft drew: front to back, the
-    /// y-buffer only rises, so a column's y-buffer after those slices is where nearer
-    /// terrain begins (`Frame::coverage`, the renderer's own samples: exact).
+    /// Draws the placed aircraft over the terrain in the column buffer, farthest first.
+    /// A sprite pixel shows where no slice nearer than the aircraft drew: front to back,
+    /// the y-buffer only rises, so a column's y-buffer after those slices, noted while
+    /// drawing, is where nearer terrain begins. Exact, and nothing sampled twice.
     fn draw_aircraft(
         &mut self,
         map: &Map,
         cam: &Camera,
         options: &RenderOptions,
         viewport: Viewport,
-        aircraft: &[Aircraft],
+        snaps: &Snaps,
     ) {
-        let frame = Frame::new(map, viewport);
-        let tints = Tints::new(map.palette());
-        let art = self.art.get_or_insert_with(Default::default);
-        let (map_size, horizon) = (
-            (map.width() as f32, map.height() as f32),
-            horizon_row(cam, viewport),
-        );
-        let focal = viewport.width() as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
-        let mut placed: Vec<(Placement, &Aircraft)> = aircraft
-            .iter()
-            .filter_map(|a| Some((place(a, cam, map_size, frame.w, horizon, focal)?, a)))
-            .collect();
-        placed.sort_by(|a, b| b.0.z.total_cmp(&a.0.z));
-        for (p, a) in placed {
-            let nearer = &self.slices[..self.slice_z.partition_point(|&z| z < p.z)];
+        if !self.tints.as_ref().is_some_and(|t| t.suit(map.palette())) {
+            self.tints = Some(Box::new(Tints::new(map.palette())));
+        }
+        let (Some(tints), Some(art)) = (self.tints.as_deref(), self.art.as_deref()) else {
+            return;
+        };
+        let (h, stride) = (viewport.height(), viewport.height() + PAD);
+        let mut order: Vec<&SnapRequest> = snaps.requests.iter().collect();
+        order.sort_by(|a, b| b.placement.z.total_cmp(&a.placement.z));
+        let mut texel_rows = std::mem::take(&mut self.texel_rows);
+        for r in order {
+            let p = &r.placement;
             let fog = &map.fog()[fog_offset(p.z, cam, options) as usize..][..256];
+            let colours: [u8; 8] = core::array::from_fn(|class| {
+                fog[tints.colour(r.aircraft.tint, class as u8) as usize]
+            });
             let bitmap = art.heading(p.heading);
-            let (cols, rows) = sprite_span(&p, frame.w, frame.h);
-            for col in cols {
-                let cover = frame.coverage(col, nearer).max(0) as usize;
-                let column = &mut self.columns[col * frame.stride + PAD..][..frame.h];
-                for row in rows.start..rows.end.min(cover) {
-                    let class = bitmap[sprite_texel(&p, col, row)];
+            // A texel's row depends on the screen row only, its column on the screen
+            // column only: each worked out once.
+            texel_rows.clear();
+            texel_rows.extend(r.rows.clone().map(|row| texel_row(p, row)));
+            for (i, col) in r.cols.clone().enumerate() {
+                let cover = snaps.cover[r.offset + i].max(0) as usize;
+                let column = &mut self.columns[col * stride + PAD..][..h];
+                let u = texel_col(p, col);
+                // Texel rows grow with screen rows: the opaque ones are one run.
+                let [top, bottom] = art.opaque_rows(p.heading, u);
+                let first = texel_rows.partition_point(|&v| v < top * ART_W);
+                let last = texel_rows.partition_point(|&v| v < bottom * ART_W);
+                let end = (r.rows.start + last).min(cover);
+                for row in r.rows.start + first..end {
+                    let class = bitmap[texel_rows[row - r.rows.start] + u];
                     if class != 0 {
-                        column[row] = fog[tints.colour(a.tint, class) as usize];
+                        column[row] = colours[class as usize];
                     }
                 }
             }
         }
+        self.texel_rows = texel_rows;
     }
 
     /// Renders `camera` over `map` column by column only, for [`Renderer::columns`]:
@@ -564,23 +615,87 @@ impl Renderer {
         options: &RenderOptions,
         viewport: Viewport,
     ) {
+        self.render_scene_columns(map, camera, options, viewport, &[]);
+    }
+
+    /// [`Renderer::render_columns`] with `aircraft`, as [`Renderer::render_scene`].
+    pub fn render_scene_columns(
+        &mut self,
+        map: &Map,
+        camera: &Camera,
+        options: &RenderOptions,
+        viewport: Viewport,
+        aircraft: &[Aircraft],
+    ) {
         let cam = camera.sanitized();
         let w = viewport.width();
         let horizon = horizon_row(&cam, viewport);
         self.prepare_slices(map, &cam, options, w, horizon);
         sky_rows(&cam, viewport, &mut self.sky);
-
         let frame = Frame::new(map, viewport);
+        let mut snaps = std::mem::take(&mut self.snaps);
+        self.place_aircraft(map, &cam, viewport, aircraft, &mut snaps);
+
         // Drawn column by column: every span contiguous.
         self.columns.resize(w * frame.stride, 0);
+        let (slices, sky, out) = (&self.slices, &self.sky, &mut self.columns);
         #[cfg(test)]
         if self.singly {
             for col in 0..w {
-                frame.columns::<1, false>(col, &self.slices, &self.sky, &mut self.columns);
+                frame.columns::<1, false, true>(col, slices, sky, out, &mut snaps);
             }
+            self.draw_aircraft(map, &cam, options, viewport, &snaps);
+            self.snaps = snaps;
             return;
         }
-        frame.draw(&self.slices, &self.sky, &mut self.columns);
+        if snaps.requests.is_empty() {
+            frame.draw::<false>(slices, sky, out, &mut snaps);
+        } else {
+            frame.draw::<true>(slices, sky, out, &mut snaps);
+            self.draw_aircraft(map, &cam, options, viewport, &snaps);
+        }
+        self.snaps = snaps;
+    }
+
+    /// Which of `aircraft` show on screen, where, and which y-buffers the drawing must
+    /// note for them: one a column they may cover, after the slices nearer than them.
+    fn place_aircraft(
+        &mut self,
+        map: &Map,
+        cam: &Camera,
+        viewport: Viewport,
+        aircraft: &[Aircraft],
+        snaps: &mut Snaps,
+    ) {
+        snaps.requests.clear();
+        snaps.cover.clear();
+        if aircraft.is_empty() {
+            return;
+        }
+        let art = self.art.get_or_insert_with(Default::default);
+        let (w, h) = (viewport.width(), viewport.height());
+        let map_size = (map.width() as f32, map.height() as f32);
+        let horizon = horizon_row(cam, viewport);
+        let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
+        for a in aircraft {
+            let Some(p) = place(a, cam, map_size, w, horizon, focal) else {
+                continue;
+            };
+            let (cols, rows) = opaque_span(&p, art.opaque(p.heading), w, h);
+            if cols.is_empty() || rows.is_empty() {
+                continue;
+            }
+            snaps.requests.push(SnapRequest {
+                slice: self.slice_z.partition_point(|&z| z < p.z),
+                offset: snaps.cover.len(),
+                cols: cols.clone(),
+                rows,
+                placement: p,
+                aircraft: *a,
+            });
+            snaps.cover.resize(snaps.cover.len() + cols.len(), 0);
+        }
+        snaps.requests.sort_by_key(|r| r.slice);
     }
 
     /// The last frame column by column, and the distance between columns: column `x`
@@ -667,11 +782,44 @@ fn sprite_span(
     (cols, rows)
 }
 
+/// The columns and rows of a sprite that can show its `opaque` texels (columns and rows
+/// `[start, end)` of the bitmap): [`sprite_span`] less the transparent margins.
+fn opaque_span(
+    p: &Placement,
+    ([c0, c1], [r0, r1]): ([usize; 2], [usize; 2]),
+    w: usize,
+    h: usize,
+) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
+    let (cols, rows) = sprite_span(p, w, h);
+    // Pixel centres map to texels by `(x + 0.5 - left) / size * ART`, truncated: texel t
+    // starts at pixel centre left + t * size / ART - 0.5. A pixel early or late makes no
+    // difference to what is drawn (its texel is transparent), so the bounds may be loose.
+    let first = |start: f32, t: usize, size: f32, art: usize| {
+        (libm::floorf(start + t as f32 * size / art as f32 - 0.5).max(0.0) as usize)
+            .saturating_sub(1)
+    };
+    let c = first(p.left, c0, p.width, ART_W)..first(p.left, c1, p.width, ART_W) + 2;
+    let r = first(p.top, r0, p.height, ART_H)..first(p.top, r1, p.height, ART_H) + 2;
+    (
+        cols.start.max(c.start)..cols.end.min(c.end),
+        rows.start.max(r.start)..rows.end.min(r.end),
+    )
+}
+
 /// The bitmap texel under pixel (`col`, `row`) of a placed sprite (nearest texel).
+#[cfg(test)]
 fn sprite_texel(p: &Placement, col: usize, row: usize) -> usize {
-    let u = ((col as f32 + 0.5 - p.left) / p.width * ART_W as f32) as usize;
-    let v = ((row as f32 + 0.5 - p.top) / p.height * ART_H as f32) as usize;
-    v.min(ART_H - 1) * ART_W + u.min(ART_W - 1)
+    texel_row(p, row) + texel_col(p, col)
+}
+
+/// The texel column under screen column `col` of a placed sprite.
+fn texel_col(p: &Placement, col: usize) -> usize {
+    (((col as f32 + 0.5 - p.left) / p.width * ART_W as f32) as usize).min(ART_W - 1)
+}
+
+/// Where the texel row under screen row `row` of a placed sprite starts in the bitmap.
+fn texel_row(p: &Placement, row: usize) -> usize {
+    (((row as f32 + 0.5 - p.top) / p.height * ART_H as f32) as usize).min(ART_H - 1) * ART_W
 }
 
 /// Screen row of the horizon.

@@ -43,6 +43,10 @@ pub struct Aircraft {
 /// The bitmaps, one per heading: `ART_W * ART_H` shade classes, row by row.
 pub struct Art {
     headings: Vec<[u8; ART_W * ART_H]>,
+    /// Per heading, the bitmap's opaque box: columns and rows `[start, end)`.
+    boxes: Vec<([usize; 2], [usize; 2])>,
+    /// Per heading and texel column, its opaque rows `[start, end)` (empty: `[0, 0]`).
+    columns: Vec<[[usize; 2]; ART_W]>,
 }
 
 /// A triangle of the model, in map units (x right wing, y nose, z up), and its class.
@@ -79,9 +83,35 @@ const ELEVATION: f32 = 0.35;
 impl Art {
     /// Draws the model at every heading.
     pub fn new() -> Art {
+        let headings: Vec<_> = (0..HEADINGS).map(draw_heading).collect();
+        let boxes = headings.iter().map(opaque_box).collect();
+        let columns = headings
+            .iter()
+            .map(|b| {
+                core::array::from_fn(|c| {
+                    let opaque = |r: &usize| b[r * ART_W + c] != 0;
+                    match ((0..ART_H).find(opaque), (0..ART_H).rfind(opaque)) {
+                        (Some(top), Some(bottom)) => [top, bottom + 1],
+                        _ => [0, 0],
+                    }
+                })
+            })
+            .collect();
         Art {
-            headings: (0..HEADINGS).map(draw_heading).collect(),
+            headings,
+            boxes,
+            columns,
         }
+    }
+
+    /// The opaque rows `[start, end)` of texel column `u` of heading `i`.
+    pub fn opaque_rows(&self, i: usize, u: usize) -> [usize; 2] {
+        self.columns[i % HEADINGS][u % ART_W]
+    }
+
+    /// The opaque part of heading `i`'s bitmap: texel columns and rows `[start, end)`.
+    pub fn opaque(&self, i: usize) -> ([usize; 2], [usize; 2]) {
+        self.boxes[i % HEADINGS]
     }
 
     /// The bitmap for heading `i`: 0 shows the tail (flying away), `HEADINGS / 4` the
@@ -101,6 +131,19 @@ impl Default for Art {
     fn default() -> Self {
         Art::new()
     }
+}
+
+/// The smallest box holding every opaque texel.
+fn opaque_box(bitmap: &[u8; ART_W * ART_H]) -> ([usize; 2], [usize; 2]) {
+    let (mut cols, mut rows) = ([ART_W, 0], [ART_H, 0]);
+    for (i, &class) in bitmap.iter().enumerate() {
+        if class != 0 {
+            let (r, c) = (i / ART_W, i % ART_W);
+            cols = [cols[0].min(c), cols[1].max(c + 1)];
+            rows = [rows[0].min(r), rows[1].max(r + 1)];
+        }
+    }
+    (cols, rows)
 }
 
 /// Rasterizes the model turned by heading `i`: every pixel centre takes the class of the
@@ -154,6 +197,8 @@ fn draw_heading(i: usize) -> [u8; ART_W * ART_H] {
 /// Palette entries for each tint's shade classes, found in the map's own palette (the
 /// nearest colour outside the sky), so any map's aircraft look alike.
 pub struct Tints {
+    /// The palette these were found in.
+    palette: Palette,
     colours: [[u8; CLASSES]; TINTS],
 }
 
@@ -168,6 +213,12 @@ const TINT_RGB: [[i32; 3]; TINTS] = [
     [210, 60, 210],
     [235, 235, 235],
 ];
+
+impl core::fmt::Debug for Tints {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Tints({:?})", self.colours)
+    }
+}
 
 impl Tints {
     pub fn new(palette: &Palette) -> Tints {
@@ -192,7 +243,15 @@ impl Tints {
                 nearest([40, 50, 70]),
             ]
         });
-        Tints { colours }
+        Tints {
+            palette: palette.clone(),
+            colours,
+        }
+    }
+
+    /// Whether these were found in `palette`.
+    pub fn suit(&self, palette: &Palette) -> bool {
+        self.palette == *palette
     }
 
     /// The palette entry of shade class `class` (1..) in tint `tint`.
@@ -282,6 +341,17 @@ mod tests {
         let left = art.heading(3 * HEADINGS / 4);
         assert_eq!(mirrored(right), left.to_vec());
         assert_ne!(right, art.heading(0), "side-on differs from tail-on");
+        // The opaque box holds every opaque texel, and no row or column of it is empty
+        // at its edges.
+        for i in 0..HEADINGS {
+            let ([c0, c1], [r0, r1]) = art.opaque(i);
+            let b = art.heading(i);
+            let inside =
+                |t: usize| (c0..c1).contains(&(t % ART_W)) && (r0..r1).contains(&(t / ART_W));
+            assert!(b.iter().enumerate().all(|(t, &c)| c == 0 || inside(t)));
+            assert!((r0..r1).any(|r| b[r * ART_W + c0] != 0));
+            assert!((c0..c1).any(|c| b[(r1 - 1) * ART_W + c] != 0));
+        }
         // Side-on, the fin stands above the fuselage: dark pixels in the upper half.
         let upper_dark = right[..ART_W * ART_H / 2]
             .iter()
