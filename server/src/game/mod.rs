@@ -70,6 +70,8 @@ struct Players {
     /// Tick frames go out every `stride`th frame interval: more than 1 while the render
     /// pool falls behind, so frames that answer inputs never wait behind a backlog.
     stride: u32,
+    /// Everyone's aircraft as of the last tick, for server-rendered frames.
+    aircraft: Vec<(u16, shared::sprite::Aircraft)>,
 }
 
 struct Player {
@@ -89,8 +91,10 @@ struct Player {
     scratch: Option<Scratch>,
     /// A render thread is drawing this player's frame.
     rendering: bool,
-    /// Camera and input of the last frame sent, to send only when the picture changes.
+    /// Camera and input of the last frame sent, and the others it showed, to send only
+    /// when the picture changes.
     last_frame: Option<(Camera, u32)>,
+    others: Vec<shared::sprite::Aircraft>,
     /// Frames that inputs bring between ticks (see [`INPUT_FRAME_BURST`]).
     input_frames: bucket::TokenBucket,
     /// An input changed the view while a frame was being drawn: draw again at once.
@@ -205,6 +209,7 @@ impl Game {
                 scratch: None,
                 rendering: false,
                 last_frame: None,
+                others: Vec::new(),
                 input_frames: bucket::TokenBucket::new(INPUT_FRAMES_PER_SECOND, INPUT_FRAME_BURST),
                 urgent: false,
                 last_frame_at: Instant::now() - Duration::from_secs(1),
@@ -231,7 +236,10 @@ impl Game {
     fn apply_input(self: &Arc<Self>, id: u16, input: &shared::protocol::Input) {
         let look = shared::flight::Controls::look(input.look_x, input.look_y);
         let mut players = self.players();
-        if let Some(p) = players.by_id.get_mut(&id) {
+        let Players {
+            by_id, aircraft, ..
+        } = &mut *players;
+        if let Some(p) = by_id.get_mut(&id) {
             let keys_changed = p.keys != input.keys;
             p.keys = input.keys;
             p.last_input = input.seq;
@@ -240,7 +248,7 @@ impl Game {
                 p.camera = self.flight.step(&p.camera, &look, 0.0, &self.map);
             }
             if looked || keys_changed {
-                tick::maybe_render(self, id, p, Instant::now(), tick::Why::Input);
+                tick::maybe_render(self, id, p, Instant::now(), tick::Why::Input, aircraft);
             }
         }
     }

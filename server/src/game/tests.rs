@@ -200,8 +200,6 @@ fn frames_that_answer_an_input_go_first() {
     let game = game(60);
     let mut clock = Clock::new();
     let (a, _da) = join(&game);
-    let (b, _db) = join(&game);
-    clock.tick(&game);
     game.apply_input(a, &input(1, keys::FORWARD, 0));
     render_queued(&game);
     clock.tick(&game);
@@ -211,12 +209,17 @@ fn frames_that_answer_an_input_go_first() {
         "a flies: a tick frame"
     );
     game.render_queue.push(a);
-    game.apply_input(b, &input(1, keys::UP, 0));
+    // Two players join after the tick and press a key, c first.
+    let (c, _dc) = join(&game);
+    let (d, _dd) = join(&game);
+    game.apply_input(c, &input(1, keys::UP, 0));
+    game.apply_input(d, &input(1, keys::UP, 0));
     assert_eq!(
         game.render_queue.try_pop(),
-        Some(b),
-        "the input jumps the queue"
+        Some(c),
+        "inputs jump the queue"
     );
+    assert_eq!(game.render_queue.try_pop(), Some(d), "in arrival order");
     assert_eq!(game.render_queue.try_pop(), Some(a));
 }
 
@@ -276,4 +279,57 @@ fn tick_frames_thin_out_while_the_pool_falls_behind() {
     game.render_queue.push(u16::MAX);
     game.apply_input(id, &input(2, keys::BACK, 0));
     assert_eq!(game.render_queue.try_pop(), Some(id));
+}
+
+/// The raw frames waiting in the outbox: (camera, palette indices).
+fn raw_frames(drain: &mut Drain) -> Vec<(Camera, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some(Next::Send(o)) = drain.ready() {
+        if let Ok(Message::Frame(f)) = Message::decode(&o.payload) {
+            out.push((f.camera, f.payload.to_vec()));
+        }
+    }
+    out
+}
+
+#[test]
+fn server_frames_show_the_others_in_view() {
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (a, mut da) = join(&game);
+    let (b, _db) = join(&game);
+    // High above the terrain: a looks up the map at b, 30 units ahead and a little up.
+    let at = |x: f32, y: f32, altitude: f32| Camera {
+        x,
+        y,
+        altitude,
+        yaw: 0.0,
+        ..Camera::default()
+    };
+    game.with_player(a, |p| p.camera = at(100.0, 100.0, 320.0));
+    game.with_player(b, |p| p.camera = at(104.0, 70.0, 324.0));
+    clock.tick(&game);
+    render_queued(&game);
+    let (camera, frame) = raw_frames(&mut da).pop().expect("a's frame");
+    let others = [tick::aircraft_of(b, &at(104.0, 70.0, 324.0))];
+    let viewport = Viewport::new(64, 48).unwrap();
+    let draw = |planes: &[shared::sprite::Aircraft]| {
+        let mut out = vec![0; viewport.pixels()];
+        let options = Default::default();
+        Renderer::new().render_scene(&game.map, &camera, &options, viewport, planes, &mut out);
+        out
+    };
+    assert_eq!(frame, draw(&others), "b drawn into a's frame");
+    let changed = frame
+        .iter()
+        .zip(draw(&[]))
+        .filter(|(f, t)| **f != *t)
+        .count();
+    assert!(changed > 5, "and visible in it: {changed} pixels");
+    // b moves while a holds still: a new frame for a all the same.
+    game.apply_input(b, &input(1, keys::UP, 0));
+    assert_eq!(game.render_queue.try_pop(), Some(b));
+    clock.tick(&game);
+    let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
+    assert!(queued.contains(&a), "a sees b climb: {queued:?}");
 }

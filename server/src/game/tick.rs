@@ -4,6 +4,7 @@ use super::{FrameWire, Game, Player, Scratch, TICK_DT, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
 use shared::flight::Controls;
 use shared::protocol::{Frame, Message, PlayerInfo, RenderMode, State};
+use shared::sprite::{Aircraft, TINTS};
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -58,6 +59,23 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
         players.stride.max(1)
     };
     let stride = players.stride;
+    for p in players.by_id.values_mut() {
+        let controls = Controls {
+            keys: p.keys,
+            ..Controls::default()
+        };
+        p.camera = game.flight.step(&p.camera, &controls, TICK_DT, &game.map);
+    }
+    // Where everyone is after this tick: what server-rendered frames show of others.
+    let mut aircraft = std::mem::take(&mut players.aircraft);
+    aircraft.clear();
+    aircraft.extend(
+        players
+            .by_id
+            .iter()
+            .map(|(&id, p)| (id, aircraft_of(id, &p.camera))),
+    );
+    players.aircraft = aircraft;
     let crowded = players.by_id.len() > MAX_LISTED;
     // States every tick, or every 2nd or 3rd with thousands of players: the clients
     // glide between them, and the server stays ahead of its sends.
@@ -79,12 +97,10 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
             .collect();
         Roster::new(infos, game.map.width() as f32)
     });
-    for (&id, p) in players.by_id.iter_mut() {
-        let controls = Controls {
-            keys: p.keys,
-            ..Controls::default()
-        };
-        p.camera = game.flight.step(&p.camera, &controls, TICK_DT, &game.map);
+    let super::Players {
+        by_id, aircraft, ..
+    } = &mut *players;
+    for (&id, p) in by_id.iter_mut() {
         if p.paused || !p.welcomed {
             continue;
         }
@@ -108,9 +124,42 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
             RenderMode::Client => {}
-            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }),
+            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }, aircraft),
         }
     }
+}
+
+/// A player's aircraft as others see it: its camera's position and heading, a tint
+/// from its id.
+pub(super) fn aircraft_of(id: u16, camera: &Camera) -> Aircraft {
+    Aircraft {
+        x: camera.x,
+        y: camera.y,
+        altitude: camera.altitude,
+        yaw: camera.yaw,
+        tint: (id as usize % TINTS) as u8,
+    }
+}
+
+/// The aircraft of everyone but `id` within `camera`'s view distance (any direction:
+/// the renderer drops those behind), nearest images on the wrapped map.
+fn others_near(
+    aircraft: &[(u16, Aircraft)],
+    id: u16,
+    camera: &Camera,
+    map: &shared::Map,
+) -> Vec<Aircraft> {
+    let (w, h) = (map.width() as f32, map.height() as f32);
+    let wrapped = |d: f32, period: f32| d - (d / period).round() * period;
+    let reach = camera.distance * camera.distance;
+    aircraft
+        .iter()
+        .filter(|(other, a)| {
+            let (dx, dy) = (wrapped(a.x - camera.x, w), wrapped(a.y - camera.y, h));
+            *other != id && dx * dx + dy * dy < reach
+        })
+        .map(|&(_, a)| a)
+        .collect()
 }
 
 /// What asks for a frame.
@@ -128,7 +177,14 @@ pub(super) enum Why {
 /// and the budget for `why` allows. The render pool takes frames that answer an input
 /// first (what a player feels), then the ticks' frames first come, first served, and
 /// draws each from the player's view as it is when the frame starts.
-pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, why: Why) {
+pub(super) fn maybe_render(
+    game: &Game,
+    id: u16,
+    p: &mut Player,
+    now: Instant,
+    why: Why,
+    aircraft: &[(u16, Aircraft)],
+) {
     if p.mode != RenderMode::Server || !p.welcomed || p.paused || p.queued {
         return;
     }
@@ -138,7 +194,9 @@ pub(super) fn maybe_render(game: &Game, id: u16, p: &mut Player, now: Instant, w
         return;
     }
     let view = p.view(&game.flight, &game.map);
-    if !p.dirty && p.last_frame == Some((view, p.last_input)) {
+    let same = p.last_frame == Some((view, p.last_input))
+        && p.others == others_near(aircraft, id, &view, &game.map);
+    if !p.dirty && same {
         return;
     }
     let allowed = match why {
@@ -187,12 +245,17 @@ pub(super) struct Job {
     viewport: shared::Viewport,
     wire: FrameWire,
     out: crate::ws::outbox::Outbox,
+    /// Other players in view, as of the last tick.
+    aircraft: Vec<Aircraft>,
 }
 
 /// Takes player `id`'s queued frame, with the lock held only for this.
 pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let mut players = game.players();
-    let p = players.by_id.get_mut(&id)?;
+    let super::Players {
+        by_id, aircraft, ..
+    } = &mut *players;
+    let p = by_id.get_mut(&id)?;
     p.queued = false;
     if p.rendering {
         return None;
@@ -201,6 +264,7 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let camera = p.view(&game.flight, &game.map);
     p.dirty = false;
     p.last_frame = Some((camera, p.last_input));
+    p.others = others_near(aircraft, id, &camera, &game.map);
     p.frame_seq = p.frame_seq.wrapping_add(1);
     Some(Job {
         id,
@@ -211,6 +275,7 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
         viewport: p.viewport,
         wire: p.wire,
         out: p.out.clone(),
+        aircraft: p.others.clone(),
     })
 }
 
@@ -224,13 +289,16 @@ pub(super) fn finish_job(game: &Game, mut job: Job) {
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let _ = job.out.replace(Slot::Frame, bytes);
     let mut players = game.players();
-    if let Some(p) = players.by_id.get_mut(&job.id) {
+    let super::Players {
+        by_id, aircraft, ..
+    } = &mut *players;
+    if let Some(p) = by_id.get_mut(&job.id) {
         p.rendering = false;
         if p.mode == RenderMode::Server {
             p.scratch = Some(job.scratch);
         }
         if std::mem::take(&mut p.urgent) {
-            maybe_render(game, job.id, p, Instant::now(), Why::Input);
+            maybe_render(game, job.id, p, Instant::now(), Why::Input, aircraft);
         }
     }
 }
@@ -304,8 +372,13 @@ impl RenderQueue {
 fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
     let (s, viewport) = (&mut job.scratch, job.viewport);
     // Column by column: the encoder wants columns, so no transpose into rows and back.
-    s.renderer
-        .render_columns(&game.map, &job.camera, &RenderOptions::default(), viewport);
+    s.renderer.render_scene_columns(
+        &game.map,
+        &job.camera,
+        &RenderOptions::default(),
+        viewport,
+        &job.aircraft,
+    );
     let (columns, stride) = s.renderer.columns();
     job.wire.message(&Message::Frame(Frame {
         seq: job.seq,
