@@ -330,10 +330,9 @@ impl App {
             self.loading = false;
             self.status(None);
         }
-        // Browser-side rendering: a state that moves the view is drawn at the next frame.
-        if self.session.mode == RenderMode::Client
-            && self.session.camera_at(now) != self.session.shown
-        {
+        // Browser-side rendering: a state or a list that moves the view is drawn at the
+        // next frame.
+        if self.session.stale(now) {
             self.wake();
         }
         if was_welcome && let Some(v) = self.session.viewport {

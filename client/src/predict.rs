@@ -311,7 +311,8 @@ impl Predictor {
     }
 }
 
-fn lerp(a: Camera, b: Camera, t: f32, (w, h): (f32, f32)) -> Camera {
+/// `a` moved `t` of the way to `b`, the short way round the wrapped map and the circle.
+pub(crate) fn lerp(a: Camera, b: Camera, t: f32, (w, h): (f32, f32)) -> Camera {
     Camera {
         x: a.x + wrapped_delta(a.x, b.x, w) * t,
         y: a.y + wrapped_delta(a.y, b.y, h) * t,

@@ -3,7 +3,11 @@
 
 use crate::predict::Predictor;
 use shared::protocol::{self, FrameEncoding, Input, Message, PlayerInfo, RenderMode};
+use shared::sprite::Aircraft;
 use shared::{Camera, Map, Palette, RenderOptions, Renderer, Viewport};
+
+/// How often a quiet server sends Players lists: others glide over this long.
+const PLAYERS_INTERVAL_MS: f64 = 50.0;
 
 /// What `Session::handle` asks the page to do.
 #[derive(Debug, PartialEq)]
@@ -35,6 +39,11 @@ pub struct Session {
     map_requested: bool,
     map_size: (u16, u16),
     pub players: Vec<PlayerInfo>,
+    /// The list before `players`, and when `players` came (ms): others glide between.
+    players_before: Vec<PlayerInfo>,
+    players_at: f64,
+    /// The others drawn in the picture in `indices` (browser-side rendering).
+    shown_aircraft: Vec<Aircraft>,
     /// The player's own camera, predicted from its inputs and the server's states.
     predict: Predictor,
     /// Camera of the picture currently in `indices`.
@@ -67,6 +76,9 @@ impl Session {
             map_requested: false,
             map_size: (0, 0),
             players: Vec::new(),
+            players_before: Vec::new(),
+            players_at: 0.0,
+            shown_aircraft: Vec::new(),
             predict: Predictor::new(60, (1, 1)),
             shown: None,
             last_frame_input: 0,
@@ -164,7 +176,8 @@ impl Session {
                 Effect::None
             }
             Message::Players(list) => {
-                self.players = list;
+                self.players_before = std::mem::replace(&mut self.players, list);
+                self.players_at = now;
                 Effect::None
             }
             Message::Error { code, text } => Effect::ServerError(format!("{code:?}: {text}")),
@@ -234,6 +247,39 @@ impl Session {
         (dx.round(), dy.round())
     }
 
+    /// The other players' aircraft at `now`, each moved from where the list before last
+    /// put it towards where the last one does, over one list interval.
+    pub fn aircraft_at(&self, now: f64) -> Vec<Aircraft> {
+        let t = ((now - self.players_at) / PLAYERS_INTERVAL_MS).clamp(0.0, 1.0) as f32;
+        let (w, h) = (self.map_size.0.max(1) as f32, self.map_size.1.max(1) as f32);
+        self.players
+            .iter()
+            .filter(|p| Some(p.id) != self.player_id)
+            .map(|p| {
+                let c = match self.players_before.iter().find(|b| b.id == p.id) {
+                    Some(before) if t < 1.0 => {
+                        crate::predict::lerp(before.camera, p.camera, t, (w, h))
+                    }
+                    _ => p.camera,
+                };
+                Aircraft {
+                    x: c.x,
+                    y: c.y,
+                    altitude: c.altitude,
+                    yaw: c.yaw,
+                    tint: shared::sprite::tint_of(p.id),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether a local render at `now` would draw something new: the camera or the
+    /// others moved (client mode, once the map is here).
+    pub fn stale(&mut self, now: f64) -> bool {
+        self.mode == RenderMode::Client
+            && (self.camera_at(now) != self.shown || self.aircraft_at(now) != self.shown_aircraft)
+    }
+
     /// Renders locally (client mode). True when a new picture is ready in [`Session::indices`];
     /// false when nothing can be drawn yet or the camera has not moved.
     pub fn render_local(&mut self, now: f64) -> bool {
@@ -241,17 +287,20 @@ impl Session {
         let (Some(map), Some(viewport), Some(camera)) = (&self.map, self.viewport, camera) else {
             return false;
         };
-        if self.shown == Some(camera) {
+        let aircraft = self.aircraft_at(now);
+        if self.shown == Some(camera) && self.shown_aircraft == aircraft {
             return false;
         }
-        self.renderer.render(
+        self.renderer.render_scene(
             map,
             &camera,
             &RenderOptions::default(),
             viewport,
+            &aircraft,
             &mut self.indices,
         );
         self.shown = Some(camera);
+        self.shown_aircraft = aircraft;
         true
     }
 
@@ -266,6 +315,7 @@ impl Session {
 mod tests {
     use super::*;
     use shared::protocol::{Frame, FrameEncoding, MapChunk, State, Welcome};
+    use shared::sprite::Aircraft;
 
     fn encode(m: &Message) -> Vec<u8> {
         let mut v = Vec::new();
@@ -360,6 +410,89 @@ mod tests {
         assert_eq!(client.indices(), server.indices());
         assert_eq!(server.indices(), &indices[..]);
         assert_eq!(client.palette(), Some(map.palette()));
+    }
+
+    #[test]
+    fn others_from_the_players_lists_are_drawn_and_glide() {
+        let map = shared::mapgen::generate_sized(256, 7);
+        let mut s = Session::new(RenderMode::Client);
+        s.handle(&welcome(&map), 0.0);
+        let blob = map.to_compressed();
+        for (i, chunk) in blob.chunks(1000).enumerate() {
+            let chunk = MapChunk {
+                offset: (i * 1000) as u32,
+                total: blob.len() as u32,
+                data: chunk,
+            };
+            s.handle(&encode(&Message::MapChunk(chunk)), 0.0);
+        }
+        assert!(s.map_ready());
+        let me = Camera {
+            x: 100.0,
+            y: 100.0,
+            altitude: 320.0,
+            ..Camera::default()
+        };
+        let state = State {
+            tick: 1,
+            last_input: 0,
+            camera: me,
+        };
+        s.handle(&encode(&Message::State(state)), 0.0);
+        let list = |y: f32| {
+            let other = Camera {
+                y,
+                altitude: 324.0,
+                ..me
+            };
+            encode(&Message::Players(vec![
+                PlayerInfo {
+                    id: 4,
+                    name: "ace".into(),
+                    camera: me,
+                },
+                PlayerInfo {
+                    id: 9,
+                    name: "bo".into(),
+                    camera: other,
+                },
+            ]))
+        };
+        s.handle(&list(70.0), 0.0);
+        assert!(s.stale(10.0));
+        assert!(s.render_local(10.0));
+        let viewport = Viewport::new(64, 48).unwrap();
+        let draw = |y: f32| {
+            let other = Aircraft {
+                x: 100.0,
+                y,
+                altitude: 324.0,
+                yaw: me.yaw,
+                tint: 9 % 8,
+            };
+            let mut out = vec![0; viewport.pixels()];
+            Renderer::new().render_scene(
+                &map,
+                &me,
+                &RenderOptions::default(),
+                viewport,
+                &[other],
+                &mut out,
+            );
+            out
+        };
+        assert_eq!(
+            s.indices(),
+            &draw(70.0)[..],
+            "the other player, not the player itself"
+        );
+        assert!(!s.stale(20.0), "nothing moved");
+        // The next list has it 10 units further: halfway through the interval, halfway.
+        s.handle(&list(60.0), 100.0);
+        assert!(s.render_local(100.0 + PLAYERS_INTERVAL_MS / 2.0));
+        assert_eq!(s.indices(), &draw(65.0)[..]);
+        assert!(s.render_local(200.0));
+        assert_eq!(s.indices(), &draw(60.0)[..]);
     }
 
     #[test]

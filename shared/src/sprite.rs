@@ -28,6 +28,11 @@ const MID: u8 = 2;
 const LIGHT: u8 = 3;
 const GLASS: u8 = 4;
 
+/// The tint of player `id`'s aircraft: the server and the browser pick the same.
+pub fn tint_of(id: u16) -> u8 {
+    (id as usize % TINTS) as u8
+}
+
 /// Another player's aircraft, as the renderer needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Aircraft {

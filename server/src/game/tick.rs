@@ -4,14 +4,15 @@ use super::{FrameWire, Game, Player, Scratch, TICK_DT, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
 use shared::flight::Controls;
 use shared::protocol::{Frame, Message, PlayerInfo, RenderMode, State};
-use shared::sprite::{Aircraft, TINTS};
+use shared::sprite::Aircraft;
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// Players lists go out 10 times a second, or twice a second on a crowded server.
-const PLAYERS_EVERY: u32 = TICK_HZ / 10;
+/// Players lists go out 20 times a second (browser-side rendering draws the others
+/// from them), or twice a second on a crowded server.
+const PLAYERS_EVERY: u32 = TICK_HZ / 20;
 const PLAYERS_EVERY_CROWDED: u32 = TICK_HZ / 2;
 /// Players per step down of the State rate (60, 30, then 20 Hz).
 const STATE_CROWD: usize = 2000;
@@ -137,7 +138,7 @@ pub(super) fn aircraft_of(id: u16, camera: &Camera) -> Aircraft {
         y: camera.y,
         altitude: camera.altitude,
         yaw: camera.yaw,
-        tint: (id as usize % TINTS) as u8,
+        tint: shared::sprite::tint_of(id),
     }
 }
 
