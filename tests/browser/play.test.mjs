@@ -195,6 +195,40 @@ test("late warp: a look moves the server's last frame before its answer arrives"
   await page.close();
 });
 
+test("two pages in one world see each other, the same in both modes", async () => {
+  const a = await open("?name=alpha");
+  await waitFrames(a.page, 0, "server");
+  const b = await open("?name=bravo");
+  await waitFrames(b.page, 0, "server");
+  await a.page.bringToFront();
+  await settle(a.page);
+  const before = await pixels(a.page);
+  // b spawns 24 units to a's right, both looking up the map: it flies ahead and a little
+  // up, into a's view.
+  await b.page.bringToFront();
+  await b.page.keyboard.down("KeyW");
+  await b.page.keyboard.down("KeyR");
+  await b.page.waitForTimeout(200);
+  await b.page.keyboard.up("KeyR");
+  await b.page.waitForTimeout(800);
+  await b.page.keyboard.up("KeyW");
+  await settle(b.page);
+  await a.page.bringToFront();
+  await settle(a.page);
+  const seen = await pixels(a.page);
+  assert.notEqual(seen.hash, before.hash, "a held still, and b flew into its view");
+  assert.equal(seen.hash, seen.expected);
+  const since = await frames(a.page);
+  await a.page.keyboard.press("KeyM");
+  await waitFrames(a.page, since, "client");
+  await settle(a.page);
+  assert.equal((await pixels(a.page)).hash, seen.hash, "browser-side rendering draws b the same");
+  assert.deepEqual(a.errors, []);
+  assert.deepEqual(b.errors, []);
+  await b.page.close();
+  await a.page.close();
+});
+
 test("client mode from the URL, names shown as text, HUD and minimap filled", async () => {
   const { page, errors } = await open("?mode=client&name=" + encodeURIComponent("<b>bold</b>"));
   await waitFrames(page, 0, "client");
