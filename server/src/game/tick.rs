@@ -142,8 +142,11 @@ pub(super) fn aircraft_of(id: u16, camera: &Camera) -> Aircraft {
     }
 }
 
-/// The aircraft of everyone but `id` within `camera`'s view distance (any direction:
-/// the renderer drops those behind), nearest images on the wrapped map.
+/// The aircraft of everyone but `id` that `camera` could show: within the reach of its
+/// view (depth below its distance, so up to distance / cos(fov / 2) to the side, plus a
+/// sprite's span), nearest images on the wrapped map. The renderer drops those behind
+/// or outside the view; a tighter circle would drop some it draws, and then the
+/// browser, which draws every listed player, would show them where the server did not.
 fn others_near(
     aircraft: &[(u16, Aircraft)],
     id: u16,
@@ -152,12 +155,13 @@ fn others_near(
 ) -> Vec<Aircraft> {
     let (w, h) = (map.width() as f32, map.height() as f32);
     let wrapped = |d: f32, period: f32| d - (d / period).round() * period;
-    let reach = camera.distance * camera.distance;
+    let cam = camera.sanitized();
+    let reach = cam.distance / (cam.fov * 0.5).cos().max(0.05) + shared::sprite::SPAN;
     aircraft
         .iter()
         .filter(|(other, a)| {
-            let (dx, dy) = (wrapped(a.x - camera.x, w), wrapped(a.y - camera.y, h));
-            *other != id && dx * dx + dy * dy < reach
+            let (dx, dy) = (wrapped(a.x - cam.x, w), wrapped(a.y - cam.y, h));
+            *other != id && dx * dx + dy * dy < reach * reach
         })
         .map(|&(_, a)| a)
         .collect()
@@ -494,6 +498,41 @@ mod tests {
             Ok(Message::Players(list)) => list.iter().map(|p| p.id).collect(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn others_near_the_far_corners_of_the_view_are_kept() {
+        // Big enough that nothing here wraps around: flat, so quick to make.
+        let n = 4096 * 4096;
+        let palette = shared::Palette([[0; 3]; 256]);
+        let map = shared::Map::new(4096, 4096, &vec![0; n], &vec![0; n], palette).unwrap();
+        let cam = Camera {
+            x: 2000.0,
+            y: 2000.0,
+            distance: 800.0,
+            ..Camera::default()
+        };
+        // Depth 780 (yaw 0 looks towards -y), 740 to the right: inside a 90-degree view,
+        // 1,075 units away.
+        let corner = aircraft_of(
+            1,
+            &Camera {
+                x: 2740.0,
+                y: 1220.0,
+                ..cam
+            },
+        );
+        let beyond = aircraft_of(
+            2,
+            &Camera {
+                x: 2000.0,
+                y: 800.0,
+                ..cam
+            },
+        );
+        let me = aircraft_of(0, &cam);
+        let all = [(0, me), (1, corner), (2, beyond)];
+        assert_eq!(others_near(&all, 0, &cam, &map), vec![corner]);
     }
 
     #[test]
