@@ -262,13 +262,7 @@ impl Session {
                     }
                     _ => p.camera,
                 };
-                Aircraft {
-                    x: c.x,
-                    y: c.y,
-                    altitude: c.altitude,
-                    yaw: c.yaw,
-                    tint: shared::sprite::tint_of(p.id),
-                }
+                Aircraft::of(p.id, &c)
             })
             .collect()
     }

@@ -45,6 +45,20 @@ pub struct Aircraft {
     pub tint: u8,
 }
 
+impl Aircraft {
+    /// Player `id`'s aircraft, where its camera is: the server's frames and the
+    /// browser's draw others this one way.
+    pub fn of(id: u16, camera: &Camera) -> Aircraft {
+        Aircraft {
+            x: camera.x,
+            y: camera.y,
+            altitude: camera.altitude,
+            yaw: camera.yaw,
+            tint: tint_of(id),
+        }
+    }
+}
+
 /// The bitmaps, one per heading: `ART_W * ART_H` shade classes, row by row.
 pub struct Art {
     headings: Vec<[u8; ART_W * ART_H]>,

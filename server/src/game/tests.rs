@@ -311,7 +311,7 @@ fn server_frames_show_the_others_in_view() {
     clock.tick(&game);
     render_queued(&game);
     let (camera, frame) = raw_frames(&mut da).pop().expect("a's frame");
-    let others = [tick::aircraft_of(b, &at(104.0, 70.0, 324.0))];
+    let others = [shared::sprite::Aircraft::of(b, &at(104.0, 70.0, 324.0))];
     let viewport = Viewport::new(64, 48).unwrap();
     let draw = |planes: &[shared::sprite::Aircraft]| {
         let mut out = vec![0; viewport.pixels()];

@@ -74,7 +74,7 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
         players
             .by_id
             .iter()
-            .map(|(&id, p)| (id, aircraft_of(id, &p.camera))),
+            .map(|(&id, p)| (id, Aircraft::of(id, &p.camera))),
     );
     players.aircraft = aircraft;
     let crowded = players.by_id.len() > MAX_LISTED;
@@ -127,18 +127,6 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
             RenderMode::Client => {}
             RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }, aircraft),
         }
-    }
-}
-
-/// A player's aircraft as others see it: its camera's position and heading, a tint
-/// from its id.
-pub(super) fn aircraft_of(id: u16, camera: &Camera) -> Aircraft {
-    Aircraft {
-        x: camera.x,
-        y: camera.y,
-        altitude: camera.altitude,
-        yaw: camera.yaw,
-        tint: shared::sprite::tint_of(id),
     }
 }
 
@@ -514,7 +502,7 @@ mod tests {
         };
         // Depth 780 (yaw 0 looks towards -y), 740 to the right: inside a 90-degree view,
         // 1,075 units away.
-        let corner = aircraft_of(
+        let corner = Aircraft::of(
             1,
             &Camera {
                 x: 2740.0,
@@ -522,7 +510,7 @@ mod tests {
                 ..cam
             },
         );
-        let beyond = aircraft_of(
+        let beyond = Aircraft::of(
             2,
             &Camera {
                 x: 2000.0,
@@ -530,7 +518,7 @@ mod tests {
                 ..cam
             },
         );
-        let me = aircraft_of(0, &cam);
+        let me = Aircraft::of(0, &cam);
         let all = [(0, me), (1, corner), (2, beyond)];
         assert_eq!(others_near(&all, 0, &cam, &map), vec![corner]);
     }
