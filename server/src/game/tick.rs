@@ -1,8 +1,7 @@
 //! The fixed-rate simulation tick and the dispatch of frames to the render pool.
 
-use super::{FrameWire, Game, Player, Scratch, TICK_DT, TICK_HZ, ws_binary};
+use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
-use shared::flight::Controls;
 use shared::protocol::{Frame, Message, PlayerInfo, RenderMode, State};
 use shared::sprite::Aircraft;
 use shared::{Camera, RenderOptions};
@@ -60,12 +59,10 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
         players.stride.max(1)
     };
     let stride = players.stride;
+    // The tick moves each player to its view: what its frames have shown since the
+    // keys last changed (one call, so the two can never disagree).
     for p in players.by_id.values_mut() {
-        let controls = Controls {
-            keys: p.keys,
-            ..Controls::default()
-        };
-        p.camera = game.flight.step(&p.camera, &controls, TICK_DT, &game.map);
+        p.camera = p.view(&game.flight, &game.map);
     }
     // Where everyone is after this tick: what server-rendered frames show of others.
     let mut aircraft = std::mem::take(&mut players.aircraft);
