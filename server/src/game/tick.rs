@@ -309,6 +309,13 @@ struct Queues {
     closed: bool,
 }
 
+impl Queues {
+    /// The next player to draw: inputs' frames before the ticks'.
+    fn next(&mut self) -> Option<u16> {
+        self.inputs.pop_front().or_else(|| self.ticks.pop_front())
+    }
+}
+
 impl RenderQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queues> {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
@@ -339,7 +346,7 @@ impl RenderQueue {
             if q.closed {
                 return None;
             }
-            if let Some(id) = q.inputs.pop_front().or_else(|| q.ticks.pop_front()) {
+            if let Some(id) = q.next() {
                 return Some(id);
             }
             q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
@@ -349,8 +356,7 @@ impl RenderQueue {
     /// The next player to draw, without waiting (tests drive the pool by hand).
     #[cfg(test)]
     pub(super) fn try_pop(&self) -> Option<u16> {
-        let mut q = self.lock();
-        q.inputs.pop_front().or_else(|| q.ticks.pop_front())
+        self.lock().next()
     }
 
     pub(super) fn close(&self) {
