@@ -259,8 +259,7 @@ impl App {
         let (Some(v), Some(palette)) = (self.session.viewport, self.session.palette()) else {
             return false;
         };
-        let (dx, dy) = self.session.warp();
-        self.shown_warp = (dx as i32, dy as i32);
+        self.shown_warp = self.session.warp();
         self.display.show(
             self.session.indices(),
             (v.width() as u32, v.height() as u32),
@@ -374,8 +373,7 @@ impl App {
         match self.session.mode {
             RenderMode::Server => {
                 // Late warp: looks sent since the frame on screen move it at once.
-                let (dx, dy) = self.session.warp();
-                if (dx as i32, dy as i32) != self.shown_warp {
+                if self.session.warp() != self.shown_warp {
                     self.show();
                 }
             }

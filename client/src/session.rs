@@ -228,13 +228,14 @@ impl Session {
     /// Late warp for the server-rendered frame on screen: how many pixels to shift it
     /// (right, down) so that the looks sent since show before the frame answering them
     /// arrives. In Voxel Space a yaw change moves the picture sideways and a horizon
-    /// change moves it up or down; the exact frame replaces the warped one.
-    pub fn warp(&self) -> (f32, f32) {
+    /// change moves it up or down; the exact frame replaces the warped one. Whole
+    /// pixels, as the display shifts.
+    pub fn warp(&self) -> (i32, i32) {
         let (Some(cam), Some(v)) = (self.shown, self.viewport) else {
-            return (0.0, 0.0);
+            return (0, 0);
         };
         if self.mode != RenderMode::Server {
-            return (0.0, 0.0);
+            return (0, 0);
         }
         let look = self.predict.pending_look(self.last_frame_input);
         let (w, h) = (v.width() as f32, v.height() as f32);
@@ -244,7 +245,7 @@ impl Session {
         let horizon = (cam.horizon + look.look_pitch).clamp(-max_pitch, max_pitch);
         let dx = (focal * yaw.tan()).clamp(-w, w);
         let dy = ((horizon - cam.horizon) * h).clamp(-h, h);
-        (dx.round(), dy.round())
+        (dx.round() as i32, dy.round() as i32)
     }
 
     /// The other players' aircraft at `now`, each moved from where the list before last
