@@ -464,6 +464,7 @@ mod tests {
                 altitude: 324.0,
                 yaw: me.yaw,
                 tint: 9 % 8,
+                look: Default::default(),
             };
             let mut out = vec![0; viewport.pixels()];
             Renderer::new().render_scene(

@@ -134,6 +134,13 @@ pub struct SnapshotArgs {
     /// Repeatable; each gets the next tint.
     #[arg(long, value_parser = parse_aircraft, allow_hyphen_values = true)]
     pub aircraft: Vec<shared::sprite::Aircraft>,
+    /// Draw the map's race course (gate 0 marked as the next).
+    #[arg(long)]
+    pub course: bool,
+    /// Look through gate N of the course from behind it (overrides the camera's
+    /// position and heading; implies --course, gate N marked).
+    #[arg(long)]
+    pub at_gate: Option<usize>,
 }
 
 /// `X,Y,ALTITUDE,YAW` (degrees), every number finite.
@@ -153,5 +160,6 @@ fn parse_aircraft(s: &str) -> Result<shared::sprite::Aircraft, String> {
         altitude: num(altitude)?,
         yaw: num(yaw)?.to_radians(),
         tint: 0,
+        look: Default::default(),
     })
 }

@@ -7,7 +7,8 @@ use shared::{Camera, RenderOptions, Renderer, Viewport};
 pub fn run(args: &SnapshotArgs, map_args: &crate::cli::MapArgs) -> anyhow::Result<()> {
     let map = crate::maps::load(map_args)?;
     let viewport = Viewport::new(args.width, args.height)?;
-    let camera = Camera {
+    let course = shared::course::Course::of(&map);
+    let mut camera = Camera {
         x: args.x,
         y: args.y,
         altitude: args.altitude,
@@ -27,6 +28,21 @@ pub fn run(args: &SnapshotArgs, map_args: &crate::cli::MapArgs) -> anyhow::Resul
             ..*a
         })
         .collect();
+    if let Some(i) = args.at_gate {
+        let g = course
+            .gates
+            .get(i)
+            .with_context(|| format!("the course has {} gates", course.gates.len()))?;
+        let (fx, fy) = g.forward();
+        camera.x = g.x - fx * 150.0;
+        camera.y = g.y - fy * 150.0;
+        camera.altitude = g.altitude + 20.0;
+        camera.yaw = g.yaw;
+    }
+    let mut aircraft = aircraft;
+    if args.course || args.at_gate.is_some() {
+        course.beads_near(args.at_gate.unwrap_or(0), &camera, &map, &mut aircraft);
+    }
     let mut frame = vec![0; viewport.pixels()];
     Renderer::new().render_scene(&map, &camera, &options, viewport, &aircraft, &mut frame);
     let png = encode_png(map.palette(), viewport, &frame)?;

@@ -57,6 +57,7 @@ fn render(c: &mut Criterion) {
                 altitude: camera.altitude + (i as f32 * 1.3).sin() * 40.0,
                 yaw: i as f32 * 0.8,
                 tint: (i % 8) as u8,
+                look: Default::default(),
             }
         })
         .collect();

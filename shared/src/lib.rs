@@ -6,6 +6,7 @@
 
 pub mod camera;
 pub mod codec;
+pub mod course;
 pub mod flight;
 #[cfg(feature = "png")]
 pub mod loader;

@@ -847,6 +847,7 @@ pub fn sky_rows(camera: &Camera, viewport: Viewport, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::map::Palette;
+    use crate::sprite::Look;
 
     fn vp(w: u32, h: u32) -> Viewport {
         Viewport::new(w, h).unwrap()
@@ -1036,6 +1037,7 @@ mod tests {
             altitude,
             yaw: 0.5,
             tint: 2,
+            look: Default::default(),
         };
         let draw = |a: &[Aircraft]| {
             let mut out = vec![0; v.pixels()];
@@ -1069,14 +1071,14 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
-        /// Occlusion is exact: aircraft anywhere in view draw what the per-pixel-depth
-        /// reference draws, over any terrain.
+        /// Occlusion is exact: aircraft, ghosts and gates' beads anywhere in view draw
+        /// what the per-pixel-depth reference draws, over any terrain.
         #[test]
         fn aircraft_are_hidden_exactly_where_nearer_terrain_covers_them(
             x in 0.0f32..256.0, y in 0.0f32..256.0, altitude in 60.0f32..300.0,
             yaw in -7.0f32..7.0, horizon in -0.4f32..0.4,
             planes in proptest::collection::vec(
-                (10.0f32..400.0, -0.7f32..0.7, -80.0f32..80.0, -7.0f32..7.0, 0u8..8), 1..5),
+                (10.0f32..400.0, -0.7f32..0.7, -80.0f32..80.0, -7.0f32..7.0, 0u8..8, 0u8..3), 1..5),
         ) {
             thread_local! {
                 static MAP: Map = crate::mapgen::generate_sized(256, 11);
@@ -1085,12 +1087,13 @@ mod tests {
             // Each aircraft at a distance and bearing from the camera, above or below it.
             let aircraft: Vec<Aircraft> = planes
                 .iter()
-                .map(|&(d, bearing, climb, heading, tint)| Aircraft {
+                .map(|&(d, bearing, climb, heading, tint, look)| Aircraft {
                     x: x + d * libm::sinf(yaw + bearing),
                     y: y - d * libm::cosf(yaw + bearing),
                     altitude: altitude + climb,
                     yaw: heading,
                     tint,
+                    look: [Look::Plane, Look::Ghost, Look::Bead][look as usize],
                 })
                 .collect();
             let v = vp(16 * 5 + 8 + 3, 71);

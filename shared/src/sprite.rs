@@ -18,6 +18,8 @@ pub const ART_W: usize = 64;
 pub const ART_H: usize = 32;
 /// Map units the bitmap spans across (a little more than the wingspan).
 pub const SPAN: f32 = 16.0;
+/// Diameter of a gate's bead, map units (its bitmap spans twice that across).
+pub const BEAD_SPAN: f32 = 5.0;
 /// Tints players are told apart by.
 pub const TINTS: usize = 8;
 
@@ -33,7 +35,19 @@ pub fn tint_of(id: u16) -> u8 {
     (id as usize % TINTS) as u8
 }
 
-/// Another player's aircraft, as the renderer needs it.
+/// What a sprite shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Look {
+    /// A player's aircraft.
+    #[default]
+    Plane,
+    /// The course record's flight: the aircraft's outline only.
+    Ghost,
+    /// One bead of a gate's ring: a shaded disk, the same from every side.
+    Bead,
+}
+
+/// Another player's aircraft (or a ghost, or a gate's bead), as the renderer needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Aircraft {
     pub x: f32,
@@ -43,6 +57,7 @@ pub struct Aircraft {
     pub yaw: f32,
     /// Which of the [`TINTS`] colours.
     pub tint: u8,
+    pub look: Look,
 }
 
 impl Aircraft {
@@ -55,11 +70,13 @@ impl Aircraft {
             altitude: camera.altitude,
             yaw: camera.yaw,
             tint: tint_of(id),
+            look: Look::Plane,
         }
     }
 }
 
-/// The bitmaps, one per heading: `ART_W * ART_H` shade classes, row by row.
+/// The bitmaps: the aircraft at each heading, then its outline (the ghost) at each
+/// heading, then the bead; each `ART_W * ART_H` shade classes, row by row.
 pub struct Art {
     headings: Vec<[u8; ART_W * ART_H]>,
     /// Per heading, the bitmap's opaque box: columns and rows `[start, end)`.
@@ -102,7 +119,10 @@ const ELEVATION: f32 = 0.35;
 impl Art {
     /// Draws the model at every heading.
     pub fn new() -> Art {
-        let headings: Vec<_> = (0..HEADINGS).map(draw_heading).collect();
+        let mut headings: Vec<_> = (0..HEADINGS).map(draw_heading).collect();
+        let ghosts: Vec<_> = headings.iter().map(outline).collect();
+        headings.extend(ghosts);
+        headings.push(draw_bead());
         let boxes = headings.iter().map(opaque_box).collect();
         let columns = headings
             .iter()
@@ -123,20 +143,21 @@ impl Art {
         }
     }
 
-    /// The opaque rows `[start, end)` of texel column `u` of heading `i`.
+    /// The opaque rows `[start, end)` of texel column `u` of bitmap `i`.
     pub fn opaque_rows(&self, i: usize, u: usize) -> [usize; 2] {
-        self.columns[i % HEADINGS][u % ART_W]
+        self.columns[i % BITMAPS][u % ART_W]
     }
 
-    /// The opaque part of heading `i`'s bitmap: texel columns and rows `[start, end)`.
+    /// The opaque part of bitmap `i`: texel columns and rows `[start, end)`.
     pub fn opaque(&self, i: usize) -> ([usize; 2], [usize; 2]) {
-        self.boxes[i % HEADINGS]
+        self.boxes[i % BITMAPS]
     }
 
-    /// The bitmap for heading `i`: 0 shows the tail (flying away), `HEADINGS / 4` the
-    /// nose pointing right.
+    /// Bitmap `i`: for `i < HEADINGS` the aircraft at heading `i` (0 shows the tail,
+    /// flying away; `HEADINGS / 4` the nose pointing right), then the ghosts, then the
+    /// bead ([`bitmap_of`]).
     pub fn heading(&self, i: usize) -> &[u8; ART_W * ART_H] {
-        &self.headings[i % HEADINGS]
+        &self.headings[i % BITMAPS]
     }
 }
 
@@ -150,6 +171,51 @@ impl Default for Art {
     fn default() -> Self {
         Art::new()
     }
+}
+
+/// Bitmaps in [`Art`]: planes, ghosts, one bead.
+const BITMAPS: usize = 2 * HEADINGS + 1;
+
+/// The bitmap of a sprite that looks like `look` and is turned to heading `heading`.
+pub fn bitmap_of(look: Look, heading: usize) -> usize {
+    match look {
+        Look::Plane => heading % HEADINGS,
+        Look::Ghost => HEADINGS + heading % HEADINGS,
+        Look::Bead => 2 * HEADINGS,
+    }
+}
+
+/// The outline of an aircraft bitmap: opaque texels next to a transparent one, lit.
+fn outline(bitmap: &[u8; ART_W * ART_H]) -> [u8; ART_W * ART_H] {
+    let opaque = |r: i32, c: i32| {
+        (0..ART_H as i32).contains(&r)
+            && (0..ART_W as i32).contains(&c)
+            && bitmap[r as usize * ART_W + c as usize] != 0
+    };
+    core::array::from_fn(|i| {
+        let (r, c) = ((i / ART_W) as i32, (i % ART_W) as i32);
+        let edge = opaque(r, c)
+            && !(opaque(r - 1, c) && opaque(r + 1, c) && opaque(r, c - 1) && opaque(r, c + 1));
+        if edge { LIGHT } else { 0 }
+    })
+}
+
+/// A bead: a disk `ART_H` texels across in the middle of the bitmap, lit from above
+/// left, dark at the rim.
+fn draw_bead() -> [u8; ART_W * ART_H] {
+    let r = ART_H as f32 * 0.5;
+    core::array::from_fn(|i| {
+        let (row, col) = ((i / ART_W) as f32 + 0.5, (i % ART_W) as f32 + 0.5);
+        let (dx, dy) = ((col - ART_W as f32 * 0.5) / r, (row - r) / r);
+        let d2 = dx * dx + dy * dy;
+        let light = (dx + 0.35) * (dx + 0.35) + (dy + 0.35) * (dy + 0.35);
+        match () {
+            _ if d2 > 1.0 => 0,
+            _ if d2 > 0.72 => DARK,
+            _ if light < 0.25 => LIGHT,
+            _ => MID,
+        }
+    })
 }
 
 /// The smallest box holding every opaque texel.
@@ -289,7 +355,7 @@ pub struct Placement {
     pub top: f32,
     pub width: f32,
     pub height: f32,
-    /// Which heading's bitmap.
+    /// Which bitmap of [`Art`] ([`bitmap_of`]).
     pub heading: usize,
 }
 
@@ -315,7 +381,11 @@ pub fn place(
         return None;
     }
     let k = focal / z;
-    let width = SPAN * k;
+    let span = match a.look {
+        Look::Bead => 2.0 * BEAD_SPAN,
+        Look::Plane | Look::Ghost => SPAN,
+    };
+    let width = span * k;
     let height = width * (ART_H as f32 / ART_W as f32);
     // Column c samples at the lateral offset of its centre: c + 0.5 = w / 2 + r * k.
     let centre_x = w as f32 * 0.5 + r * k;
@@ -325,6 +395,7 @@ pub fn place(
     let turn = a.yaw - bearing;
     let steps = turn / core::f32::consts::TAU * HEADINGS as f32;
     let heading = (libm::floorf(steps + 0.5) as i64).rem_euclid(HEADINGS as i64) as usize;
+    let heading = bitmap_of(a.look, heading);
     Some(Placement {
         z,
         left: centre_x - width * 0.5,
@@ -412,6 +483,7 @@ mod tests {
             altitude: 150.0,
             yaw: 0.0,
             tint: 0,
+            look: Default::default(),
         };
         let (w, focal) = (200, 100.0);
         let p = place(&ahead, &cam, (1024.0, 1024.0), w, 50.0, focal).unwrap();
