@@ -11,4 +11,5 @@ pub mod http;
 pub mod maps;
 pub mod net;
 pub mod snapshot;
+pub mod store;
 pub mod ws;

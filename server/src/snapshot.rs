@@ -41,7 +41,11 @@ pub fn run(args: &SnapshotArgs, map_args: &crate::cli::MapArgs) -> anyhow::Resul
     }
     let mut aircraft = aircraft;
     if args.course || args.at_gate.is_some() {
-        course.beads_near(args.at_gate.unwrap_or(0), &camera, &map, &mut aircraft);
+        let size = (map.width() as f32, map.height() as f32);
+        let next = args.at_gate.unwrap_or(0);
+        course
+            .scenery()
+            .beads_near(next, &camera, size, &mut aircraft);
     }
     let mut frame = vec![0; viewport.pixels()];
     Renderer::new().render_scene(&map, &camera, &options, viewport, &aircraft, &mut frame);

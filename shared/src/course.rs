@@ -8,6 +8,7 @@
 
 use crate::camera::Camera;
 use crate::map::Map;
+use crate::protocol::{GHOST_EVERY, GhostSample};
 use crate::sprite::{Aircraft, Look};
 
 /// Gates in a course: between these, from the seed.
@@ -117,6 +118,7 @@ pub struct Course {
 pub const NEXT_TINT: u8 = 2; // yellow
 pub const GATE_TINT: u8 = 7; // white
 pub const START_TINT: u8 = 3; // green
+pub const GHOST_TINT: u8 = 4; // cyan
 
 /// A small deterministic generator (SplitMix64).
 struct Rng(u64);
@@ -219,24 +221,72 @@ impl Course {
         Course { gates }
     }
 
-    /// The gates a camera could see, as sprites for its frame: `next` (the gate the
-    /// player's run wants, or gate 0 before a run) in the highlight tint.
-    pub fn beads_near(&self, next: usize, cam: &Camera, map: &Map, out: &mut Vec<Aircraft>) {
-        let (w, h) = (map.width() as f32, map.height() as f32);
+    /// The course's rings of beads, worked out once for many frames.
+    pub fn scenery(&self) -> Scenery {
+        let rings = self
+            .gates
+            .iter()
+            .map(|g| {
+                let mut ring = Vec::with_capacity(BEADS);
+                g.beads(GATE_TINT, &mut ring);
+                (*g, ring)
+            })
+            .collect();
+        Scenery { rings }
+    }
+}
+
+/// A course's gates as sprites, ready to copy into frames.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scenery {
+    rings: Vec<(Gate, Vec<Aircraft>)>,
+}
+
+impl Scenery {
+    /// Appends the beads of the gates a camera could see to `out`: `next` (the gate the
+    /// player's run wants, or gate 0 before a run) in the highlight tint, gate 0 in its
+    /// own. Server frames and the browser both call this, so they draw the same.
+    pub fn beads_near(
+        &self,
+        next: usize,
+        cam: &Camera,
+        map_size: (f32, f32),
+        out: &mut Vec<Aircraft>,
+    ) {
         let reach = cam.distance + GATE_RADIUS;
-        for (i, g) in self.gates.iter().enumerate() {
-            let dx = wrapped(g.x - cam.x, w);
-            let dy = wrapped(g.y - cam.y, h);
-            if dx * dx + dy * dy <= reach * reach {
-                let tint = match i {
-                    _ if i == next => NEXT_TINT,
-                    0 => START_TINT,
-                    _ => GATE_TINT,
-                };
-                g.beads(tint, out);
+        for (i, (g, ring)) in self.rings.iter().enumerate() {
+            let dx = wrapped(g.x - cam.x, map_size.0);
+            let dy = wrapped(g.y - cam.y, map_size.1);
+            if dx * dx + dy * dy > reach * reach {
+                continue;
             }
+            let tint = match i {
+                _ if i == next => NEXT_TINT,
+                0 => START_TINT,
+                _ => GATE_TINT,
+            };
+            out.extend(ring.iter().map(|b| Aircraft { tint, ..*b }));
         }
     }
+}
+
+/// Where the ghost of a run sampled every [`GHOST_EVERY`] ticks is `elapsed` ticks after
+/// its start, as a sprite: between two samples on a straight line (the nearest way on
+/// the wrapping map), with the heading of the earlier one. `None` once the run is over.
+/// Server frames and the browser both place the ghost with this.
+pub fn ghost_at(samples: &[GhostSample], elapsed: u32, map_size: (f32, f32)) -> Option<Aircraft> {
+    let i = (elapsed / GHOST_EVERY) as usize;
+    let a = samples.get(i)?;
+    let b = samples.get(i + 1).unwrap_or(a);
+    let t = (elapsed % GHOST_EVERY) as f32 / GHOST_EVERY as f32;
+    Some(Aircraft {
+        x: a.x + wrapped(b.x - a.x, map_size.0) * t,
+        y: a.y + wrapped(b.y - a.y, map_size.1) * t,
+        altitude: a.altitude + (b.altitude - a.altitude) * t,
+        yaw: a.yaw,
+        tint: GHOST_TINT,
+        look: Look::Ghost,
+    })
 }
 
 /// The highest ground under a gate's ring seen from above: along its width (across the
@@ -425,6 +475,25 @@ mod tests {
         // Other seeds, other courses.
         let map = crate::mapgen::generate_sized(512, 1);
         assert_ne!(Course::generate(&map, 1), Course::generate(&map, 2));
+    }
+
+    #[test]
+    fn the_ghost_glides_between_samples_and_ends_with_the_run() {
+        let s = |x: f32, y: f32| GhostSample {
+            x,
+            y,
+            altitude: 100.0,
+            yaw: 1.0,
+        };
+        let samples = [s(10.0, 1022.0), s(14.0, 2.0)];
+        let at = |e| ghost_at(&samples, e, SIZE).map(|a| (a.x, a.y));
+        assert_eq!(at(0), Some((10.0, 1022.0)));
+        // Halfway, across the map's edge: the short way.
+        assert_eq!(at(GHOST_EVERY / 2), Some((12.0, 1024.0)));
+        assert_eq!(at(GHOST_EVERY), Some((14.0, 2.0)));
+        assert_eq!(at(GHOST_EVERY + 1), Some((14.0, 2.0)), "held at the last");
+        assert_eq!(at(2 * GHOST_EVERY), None);
+        assert_eq!(ghost_at(&samples, 0, SIZE).unwrap().look, Look::Ghost);
     }
 
     #[test]

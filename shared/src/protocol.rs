@@ -12,7 +12,7 @@ use crate::camera::Camera;
 use crate::map::Palette;
 use thiserror::Error;
 
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// Longest player name in bytes on the wire (the game allows 16 characters).
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest error text in bytes.
@@ -21,6 +21,13 @@ pub const MAX_TEXT_BYTES: usize = 1024;
 pub const MAX_PLAYERS: usize = 4096;
 /// Largest map chunk payload.
 pub const MAX_CHUNK: usize = 1 << 16;
+/// Most gates in a `Course`.
+pub const MAX_GATES: usize = 64;
+/// Most samples in a `Ghost`: a run of ten minutes at one sample every
+/// [`GHOST_EVERY`] ticks.
+pub const MAX_GHOST_SAMPLES: usize = 10 * 60 * 60 / GHOST_EVERY as usize;
+/// Ticks between two samples of a ghost.
+pub const GHOST_EVERY: u32 = 4;
 
 mod tag {
     pub const HELLO: u8 = 1;
@@ -36,6 +43,11 @@ mod tag {
     pub const STATE: u8 = 11;
     pub const PAUSE: u8 = 12;
     pub const GET_MAP: u8 = 13;
+    pub const COURSE: u8 = 14;
+    pub const RACE: u8 = 15;
+    pub const RESULT: u8 = 16;
+    pub const GHOST: u8 = 17;
+    pub const ABANDON: u8 = 18;
 }
 
 /// Who draws the frames.
@@ -168,6 +180,63 @@ pub struct State {
     pub camera: Camera,
 }
 
+/// The course of this world: its gates, flown in order, then gate 0 again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CourseInfo {
+    /// Names the course in the leaderboard (`/api/leaderboard?course=` in hex).
+    pub id: u64,
+    pub gates: Vec<crate::course::Gate>,
+}
+
+/// What happened to the player's own run; the server is the only judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RaceEvent {
+    /// Flew through gate 0: the clock started at `tick`. Gate 1 is next.
+    Start { tick: u32 },
+    /// Flew through gate `gate` `split` ticks after the start; `best`: the split there in
+    /// the player's best run (0: none). Gate `gate + 1` is next (gate 0 after the last).
+    Gate { gate: u8, split: u32, best: u32 },
+    /// Flew through gate 0 after all the others: the run took `time` ticks; `best` was
+    /// the player's best before it (0: none). A new run starts at once (`Start` follows).
+    Finish { time: u32, best: u32 },
+    /// Flew into the terrain: held until `until` (a tick), then put back at gate `gate`.
+    Crash { gate: u8, until: u32 },
+    /// The run was abandoned (the player asked): fly through gate 0 to start again.
+    Abandon,
+    /// The finished run could not be saved (the database failed); it is not recorded.
+    NotSaved,
+}
+
+/// A finished run, announced to everyone once it is saved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub course: u64,
+    pub name: String,
+    /// Ticks from gate 0 to gate 0.
+    pub time: u32,
+    /// Place of the player's best on the all-time board (1 = the record).
+    pub rank: u32,
+    /// This run is the course record now.
+    pub record: bool,
+}
+
+/// One sample of a ghost's flight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GhostSample {
+    pub x: f32,
+    pub y: f32,
+    pub altitude: f32,
+    pub yaw: f32,
+}
+
+/// The course record's flight, one sample every [`GHOST_EVERY`] ticks from the start.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GhostRun {
+    pub name: String,
+    pub time: u32,
+    pub samples: Vec<GhostSample>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message<'a> {
     Hello(Hello),
@@ -188,6 +257,13 @@ pub enum Message<'a> {
     Pause(bool),
     /// Asks for the map (as `MapChunk`s), for client-side rendering.
     GetMap,
+    Course(CourseInfo),
+    Race(RaceEvent),
+    Result(RunResult),
+    /// The course record's flight (no samples: no record yet).
+    Ghost(GhostRun),
+    /// The player gives up the current run.
+    Abandon,
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -304,6 +380,65 @@ impl Message<'_> {
                 w.u32(s.last_input);
                 w.camera(&s.camera);
             }
+            Message::Course(c) => {
+                w.u8(tag::COURSE);
+                w.bytes(&c.id.to_le_bytes());
+                let gates = &c.gates[..c.gates.len().min(MAX_GATES)];
+                w.u8(gates.len() as u8);
+                for g in gates {
+                    for v in [g.x, g.y, g.altitude, g.yaw, g.radius] {
+                        w.f32(v);
+                    }
+                }
+            }
+            Message::Race(e) => {
+                w.u8(tag::RACE);
+                match *e {
+                    RaceEvent::Start { tick } => {
+                        w.u8(0);
+                        w.u32(tick);
+                    }
+                    RaceEvent::Gate { gate, split, best } => {
+                        w.u8(1);
+                        w.u8(gate);
+                        w.u32(split);
+                        w.u32(best);
+                    }
+                    RaceEvent::Finish { time, best } => {
+                        w.u8(2);
+                        w.u32(time);
+                        w.u32(best);
+                    }
+                    RaceEvent::Crash { gate, until } => {
+                        w.u8(3);
+                        w.u8(gate);
+                        w.u32(until);
+                    }
+                    RaceEvent::Abandon => w.u8(4),
+                    RaceEvent::NotSaved => w.u8(5),
+                }
+            }
+            Message::Result(r) => {
+                w.u8(tag::RESULT);
+                w.bytes(&r.course.to_le_bytes());
+                w.str(&r.name);
+                w.u32(r.time);
+                w.u32(r.rank);
+                w.u8(r.record as u8);
+            }
+            Message::Ghost(g) => {
+                w.u8(tag::GHOST);
+                w.str(&g.name);
+                w.u32(g.time);
+                let samples = &g.samples[..g.samples.len().min(MAX_GHOST_SAMPLES)];
+                w.u16(samples.len() as u16);
+                for s in samples {
+                    for v in [s.x, s.y, s.altitude, s.yaw] {
+                        w.f32(v);
+                    }
+                }
+            }
+            Message::Abandon => w.u8(tag::ABANDON),
         }
     }
 
@@ -441,6 +576,86 @@ impl Message<'_> {
                 v => return Err(bad("pause", v)),
             }),
             tag::GET_MAP => Message::GetMap,
+            tag::COURSE => {
+                let id = u64::from_le_bytes(*r.array()?);
+                let n = r.u8()? as usize;
+                if n > MAX_GATES {
+                    return Err(DecodeError::TooLong {
+                        field: "gate list",
+                        len: n,
+                        max: MAX_GATES,
+                    });
+                }
+                let mut gates = Vec::with_capacity(n);
+                for _ in 0..n {
+                    gates.push(crate::course::Gate {
+                        x: r.f32()?,
+                        y: r.f32()?,
+                        altitude: r.f32()?,
+                        yaw: r.f32()?,
+                        radius: r.f32()?,
+                    });
+                }
+                Message::Course(CourseInfo { id, gates })
+            }
+            tag::RACE => Message::Race(match r.u8()? {
+                0 => RaceEvent::Start { tick: r.u32()? },
+                1 => RaceEvent::Gate {
+                    gate: r.u8()?,
+                    split: r.u32()?,
+                    best: r.u32()?,
+                },
+                2 => RaceEvent::Finish {
+                    time: r.u32()?,
+                    best: r.u32()?,
+                },
+                3 => RaceEvent::Crash {
+                    gate: r.u8()?,
+                    until: r.u32()?,
+                },
+                4 => RaceEvent::Abandon,
+                5 => RaceEvent::NotSaved,
+                v => return Err(bad("race event", v)),
+            }),
+            tag::RESULT => Message::Result(RunResult {
+                course: u64::from_le_bytes(*r.array()?),
+                name: r.str("name", MAX_NAME_BYTES)?,
+                time: r.u32()?,
+                rank: r.u32()?,
+                record: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    v => return Err(bad("record", v)),
+                },
+            }),
+            tag::GHOST => {
+                let name = r.str("name", MAX_NAME_BYTES)?;
+                let time = r.u32()?;
+                let n = r.u16()? as usize;
+                if n > MAX_GHOST_SAMPLES {
+                    return Err(DecodeError::TooLong {
+                        field: "ghost",
+                        len: n,
+                        max: MAX_GHOST_SAMPLES,
+                    });
+                }
+                // 16 bytes a sample: never reserve more than the input holds.
+                let mut samples = Vec::with_capacity(n.min(r.0.len() / 16));
+                for _ in 0..n {
+                    samples.push(GhostSample {
+                        x: r.f32()?,
+                        y: r.f32()?,
+                        altitude: r.f32()?,
+                        yaw: r.f32()?,
+                    });
+                }
+                Message::Ghost(GhostRun {
+                    name,
+                    time,
+                    samples,
+                })
+            }
+            tag::ABANDON => Message::Abandon,
             other => return Err(DecodeError::UnknownTag(other)),
         };
         match r.0.len() {

@@ -5,6 +5,7 @@
 mod bucket;
 mod conn;
 pub mod names;
+pub mod race;
 #[cfg(test)]
 mod tests;
 mod tick;

@@ -22,6 +22,14 @@ const SLOTS: usize = 3;
 #[error("connection is closed")]
 pub struct Closed;
 
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError {
+    #[error("connection is closed")]
+    Closed,
+    #[error("the reader is too far behind")]
+    Full,
+}
+
 /// Everything under one lock: the writer takes what is ready and, when nothing is,
 /// leaves its waker here, all in one lock (the busiest path: once a message).
 #[derive(Default)]
@@ -170,6 +178,23 @@ impl Outbox {
             }
             room.await;
         }
+    }
+
+    /// Queues a small message that must arrive (a race event, an announcement) from code
+    /// that cannot wait, such as the tick. It may use the queue up to twice its capacity,
+    /// beyond what [`Outbox::send`] fills, so bulk transfers cannot crowd it out; past
+    /// that the reader is hopelessly behind and `Err(Full)` says the message was dropped.
+    pub fn try_send(&self, frame: Outgoing) -> Result<(), TrySendError> {
+        self.shared.update(|p| {
+            if p.closed {
+                return (Err(TrySendError::Closed), false);
+            }
+            if p.queue.len() >= 2 * self.shared.capacity {
+                return (Err(TrySendError::Full), false);
+            }
+            p.queue.push_back(frame);
+            (Ok(()), true)
+        })
     }
 
     /// Queues a frame without waking the writer, which is polled right after the
@@ -345,6 +370,22 @@ mod tests {
         out.close(1000, "");
         assert!(drain.ready().is_some());
         assert!(!drain.more());
+    }
+
+    #[tokio::test]
+    async fn try_send_has_room_beyond_bulk_senders_and_then_drops() {
+        let (out, mut drain) = outbox(2);
+        out.send(bin(b"chunk 1")).await.unwrap();
+        out.send(bin(b"chunk 2")).await.unwrap();
+        // `send` would wait now; `try_send` still gets two more in, in order.
+        assert_eq!(out.try_send(bin(b"event 1")), Ok(()));
+        assert_eq!(out.try_send(bin(b"event 2")), Ok(()));
+        assert_eq!(out.try_send(bin(b"event 3")), Err(TrySendError::Full));
+        for want in ["chunk 1", "chunk 2", "event 1", "event 2"] {
+            assert_eq!(text(drain.next().await), format!("send {want}"));
+        }
+        drop(drain);
+        assert_eq!(out.try_send(bin(b"late")), Err(TrySendError::Closed));
     }
 
     #[tokio::test]

@@ -38,6 +38,27 @@ fn literal_encodings() {
     check_bytes(Message::SetMode(RenderMode::Client), &[7, 1]);
     check_bytes(Message::Pause(true), &[12, 1]);
     check_bytes(Message::GetMap, &[13]);
+    check_bytes(Message::Abandon, &[18]);
+    check_bytes(
+        Message::Race(RaceEvent::Gate {
+            gate: 3,
+            split: 0x0102,
+            best: 0,
+        }),
+        &[15, 1, 3, 2, 1, 0, 0, 0, 0, 0, 0],
+    );
+    check_bytes(
+        Message::Result(RunResult {
+            course: 0x0807_0605_0403_0201,
+            name: "Ann".into(),
+            time: 3600,
+            rank: 1,
+            record: true,
+        }),
+        &[
+            16, 1, 2, 3, 4, 5, 6, 7, 8, 3, 0, b'A', b'n', b'n', 0x10, 0x0e, 0, 0, 1, 0, 0, 0, 1,
+        ],
+    );
     check_bytes(
         Message::Hello(Hello {
             version: 1,
@@ -130,6 +151,29 @@ fn rejects() {
         DecodeError::BadValue {
             field: "keys",
             value: 0x4000,
+        },
+    );
+    check_err(
+        &[15, 9],
+        DecodeError::BadValue {
+            field: "race event",
+            value: 9,
+        },
+    );
+    check_err(
+        &[14, 0, 0, 0, 0, 0, 0, 0, 0, 65],
+        DecodeError::TooLong {
+            field: "gate list",
+            len: 65,
+            max: MAX_GATES,
+        },
+    );
+    check_err(
+        &[17, 0, 0, 0, 0, 0, 0, 0xff, 0xff],
+        DecodeError::TooLong {
+            field: "ghost",
+            len: 0xffff,
+            max: MAX_GHOST_SAMPLES,
         },
     );
     check_err(
@@ -288,6 +332,73 @@ fn any_message() -> impl Strategy<Value = Owned> {
                 camera,
             })
         });
+    let course = (
+        any::<u64>(),
+        prop::collection::vec(prop::array::uniform5(finite()), 0..20),
+    )
+        .prop_map(|(id, gates)| {
+            Message::Course(CourseInfo {
+                id,
+                gates: gates
+                    .into_iter()
+                    .map(|[x, y, altitude, yaw, radius]| crate::course::Gate {
+                        x,
+                        y,
+                        altitude,
+                        yaw,
+                        radius,
+                    })
+                    .collect(),
+            })
+        });
+    let race =
+        prop_oneof![
+            any::<u32>().prop_map(|tick| RaceEvent::Start { tick }),
+            (any::<u8>(), any::<u32>(), any::<u32>())
+                .prop_map(|(gate, split, best)| RaceEvent::Gate { gate, split, best }),
+            (any::<u32>(), any::<u32>()).prop_map(|(time, best)| RaceEvent::Finish { time, best }),
+            (any::<u8>(), any::<u32>()).prop_map(|(gate, until)| RaceEvent::Crash { gate, until }),
+            Just(RaceEvent::Abandon),
+            Just(RaceEvent::NotSaved),
+        ]
+        .prop_map(Message::Race);
+    let result = (
+        any::<u64>(),
+        name(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<bool>(),
+    )
+        .prop_map(|(course, name, time, rank, record)| {
+            Message::Result(RunResult {
+                course,
+                name,
+                time,
+                rank,
+                record,
+            })
+        });
+    let ghost = (
+        name(),
+        any::<u32>(),
+        prop::collection::vec(prop::array::uniform4(finite()), 0..50),
+    )
+        .prop_map(|(name, time, samples)| {
+            Message::Ghost(GhostRun {
+                name,
+                time,
+                samples: samples
+                    .into_iter()
+                    .map(|[x, y, altitude, yaw]| GhostSample {
+                        x,
+                        y,
+                        altitude,
+                        yaw,
+                    })
+                    .collect(),
+            })
+        });
+    let race = prop_oneof![course, race, result, ghost, Just(Message::Abandon)];
     let small = prop_oneof![
         any_mode().prop_map(Message::SetMode),
         any::<bool>().prop_map(Message::Pause),
@@ -316,7 +427,7 @@ fn any_message() -> impl Strategy<Value = Owned> {
             Owned::Chunk(offset, data, total)
         });
     prop_oneof![
-        prop_oneof![hello, welcome, input, players, state, small].prop_map(Owned::Msg),
+        prop_oneof![hello, welcome, input, players, state, small, race].prop_map(Owned::Msg),
         frame,
         chunk,
     ]
