@@ -56,6 +56,12 @@ pub struct ServeArgs {
     /// Frames rendered at once; default: one per core.
     #[arg(long)]
     pub render_threads: Option<usize>,
+    /// Directory for the server's data: the records database (`voxelcast.db`).
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Database URL instead of the SQLite file in --data (e.g. postgres://…).
+    #[arg(long)]
+    pub database: Option<String>,
 }
 
 #[cfg(test)]

@@ -66,7 +66,17 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", s.addr))?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = tokio::sync::watch::channel(false);
-        let game = game::Game::new(game_config, map);
+        let url = match &s.database {
+            Some(url) => url.clone(),
+            None => {
+                std::fs::create_dir_all(&s.data).with_context(|| {
+                    format!("cannot create the data directory {}", s.data.display())
+                })?;
+                server::store::sqlite_url(&s.data)
+            }
+        };
+        let store = server::store::Store::open(&url).await?;
+        let game = game::Game::new(game_config, map, Some(store)).await?;
         game.start(shutdown.clone());
         let endpoint = game::Endpoint {
             game,

@@ -42,6 +42,14 @@ pub trait GameEndpoint: Send + Sync + 'static {
 
     /// One line of JSON for `GET /stats`.
     fn stats(&self) -> String;
+
+    /// Answers `GET /api/…` (`path` without the query, `query` after the `?`) with a
+    /// status and JSON; `None` when there is no such endpoint.
+    fn api(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> impl std::future::Future<Output = Option<(u16, String)>> + Send;
 }
 
 /// Compressed static files by path and coding: (ETag, bytes).
@@ -297,7 +305,25 @@ impl<G: GameEndpoint> Server<G> {
             return simple(413, "requests take no body here\n", false, &[]);
         }
         let connection = if keep_alive { "keep-alive" } else { "close" };
-        if req.target.split('?').next() == Some("/stats") {
+        let path = req.target.split('?').next().unwrap_or_default();
+        if path.starts_with("/api/") {
+            let query = crate::http::query::of_target(&req.target);
+            let Some((status, body)) = self.game.api(path, query).await else {
+                return simple(404, "no such endpoint\n", keep_alive, &[]);
+            };
+            let mut out = Head::new(status)
+                .header("Content-Type", "application/json")
+                .header("Content-Length", body.len())
+                .header("Cache-Control", "no-store")
+                .header("X-Content-Type-Options", "nosniff")
+                .header("Connection", connection)
+                .finish();
+            if !head_only {
+                out.extend_from_slice(body.as_bytes());
+            }
+            return out;
+        }
+        if path == "/stats" {
             let body = self.game.stats();
             let mut out = Head::new(200)
                 .header("Content-Type", "application/json")

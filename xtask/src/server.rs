@@ -14,14 +14,27 @@ pub struct Running {
     /// Panics the server reported on stderr. A panic ends only the task it happens in,
     /// so a client may not notice one: the steps check this count instead.
     panics: Arc<AtomicUsize>,
+    /// Its own data directory (records), removed when it stops; `None` when the caller
+    /// passed `--data`.
+    data: Option<std::path::PathBuf>,
 }
 
 impl Running {
     /// Starts the server on a free loopback port and waits until it listens.
+    /// Without `--data` in `extra`, it keeps its records in a fresh directory of its own.
     pub fn start(binary: &Path, extra: &[&str]) -> anyhow::Result<Running> {
-        let mut child = Command::new(binary)
-            .args(["--addr", "127.0.0.1:0", "--www"])
-            .arg(crate::steps::root().join("www"))
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let data = (!extra.contains(&"--data")).then(|| {
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            std::env::temp_dir().join(format!("voxelcast-xtask-{}-{n}", std::process::id()))
+        });
+        let mut cmd = Command::new(binary);
+        cmd.args(["--addr", "127.0.0.1:0", "--www"])
+            .arg(crate::steps::root().join("www"));
+        if let Some(dir) = &data {
+            cmd.arg("--data").arg(dir);
+        }
+        let mut child = cmd
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -57,6 +70,7 @@ impl Running {
             child,
             addr,
             panics,
+            data,
         })
     }
 
@@ -117,13 +131,20 @@ impl Drop for Running {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
+        let mut stopped = false;
         for _ in 0..50 {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                stopped = true;
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(dir) = &self.data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -56,7 +56,15 @@ pub fn play(server_args: &[String]) -> anyhow::Result<()> {
     let server = build_server()?;
     let www = root().join("www");
     let mut cmd = Command::new(server);
-    cmd.arg("--www").arg(&www).args(server_args);
+    cmd.arg("--www").arg(&www);
+    // Records under target/ unless the player says where.
+    if !server_args
+        .iter()
+        .any(|a| a == "--data" || a.starts_with("--data="))
+    {
+        cmd.arg("--data").arg(root().join("target/play-data"));
+    }
+    cmd.args(server_args);
     run(&mut cmd)
 }
 

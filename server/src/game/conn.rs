@@ -31,6 +31,11 @@ impl GameEndpoint for Endpoint {
         self.game.stats_json()
     }
 
+    async fn api(&self, path: &str, query: &str) -> Option<(u16, String)> {
+        let reply = self.game.api(path, query).await?;
+        Some((reply.status, reply.body))
+    }
+
     async fn serve(&self, conn: Upgraded, _request: &Request, shutdown: watch::Receiver<bool>) {
         let peer = conn
             .stream
@@ -119,6 +124,7 @@ impl Handler for PlayerConn {
                 }
             }),
             Message::GetMap => self.send_map(out).await?,
+            Message::Abandon => self.game.abandon(id),
             Message::Pause(paused) => self.game.with_player(id, |p| {
                 p.paused = paused;
                 p.dirty = true;
@@ -181,9 +187,23 @@ impl PlayerConn {
             name,
             palette: Box::new(map.palette().clone()),
         });
-        out.send(ws_binary(&welcome))
-            .await
-            .map_err(|_| CloseReason::new(1001, "gone"))?;
+        let course = Message::Course(shared::protocol::CourseInfo {
+            id: self.game.course_id,
+            gates: self.game.course.gates.clone(),
+        });
+        let ghost = self.game.players().ghost.clone();
+        for msg in [
+            Some(welcome),
+            Some(course),
+            ghost.map(|g| Message::Ghost((*g).clone())),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.send(ws_binary(&msg))
+                .await
+                .map_err(|_| CloseReason::new(1001, "gone"))?;
+        }
         self.game.with_player(id, |p| p.welcomed = true);
         Ok(())
     }

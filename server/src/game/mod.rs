@@ -2,10 +2,12 @@
 //! cameras, and per-player output: rendered frames (server mode) or camera state (client
 //! mode). The network layer hands us connections through [`crate::net::GameEndpoint`].
 
+mod api;
 mod bucket;
 mod conn;
 pub mod names;
 pub mod race;
+mod records;
 #[cfg(test)]
 mod tests;
 mod tick;
@@ -44,6 +46,12 @@ pub struct GameConfig {
 pub struct Game {
     config: GameConfig,
     map: Arc<Map>,
+    course: shared::course::Course,
+    /// Names the course on the boards: [`shared::course::seed_of`] in hex.
+    course_id: u64,
+    scenery: shared::course::Scenery,
+    /// Where finished runs go to be saved, and the boards come from.
+    records: records::Records,
     /// `Map::to_compressed`, made once, sent in chunks to client-side renderers.
     map_blob: Arc<Vec<u8>>,
     flight: shared::flight::FlightModel,
@@ -73,6 +81,10 @@ struct Players {
     stride: u32,
     /// Everyone's aircraft as of the last tick, for server-rendered frames.
     aircraft: Vec<(u16, shared::sprite::Aircraft)>,
+    /// Each name's best run on the course, for splits.
+    bests: HashMap<String, race::Best>,
+    /// The course record's flight, followed by everyone racing.
+    ghost: Option<Arc<shared::protocol::GhostRun>>,
 }
 
 struct Player {
@@ -106,6 +118,7 @@ struct Player {
     dirty: bool,
     /// Waiting in the render queue.
     queued: bool,
+    race: race::Race,
 }
 
 impl Player {
@@ -115,6 +128,9 @@ impl Player {
     /// arrives, and the tick, the only authority on positions, never contradicts a
     /// frame: no rubber-banding.
     fn view(&self, flight: &shared::flight::FlightModel, map: &Map) -> Camera {
+        if self.race.held() {
+            return self.camera; // crashed: still until put back
+        }
         let controls = shared::flight::Controls {
             keys: self.keys,
             ..Default::default()
@@ -136,21 +152,45 @@ pub enum JoinError {
 }
 
 impl Game {
-    pub fn new(config: GameConfig, map: Map) -> Arc<Game> {
+    /// A game over `map` whose runs are saved to `store` (without one, finished runs
+    /// are judged and shown but not recorded, and players are told so).
+    pub async fn new(
+        config: GameConfig,
+        map: Map,
+        store: Option<crate::store::Store>,
+    ) -> Result<Arc<Game>, crate::store::StoreError> {
         let map_blob = Arc::new(map.to_compressed());
         tracing::info!(
             bytes = map_blob.len(),
             "map compressed for client-side rendering"
         );
-        Arc::new(Game {
+        let course_id = shared::course::seed_of(&map);
+        let course = shared::course::Course::generate(&map, course_id);
+        let (records, loaded) = records::Records::open(store, course_id).await?;
+        tracing::info!(
+            gates = course.gates.len(),
+            course = %format!("{course_id:016x}"),
+            players_with_runs = loaded.bests.len(),
+            record = loaded.ghost.as_ref().map(|g| g.time),
+            "course laid out"
+        );
+        Ok(Arc::new(Game {
             render_queue: Default::default(),
             config,
+            scenery: course.scenery(),
+            course,
+            course_id,
+            records,
             map: Arc::new(map),
             map_blob,
             flight: Default::default(),
-            players: Mutex::new(Players::default()),
+            players: Mutex::new(Players {
+                bests: loaded.bests,
+                ghost: loaded.ghost.map(Arc::new),
+                ..Players::default()
+            }),
             stats: Stats::default(),
-        })
+        }))
     }
 
     /// Starts the tick task and the render threads; they end when `shutdown` fires.
@@ -165,6 +205,7 @@ impl Game {
             }
         }
         tokio::spawn(tick::run(self.clone(), shutdown));
+        self.records.start(self.clone());
     }
 
     fn players(&self) -> MutexGuard<'_, Players> {
@@ -217,6 +258,7 @@ impl Game {
                 frame_seq: 0,
                 dirty: true,
                 queued: false,
+                race: race::Race::default(),
             },
         );
         Ok((id, name, viewport))
@@ -238,8 +280,17 @@ impl Game {
         let look = shared::flight::Controls::look(input.look_x, input.look_y);
         let mut players = self.players();
         let Players {
-            by_id, aircraft, ..
+            by_id,
+            aircraft,
+            ghost,
+            tick,
+            ..
         } = &mut *players;
+        let world = tick::World {
+            aircraft,
+            ghost: ghost.as_deref(),
+            tick: *tick,
+        };
         if let Some(p) = by_id.get_mut(&id) {
             let keys_changed = p.keys != input.keys;
             p.keys = input.keys;
@@ -249,7 +300,7 @@ impl Game {
                 p.camera = self.flight.step(&p.camera, &look, 0.0, &self.map);
             }
             if looked || keys_changed {
-                tick::maybe_render(self, id, p, Instant::now(), tick::Why::Input, aircraft);
+                tick::maybe_render(self, id, p, Instant::now(), tick::Why::Input, &world);
             }
         }
     }
@@ -266,6 +317,16 @@ impl Game {
             s.tick_us_max.swap(0, Ordering::Relaxed),
             s.frame_bytes.load(Ordering::Relaxed),
         )
+    }
+
+    /// The player gives up its run.
+    fn abandon(&self, id: u16) {
+        self.with_player(id, |p| {
+            if let Some(event) = p.race.abandon() {
+                let _ = p.out.try_send(ws_binary(&Message::Race(event)));
+                p.dirty = true;
+            }
+        });
     }
 
     fn leave(&self, id: u16) {

@@ -2,7 +2,7 @@
 
 use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
-use shared::protocol::{Frame, Message, PlayerInfo, RenderMode, State};
+use shared::protocol::{Frame, GhostRun, Message, PlayerInfo, RaceEvent, RenderMode, State};
 use shared::sprite::Aircraft;
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
@@ -60,9 +60,12 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
     };
     let stride = players.stride;
     // The tick moves each player to its view: what its frames have shown since the
-    // keys last changed (one call, so the two can never disagree).
-    for p in players.by_id.values_mut() {
+    // keys last changed (one call, so the two can never disagree); then judges its run.
+    let super::Players { by_id, bests, .. } = &mut *players;
+    for (&id, p) in by_id.iter_mut() {
+        let from = p.camera;
         p.camera = p.view(&game.flight, &game.map);
+        judge(game, tick, id, p, &from, bests);
     }
     // Where everyone is after this tick: what server-rendered frames show of others.
     let mut aircraft = std::mem::take(&mut players.aircraft);
@@ -96,8 +99,16 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
         Roster::new(infos, game.map.width() as f32)
     });
     let super::Players {
-        by_id, aircraft, ..
+        by_id,
+        aircraft,
+        ghost,
+        ..
     } = &mut *players;
+    let world = World {
+        aircraft,
+        ghost: ghost.as_deref(),
+        tick,
+    };
     for (&id, p) in by_id.iter_mut() {
         if p.paused || !p.welcomed {
             continue;
@@ -122,9 +133,72 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
             RenderMode::Client => {}
-            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }, aircraft),
+            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }, &world),
         }
     }
+}
+
+/// Judges one tick of player `id`'s run (it flew from `from` to `p.camera`): tells it
+/// what happened, puts it back after a crash, queues a finished run to be saved.
+fn judge(
+    game: &Game,
+    tick: u32,
+    id: u16,
+    p: &mut Player,
+    from: &Camera,
+    bests: &std::collections::HashMap<String, super::race::Best>,
+) {
+    let boost = if p.keys & shared::protocol::keys::FAST != 0 {
+        game.flight.fast_factor
+    } else {
+        1.0
+    };
+    let outcome = p.race.step(&super::race::Step {
+        course: &game.course,
+        map_size: (game.map.width() as f32, game.map.height() as f32),
+        tick,
+        from,
+        to: &p.camera,
+        keys: p.keys,
+        max_climb: game.flight.climb_rate * boost * super::TICK_DT,
+        best: bests.get(&p.name),
+    });
+    if let Some(back) = outcome.put_back {
+        p.camera = back;
+        p.dirty = true;
+    }
+    let mut events = outcome.events;
+    if let Some(run) = outcome.finished
+        && !game.records.save(id, &p.name, run)
+    {
+        events.push(RaceEvent::NotSaved);
+    }
+    for e in events {
+        let _ = p.out.try_send(ws_binary(&Message::Race(e)));
+        p.dirty = true; // the next gate's colour, the ghost
+    }
+}
+
+/// What frames show besides the terrain: everyone as of the last tick, the record's
+/// ghost, and that tick's number.
+pub(super) struct World<'a> {
+    pub aircraft: &'a [(u16, Aircraft)],
+    pub ghost: Option<&'a GhostRun>,
+    pub tick: u32,
+}
+
+/// The sprites of player `id`'s frame of `view` (one tick ahead of `world`): the others
+/// near it, the ghost where the record was this far into its run, and the gates in
+/// reach, the next one marked. The browser builds the same list from what it is sent.
+fn scene(game: &Game, id: u16, p: &Player, view: &Camera, world: &World) -> Vec<Aircraft> {
+    let size = (game.map.width() as f32, game.map.height() as f32);
+    let mut out = others_near(world.aircraft, id, view, &game.map);
+    if let (Some(g), Some(elapsed)) = (world.ghost, p.race.elapsed(world.tick.wrapping_add(1))) {
+        out.extend(shared::course::ghost_at(&g.samples, elapsed, size));
+    }
+    let next = p.race.next_gate(game.course.gates.len());
+    game.scenery.beads_near(next, view, size, &mut out);
+    out
 }
 
 /// The aircraft of everyone but `id` that `camera` could show: within the reach of its
@@ -173,7 +247,7 @@ pub(super) fn maybe_render(
     p: &mut Player,
     now: Instant,
     why: Why,
-    aircraft: &[(u16, Aircraft)],
+    world: &World,
 ) {
     if p.mode != RenderMode::Server || !p.welcomed || p.paused || p.queued {
         return;
@@ -184,8 +258,8 @@ pub(super) fn maybe_render(
         return;
     }
     let view = p.view(&game.flight, &game.map);
-    let same = p.last_frame == Some((view, p.last_input))
-        && p.others == others_near(aircraft, id, &view, &game.map);
+    let same =
+        p.last_frame == Some((view, p.last_input)) && p.others == scene(game, id, p, &view, world);
     if !p.dirty && same {
         return;
     }
@@ -243,8 +317,17 @@ pub(super) struct Job {
 pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let mut players = game.players();
     let super::Players {
-        by_id, aircraft, ..
+        by_id,
+        aircraft,
+        ghost,
+        tick,
+        ..
     } = &mut *players;
+    let world = World {
+        aircraft,
+        ghost: ghost.as_deref(),
+        tick: *tick,
+    };
     let p = by_id.get_mut(&id)?;
     p.queued = false;
     if p.rendering {
@@ -254,7 +337,7 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let camera = p.view(&game.flight, &game.map);
     p.dirty = false;
     p.last_frame = Some((camera, p.last_input));
-    p.others = others_near(aircraft, id, &camera, &game.map);
+    p.others = scene(game, id, p, &camera, &world);
     p.frame_seq = p.frame_seq.wrapping_add(1);
     Some(Job {
         id,
@@ -280,15 +363,24 @@ pub(super) fn finish_job(game: &Game, mut job: Job) {
     let _ = job.out.replace(Slot::Frame, bytes);
     let mut players = game.players();
     let super::Players {
-        by_id, aircraft, ..
+        by_id,
+        aircraft,
+        ghost,
+        tick,
+        ..
     } = &mut *players;
+    let world = World {
+        aircraft,
+        ghost: ghost.as_deref(),
+        tick: *tick,
+    };
     if let Some(p) = by_id.get_mut(&job.id) {
         p.rendering = false;
         if p.mode == RenderMode::Server {
             p.scratch = Some(job.scratch);
         }
         if std::mem::take(&mut p.urgent) {
-            maybe_render(game, job.id, p, Instant::now(), Why::Input, aircraft);
+            maybe_render(game, job.id, p, Instant::now(), Why::Input, &world);
         }
     }
 }
