@@ -1,14 +1,16 @@
 //! The voxelcast browser client: connects to `/ws`, sends input, and shows either the
 //! frames the server renders or frames it renders itself from the same cameras.
 //!
-//! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs` and
-//! `bench.rs`; the game logic it drives ([`session`], [`input`]) is plain Rust, tested
-//! natively.
+//! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs`,
+//! `board.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
+//! [`race`]) is plain Rust, tested natively.
 
 pub mod bench;
+mod board;
 pub mod display;
 pub mod input;
 pub mod predict;
+pub mod race;
 pub mod session;
 mod web;
 
@@ -23,7 +25,8 @@ use wasm_bindgen::prelude::*;
 use web::{Listener, Socket, context, element};
 use web_sys::{
     BinaryType, CanvasRenderingContext2d, CloseEvent, Document, Event, EventTarget,
-    HtmlCanvasElement, HtmlElement, KeyboardEvent, MessageEvent, PointerEvent, WebSocket, Window,
+    HtmlCanvasElement, HtmlElement, HtmlImageElement, KeyboardEvent, MessageEvent, PointerEvent,
+    WebSocket, Window,
 };
 
 const MAX_FRAME: (f64, f64) = (800.0, 450.0);
@@ -76,6 +79,8 @@ struct App {
     /// The late-warp shift the picture on screen was drawn with.
     shown_warp: (i32, i32),
     minimap: CanvasRenderingContext2d,
+    /// The map from above (`/api/overview.png`), under the minimap.
+    overview: HtmlImageElement,
     session: Session,
     input: InputState,
     wanted_mode: RenderMode,
@@ -95,6 +100,10 @@ struct App {
     frame_pending: bool,
     on_timer: Option<Closure<dyn FnMut()>>,
     on_reconnect: Option<Closure<dyn FnMut()>>,
+    /// Results in the feed when it was last drawn, and whether the board was fetched
+    /// since connecting.
+    shown_feed: usize,
+    board_fetched: bool,
 }
 
 #[derive(Default)]
@@ -127,11 +136,14 @@ impl App {
         if let Some(body) = document.body() {
             let _ = body.dataset().set("display", display.kind());
         }
+        let overview: HtmlImageElement = document.create_element("img")?.dyn_into()?;
+        overview.set_src("/api/overview.png");
         Ok(App {
             me: Weak::new(),
             display,
             shown_warp: (0, 0),
             minimap: context(&minimap_canvas)?,
+            overview,
             canvas,
             session: Session::new(wanted_mode),
             input: InputState::default(),
@@ -148,6 +160,8 @@ impl App {
             frame_pending: false,
             on_timer: None,
             on_reconnect: None,
+            shown_feed: 0,
+            board_fetched: false,
             window,
             document,
         })
@@ -318,6 +332,7 @@ impl App {
                 }
             }
             Effect::Pong(stamp) => self.stats.ping_ms = Some(now - stamp as f64),
+            Effect::Race => self.race_changed(now),
             Effect::ServerError(text) => self.status(Some(&format!("Server: {text}"))),
             Effect::Disconnect(text) => {
                 web_sys::console::warn_1(&JsValue::from_str(&text));
@@ -340,6 +355,60 @@ impl App {
             self.backoff_ms = 500;
             self.status(None);
             self.update_hud(now);
+        }
+    }
+
+    /// A race message came: the HUD now, and the board when a result or the course came.
+    fn race_changed(&mut self, now: f64) {
+        let feed = self.session.race.feed.len();
+        if feed != self.shown_feed || !self.board_fetched {
+            self.shown_feed = feed;
+            self.board_fetched = true;
+            self.refresh_board();
+            if let Some(list) = self.document.get_element_by_id("feed") {
+                list.set_text_content(None);
+                for line in self.session.race.feed_lines().iter().take(3) {
+                    if let Ok(li) = self.document.create_element("li") {
+                        li.set_text_content(Some(line)); // text, never markup
+                        let _ = list.append_child(&li);
+                    }
+                }
+            }
+        }
+        self.update_race(now);
+        self.wake(); // the gates' colours and the ghost changed
+    }
+
+    fn refresh_board(&self) {
+        if let Some(course) = self.session.race.course_id {
+            board::refresh(&self.window, &self.document, course, &self.session.name);
+        }
+    }
+
+    /// The race line: the next gate's direction and distance, the clock, the split.
+    fn update_race(&self, now: f64) {
+        let Ok(line) = element::<HtmlElement>(&self.document, "race") else {
+            return;
+        };
+        let text = self.session.race.hud(now);
+        line.set_hidden(text.is_empty());
+        let size = self.session.map_size();
+        let size = (size.0 as f32, size.1 as f32);
+        let bearing = (self.session.shown).and_then(|cam| self.session.race.bearing(&cam, size));
+        let text = match bearing {
+            Some((_, d)) => format!("{text} · {d:.0} m"),
+            None => text,
+        };
+        self.set_text("race-text", &text);
+        if let (Some((turn, _)), Some(arrow)) =
+            (bearing, self.document.get_element_by_id("gate-arrow"))
+        {
+            let _ = arrow.set_attribute("style", &format!("transform: rotate({turn:.3}rad)"));
+        }
+        if let Some(body) = self.document.body() {
+            let data = body.dataset();
+            let _ = data.set("nextGate", &self.session.race.next_gate().to_string());
+            let _ = data.set("running", &self.session.race.running().to_string());
         }
     }
 
@@ -385,6 +454,9 @@ impl App {
                 more |= drew || self.input.held() || !self.session.settled();
             }
         }
+        if self.session.race.running() {
+            self.update_race(now);
+        }
         more
     }
 
@@ -411,6 +483,8 @@ impl App {
         if now - self.stats.last_hud >= 500.0 {
             self.update_hud(now);
         }
+        self.update_race(now);
+        self.draw_minimap();
     }
 
     fn update_hud(&mut self, now: f64) {
@@ -455,22 +529,68 @@ impl App {
         self.stats.bytes = 0.0;
         self.stats.since = now;
         self.stats.last_hud = now;
-        self.draw_minimap();
     }
 
-    /// Other players as dots with their names; the player as a dot with a heading line.
+    /// The terrain around the player (half the map across, north up, the world
+    /// wrapping), the gates (the next one ringed in yellow), other players as dots with
+    /// their names, and the player as a dot with a heading line in the middle.
     fn draw_minimap(&self) {
         let ctx = &self.minimap;
         let (mw, mh) = self.session.map_size();
-        if mw == 0 || mh == 0 {
+        let me = (self.session.players.iter())
+            .find(|p| Some(p.id) == self.session.player_id)
+            .map(|p| p.camera)
+            .or(self.session.shown);
+        let (Some(me), false) = (me, mw == 0 || mh == 0) else {
             return;
-        }
+        };
+        let (mw, mh) = (mw as f64, mh as f64);
+        let scale = MINIMAP / (mw.max(mh) * 0.5);
+        let wrapped = |d: f64, p: f64| d - (d / p + 0.5).floor() * p;
+        // Map point to minimap point: the nearest image, relative to the player.
+        let at = |x: f32, y: f32| {
+            (
+                MINIMAP / 2.0 + wrapped(x as f64 - me.x as f64, mw) * scale,
+                MINIMAP / 2.0 + wrapped(y as f64 - me.y as f64, mh) * scale,
+            )
+        };
         ctx.set_fill_style_str("rgba(10, 20, 30, 0.85)");
         ctx.fill_rect(0.0, 0.0, MINIMAP, MINIMAP);
+        if self.overview.complete() && self.overview.natural_width() > 0 {
+            let (ox, oy) = (
+                MINIMAP / 2.0 - me.x as f64 * scale,
+                MINIMAP / 2.0 - me.y as f64 * scale,
+            );
+            for (i, j) in [-1.0, 0.0, 1.0]
+                .iter()
+                .flat_map(|&i| [(i, -1.0), (i, 0.0), (i, 1.0)])
+            {
+                let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(
+                    &self.overview,
+                    ox + i * mw * scale,
+                    oy + j * mh * scale,
+                    mw * scale,
+                    mh * scale,
+                );
+            }
+        }
+        let next = self.session.race.next_gate();
+        for (i, g) in self.session.race.gates().iter().enumerate() {
+            let (x, y) = at(g.x, g.y);
+            ctx.set_stroke_style_str(match i {
+                _ if i == next => "#ffd34d",
+                0 => "#5de36a",
+                _ => "#f0f0f0",
+            });
+            ctx.set_line_width(if i == next { 2.5 } else { 1.5 });
+            ctx.begin_path();
+            let _ = ctx.arc(x, y, 3.5, 0.0, std::f64::consts::TAU);
+            ctx.stroke();
+        }
+        ctx.set_line_width(1.0);
         ctx.set_font("10px sans-serif");
         for p in &self.session.players {
-            let x = p.camera.x as f64 / mw as f64 * MINIMAP;
-            let y = p.camera.y as f64 / mh as f64 * MINIMAP;
+            let (x, y) = at(p.camera.x, p.camera.y);
             let me = Some(p.id) == self.session.player_id;
             ctx.set_fill_style_str(if me { "#ffd34d" } else { "#7fd4ff" });
             ctx.begin_path();
@@ -507,6 +627,8 @@ fn connect(app: &Shared) {
     };
     ws.set_binary_type(BinaryType::Arraybuffer);
     a.session = Session::new(a.wanted_mode);
+    a.board_fetched = false;
+    a.shown_feed = 0;
     a.status(Some("Connecting…"));
     let weak = Rc::downgrade(app);
     let on_open = handler(&weak, |a, _| {
@@ -606,6 +728,20 @@ fn install(app: &Shared) -> Result<(), JsValue> {
         if e.code() == "KeyM" {
             if !e.repeat() {
                 a.toggle_mode();
+            }
+        } else if e.code() == "KeyX" {
+            if !e.repeat() {
+                a.send(&Message::Abandon);
+            }
+        } else if e.code() == "KeyL" {
+            if !e.repeat()
+                && let Ok(board) = element::<HtmlElement>(&a.document, "board")
+            {
+                let show = board.hidden();
+                board.set_hidden(!show);
+                if show {
+                    a.refresh_board();
+                }
             }
         } else if let Some(bit) = key_bit(&e.code()) {
             a.key(bit, true);

@@ -21,6 +21,8 @@ pub enum Effect {
     Disconnect(String),
     /// The answer to our `Ping` with this stamp.
     Pong(u32),
+    /// The race changed: the course, the player's run, a result or the ghost.
+    Race,
 }
 
 pub struct Session {
@@ -51,6 +53,10 @@ pub struct Session {
     pub last_frame_input: u32,
     /// How the last server-rendered frame came.
     pub last_encoding: Option<FrameEncoding>,
+    pub race: crate::race::RaceView,
+    /// The last State's tick and when it came (ms): the server's clock, for the ghost.
+    last_state: Option<(u32, f64)>,
+    tick_hz: u8,
 }
 
 impl Default for Session {
@@ -83,6 +89,9 @@ impl Session {
             shown: None,
             last_frame_input: 0,
             last_encoding: None,
+            race: crate::race::RaceView::new(60),
+            last_state: None,
+            tick_hz: 60,
         }
     }
 
@@ -140,6 +149,8 @@ impl Session {
                 self.palette = Some(*w.palette);
                 self.map_size = (w.map_width, w.map_height);
                 self.predict = Predictor::new(w.tick_hz, self.map_size);
+                self.tick_hz = w.tick_hz.max(1);
+                self.race = crate::race::RaceView::new(w.tick_hz.into());
                 self.indices = vec![0; viewport.pixels()];
                 Effect::None
             }
@@ -173,7 +184,24 @@ impl Session {
             Message::MapChunk(c) => self.map_chunk(c),
             Message::State(s) => {
                 self.predict.state(&s, now, self.map.as_ref());
+                self.last_state = Some((s.tick, now));
                 Effect::None
+            }
+            Message::Course(c) => {
+                self.race.course(c.id, c.gates);
+                Effect::Race
+            }
+            Message::Race(e) => {
+                self.race.event(e, now);
+                Effect::Race
+            }
+            Message::Result(r) => {
+                self.race.result(r);
+                Effect::Race
+            }
+            Message::Ghost(g) => {
+                self.race.set_ghost(g);
+                Effect::Race
             }
             Message::Players(list) => {
                 self.players_before = std::mem::replace(&mut self.players, list);
@@ -268,11 +296,33 @@ impl Session {
             .collect()
     }
 
-    /// Whether a local render at `now` would draw something new: the camera or the
-    /// others moved (client mode, once the map is here).
+    /// The server's tick at `now`, from the last State (its frames show one ahead).
+    fn tick_at(&self, now: f64) -> u32 {
+        self.last_state.map_or(0, |(tick, at)| {
+            let since = ((now - at).max(0.0) * self.tick_hz as f64 / 1000.0) as u32;
+            tick.wrapping_add(since)
+        })
+    }
+
+    /// Every sprite of a local picture of `camera` at `now`: the others, then the ghost
+    /// and the gates, as the server's frames list them.
+    fn scene_at(&self, camera: &Camera, now: f64) -> Vec<Aircraft> {
+        let mut scene = self.aircraft_at(now);
+        let size = (self.map_size.0 as f32, self.map_size.1 as f32);
+        let tick = self.tick_at(now).wrapping_add(1);
+        self.race.sprites(camera, tick, size, &mut scene);
+        scene
+    }
+
+    /// Whether a local render at `now` would draw something new: the camera, the others
+    /// or the ghost moved (client mode, once the map is here).
     pub fn stale(&mut self, now: f64) -> bool {
-        self.mode == RenderMode::Client
-            && (self.camera_at(now) != self.shown || self.aircraft_at(now) != self.shown_aircraft)
+        if self.mode != RenderMode::Client {
+            return false;
+        }
+        let camera = self.camera_at(now);
+        camera != self.shown
+            || camera.is_some_and(|c| self.scene_at(&c, now) != self.shown_aircraft)
     }
 
     /// Renders locally (client mode). True when a new picture is ready in [`Session::indices`];
@@ -282,7 +332,7 @@ impl Session {
         let (Some(map), Some(viewport), Some(camera)) = (&self.map, self.viewport, camera) else {
             return false;
         };
-        let aircraft = self.aircraft_at(now);
+        let aircraft = self.scene_at(&camera, now);
         if self.shown == Some(camera) && self.shown_aircraft == aircraft {
             return false;
         }

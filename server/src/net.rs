@@ -43,13 +43,22 @@ pub trait GameEndpoint: Send + Sync + 'static {
     /// One line of JSON for `GET /stats`.
     fn stats(&self) -> String;
 
-    /// Answers `GET /api/…` (`path` without the query, `query` after the `?`) with a
-    /// status and JSON; `None` when there is no such endpoint.
+    /// Answers `GET /api/…` (`path` without the query, `query` after the `?`);
+    /// `None` when there is no such endpoint.
     fn api(
         &self,
         path: &str,
         query: &str,
-    ) -> impl std::future::Future<Output = Option<(u16, String)>> + Send;
+    ) -> impl std::future::Future<Output = Option<ApiReply>> + Send;
+}
+
+/// An endpoint's answer.
+pub struct ApiReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    /// `Cache-Control`.
+    pub cache: &'static str,
+    pub body: Vec<u8>,
 }
 
 /// Compressed static files by path and coding: (ETag, bytes).
@@ -308,18 +317,19 @@ impl<G: GameEndpoint> Server<G> {
         let path = req.target.split('?').next().unwrap_or_default();
         if path.starts_with("/api/") {
             let query = crate::http::query::of_target(&req.target);
-            let Some((status, body)) = self.game.api(path, query).await else {
+            let Some(reply) = self.game.api(path, query).await else {
                 return simple(404, "no such endpoint\n", keep_alive, &[]);
             };
-            let mut out = Head::new(status)
-                .header("Content-Type", "application/json")
+            let body = reply.body;
+            let mut out = Head::new(reply.status)
+                .header("Content-Type", reply.content_type)
                 .header("Content-Length", body.len())
-                .header("Cache-Control", "no-store")
+                .header("Cache-Control", reply.cache)
                 .header("X-Content-Type-Options", "nosniff")
                 .header("Connection", connection)
                 .finish();
             if !head_only {
-                out.extend_from_slice(body.as_bytes());
+                out.extend_from_slice(&body);
             }
             return out;
         }

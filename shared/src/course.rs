@@ -20,6 +20,9 @@ pub const GATE_RADIUS: f32 = 28.0;
 pub const BEADS: usize = 20;
 /// Height between the ground and the bottom of a ring, at least.
 const GROUND_GAP: f32 = 14.0;
+/// A gate can be flown through level from this far before it to this far after: the
+/// ground along that corridor stays below the ring's middle half.
+pub const APPROACH: f32 = 100.0;
 
 /// A ring standing upright, flown through in the direction of `yaw`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -209,10 +212,11 @@ impl Course {
             .zip(yaws)
             .map(|((x, y), yaw)| {
                 let ground = ground_under(map, x, y, yaw, GATE_RADIUS);
+                let corridor = corridor_under(map, x, y, yaw);
                 Gate {
                     x,
                     y,
-                    altitude: ground + GROUND_GAP + GATE_RADIUS,
+                    altitude: (ground + GROUND_GAP + GATE_RADIUS).max(corridor + GROUND_GAP),
                     yaw: crate::flight::wrap(yaw, core::f32::consts::TAU),
                     radius: GATE_RADIUS,
                 }
@@ -268,6 +272,23 @@ impl Scenery {
             out.extend(ring.iter().map(|b| Aircraft { tint, ..*b }));
         }
     }
+}
+
+/// The highest ground along a gate's corridor: [`APPROACH`] before and after it, half
+/// the ring's width across.
+fn corridor_under(map: &Map, x: f32, y: f32, yaw: f32) -> f32 {
+    let (fx, fy) = (libm::sinf(yaw), -libm::cosf(yaw));
+    let mut top = 0.0f32;
+    let steps = (APPROACH / 2.0) as i32;
+    for i in -steps..=steps {
+        for j in -2..=2 {
+            let along = 2.0 * i as f32;
+            let across = GATE_RADIUS * 0.25 * j as f32;
+            top =
+                top.max(map.height_at(x + fx * along - fy * across, y + fy * along + fx * across));
+        }
+    }
+    top
 }
 
 /// Where the ghost of a run sampled every [`GHOST_EVERY`] ticks is `elapsed` ticks after
@@ -457,6 +478,16 @@ mod tests {
                     "seed {seed} gate {i}"
                 );
                 assert!(g.altitude + g.radius < model.max_altitude);
+                // A level corridor through it: clear of the ground by the flight model's
+                // clearance, from APPROACH before to APPROACH after.
+                let (fx, fy) = g.forward();
+                for k in -(APPROACH as i32)..=APPROACH as i32 {
+                    let (px, py) = (g.x + fx * k as f32, g.y + fy * k as f32);
+                    assert!(
+                        g.altitude >= map.height_at(px, py) + model.clearance,
+                        "seed {seed} gate {i}: ground {k} units along"
+                    );
+                }
                 // Every bead is above the terrain under it.
                 let mut beads = Vec::new();
                 g.beads(0, &mut beads);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { racer } from "./racer.mjs";
 
 const url = process.env.VOXELCAST_URL;
 const executablePath = process.env.CHROMIUM;
@@ -227,6 +228,52 @@ test("two pages in one world see each other, the same in both modes", async () =
   assert.deepEqual(b.errors, []);
   await b.page.close();
   await a.page.close();
+});
+
+test("a lap flown by another player is judged, announced and on the board, as text", async () => {
+  const { page, errors } = await open("?name=watcher");
+  await waitFrames(page, 0, "server");
+  // The race line points the way to gate 0 (the HUD refreshes four times a second).
+  await page.waitForFunction(() => / · \d+ m$/.test(document.getElementById("race").innerText),
+    null, { timeout: 5000 });
+  const race = await page.evaluate(() => ({
+    line: document.getElementById("race").innerText,
+    next: document.body.dataset.nextGate,
+  }));
+  assert.match(race.line, /Fly through the yellow gate to start · \d+ m/);
+  assert.equal(race.next, "0");
+  // Another player, a protocol client inside a second page, flies a lap.
+  const other = await context.newPage();
+  await other.goto(url + "stats");
+  const name = "<i>racer</i>";
+  const ws = url.replace(/^http/, "ws") + "ws";
+  const result = await other.evaluate(racer, { url: ws, name });
+  await other.close();
+  assert.equal(result.name, name);
+  assert.ok(result.time > 120, `a lap takes seconds: ${result.time} ticks`);
+  const cs = Math.round((result.time / 60) * 100);
+  const clock = `${Math.floor(cs / 6000)}:${String(Math.floor(cs / 100) % 60).padStart(2, "0")}.${String(cs % 100).padStart(2, "0")}`;
+  // The watcher hears of it and its board shows it, names as plain text.
+  await page.waitForFunction((n) => document.getElementById("feed").innerText.includes(n), name,
+    { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelectorAll("#board-all li").length > 0 &&
+    !document.getElementById("board-all").innerText.includes("no runs yet"), null, { timeout: 10000 });
+  const shown = await page.evaluate(() => ({
+    board: [...document.querySelectorAll("#board-all li")].map((li) => li.textContent),
+    today: [...document.querySelectorAll("#board-today li")].map((li) => li.textContent),
+    feed: document.getElementById("feed").innerText,
+    markup: document.querySelectorAll("#board i, #feed i").length,
+  }));
+  const line = `${name} ${clock}`;
+  assert.ok(shown.board.includes(line), `${JSON.stringify(shown.board)} has ${line}`);
+  assert.ok(shown.today.includes(line));
+  assert.ok(shown.feed.includes(`${name} finished in ${clock}`), shown.feed);
+  assert.equal(shown.markup, 0, "names are never parsed as markup");
+  // The same board over HTTP.
+  const board = await (await fetch(`${url}api/leaderboard?name=${encodeURIComponent(name)}`)).json();
+  assert.equal(board.you.ticks, result.time);
+  assert.deepEqual(errors, []);
+  await page.close();
 });
 
 test("client mode from the URL, names shown as text, HUD and minimap filled", async () => {

@@ -9,17 +9,22 @@ use serde_json::json;
 /// Most lines a board may ask for.
 const MAX_LIMIT: u32 = 50;
 
-/// An answer: status and a JSON body.
+/// An answer: status, content type, how long caches may keep it, body.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
-    pub body: String,
+    pub content_type: &'static str,
+    /// `Cache-Control`.
+    pub cache: &'static str,
+    pub body: Vec<u8>,
 }
 
 fn reply(status: u16, body: serde_json::Value) -> Reply {
     Reply {
         status,
-        body: body.to_string() + "\n",
+        content_type: "application/json",
+        cache: "no-store",
+        body: (body.to_string() + "\n").into_bytes(),
     }
 }
 
@@ -81,6 +86,13 @@ impl Game {
     pub async fn api(&self, path: &str, q: &str) -> Option<Reply> {
         match path {
             "/api/course" => Some(self.course_json(q)),
+            "/api/overview.png" => Some(Reply {
+                status: 200,
+                content_type: "image/png",
+                // The map never changes while the server runs.
+                cache: "public, max-age=3600",
+                body: self.overview.to_vec(),
+            }),
             "/api/leaderboard" => Some(self.leaderboard_json(q).await),
             _ => None,
         }
@@ -167,9 +179,49 @@ impl Game {
     }
 }
 
+/// The map from above for the page's minimap: its colours, `SIZE` pixels a side at
+/// most (every cell, or every n-th), as a PNG.
+pub fn overview_png(map: &shared::Map) -> Vec<u8> {
+    const SIZE: u32 = 256;
+    let step = (map.width().max(map.height()) / SIZE).max(1);
+    let (w, h) = (map.width() / step, map.height() / step);
+    let palette = map.palette();
+    let rgb: Vec<u8> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| palette.0[map.at((x * step) as i64, (y * step) as i64).1 as usize])
+        .collect();
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let written = enc
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb));
+    if let Err(e) = written {
+        tracing::error!(error = %e, "cannot make the minimap picture");
+        out.clear();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_overview_is_the_colour_map_from_above() {
+        let map = shared::mapgen::generate_sized(512, 4);
+        let png = overview_png(&map);
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!((info.width, info.height), (256, 256));
+        // Pixel (10, 20) is cell (20, 40)'s colour.
+        let want = map.palette().0[map.at(20, 40).1 as usize];
+        let at = (20 * 256 + 10) * 3;
+        assert_eq!(rgb[at..at + 3], want);
+    }
 
     #[test]
     fn board_queries_are_checked() {

@@ -31,9 +31,14 @@ impl GameEndpoint for Endpoint {
         self.game.stats_json()
     }
 
-    async fn api(&self, path: &str, query: &str) -> Option<(u16, String)> {
+    async fn api(&self, path: &str, query: &str) -> Option<crate::net::ApiReply> {
         let reply = self.game.api(path, query).await?;
-        Some((reply.status, reply.body))
+        Some(crate::net::ApiReply {
+            status: reply.status,
+            content_type: reply.content_type,
+            cache: reply.cache,
+            body: reply.body,
+        })
     }
 
     async fn serve(&self, conn: Upgraded, _request: &Request, shutdown: watch::Receiver<bool>) {

@@ -52,6 +52,8 @@ pub struct Game {
     scenery: shared::course::Scenery,
     /// Where finished runs go to be saved, and the boards come from.
     records: records::Records,
+    /// The map from above, as a PNG, for the minimap.
+    overview: Arc<[u8]>,
     /// `Map::to_compressed`, made once, sent in chunks to client-side renderers.
     map_blob: Arc<Vec<u8>>,
     flight: shared::flight::FlightModel,
@@ -178,6 +180,7 @@ impl Game {
             render_queue: Default::default(),
             config,
             scenery: course.scenery(),
+            overview: api::overview_png(&map).into(),
             course,
             course_id,
             records,
