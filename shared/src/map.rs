@@ -159,7 +159,11 @@ impl Map {
 
     fn from_cells(width: u32, height: u32, cells: Vec<u16>, palette: Palette) -> Map {
         let palette = palette.with_sky();
-        let fog = fog_table(&palette);
+        let mut used = [false; 256];
+        for &c in &cells {
+            used[(c >> 8) as usize] = true;
+        }
+        let fog = fog_table(&palette, &used);
         let max_height = cells.iter().map(|&c| c as u8).max().unwrap_or(0);
         let (bw, bh) = (width >> BLOCK_SHIFT, height >> BLOCK_SHIFT);
         let mut block_max = vec![0u8; (bw * bh) as usize];
@@ -279,8 +283,16 @@ fn check_size(width: u32, height: u32) -> Result<(), MapError> {
 
 /// Distance fog for an indexed renderer: for each fog level and colour, the nearest
 /// palette entry to that colour blended towards the fog colour (as Doom's colormaps).
-fn fog_table(palette: &Palette) -> Vec<u8> {
+/// Terrain colours (`used` by a cell) never fade into an entry that holds one of the
+/// aircraft's colours and no terrain ([`crate::sprite::palette_entries`]), so those
+/// never speckle distant hills.
+fn fog_table(palette: &Palette, used: &[bool; 256]) -> Vec<u8> {
     let fog = palette.fog_colour().map(i32::from);
+    let sprites = crate::sprite::palette_entries();
+    let for_terrain: Vec<usize> = (0..256)
+        .filter(|&i| used[i] || !sprites.contains(&palette.0[i]))
+        .collect();
+    let every: Vec<usize> = (0..256).collect();
     let mut table = vec![0u8; FOG_LEVELS * 256];
     for level in 0..FOG_LEVELS {
         // Levels fade up to 7/8 of the way to the fog colour; the last step is never opaque.
@@ -288,19 +300,21 @@ fn fog_table(palette: &Palette) -> Vec<u8> {
         for c in 0..256 {
             let src = palette.0[c].map(i32::from);
             let want: [i32; 3] = core::array::from_fn(|k| (src[k] * (256 - t) + fog[k] * t) >> 8);
+            let candidates = if used[c] { &for_terrain } else { &every };
             table[level * 256 + c] = if level == 0 {
                 c as u8
             } else {
-                nearest(palette, want)
+                nearest(palette, want, candidates)
             };
         }
     }
     table
 }
 
-fn nearest(palette: &Palette, want: [i32; 3]) -> u8 {
+fn nearest(palette: &Palette, want: [i32; 3], candidates: &[usize]) -> u8 {
     let mut best = (i32::MAX, 0u8);
-    for (i, c) in palette.0.iter().enumerate() {
+    for &i in candidates {
+        let c = palette.0[i];
         let d: i32 = (0..3).map(|k| (c[k] as i32 - want[k]).pow(2)).sum();
         if d < best.0 {
             best = (d, i as u8);

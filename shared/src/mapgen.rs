@@ -9,8 +9,9 @@ use crate::map::{Map, Palette, Rgb, SKY_BASE};
 pub const DEFAULT_SIZE: u32 = 1024;
 pub const DEFAULT_SEED: u64 = 0x766f_7865_6c63_6173; // "voxelcas"
 
-/// Shades per material: index = material * SHADES + shade.
-const SHADES: usize = 32;
+/// Shades per material: index = material * SHADES + shade. 7 ramps of 28 leave room
+/// before the sky for the aircraft's own colours ([`crate::sprite::palette_entries`]).
+const SHADES: usize = 28;
 
 #[derive(Clone, Copy)]
 #[repr(u8)]
@@ -111,7 +112,10 @@ fn palette() -> Palette {
             p[m * SHADES + s] = base.map(|c| (c as f32 * f).min(255.0) as u8);
         }
     }
-    debug_assert!(BASE.len() * SHADES <= SKY_BASE);
+    let sprites = crate::sprite::palette_entries();
+    let first = BASE.len() * SHADES;
+    debug_assert!(first + sprites.len() <= SKY_BASE);
+    p[first..first + sprites.len()].copy_from_slice(&sprites);
     Palette(p)
 }
 

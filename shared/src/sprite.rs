@@ -305,6 +305,27 @@ impl core::fmt::Debug for Tints {
     }
 }
 
+/// The shades of a tint: dark, mid and light.
+fn shades(base: [i32; 3]) -> [[i32; 3]; 3] {
+    let scale = |c: [i32; 3], num: i32, den: i32| c.map(|v| v * num / den);
+    let lighten = |c: [i32; 3]| c.map(|v| v + (255 - v) * 2 / 5);
+    [scale(base, 11, 20), base, lighten(base)]
+}
+
+/// The canopy's colour, the same in every tint.
+const GLASS_RGB: [i32; 3] = [40, 50, 70];
+
+/// Every colour the aircraft use, for a map's palette to hold exactly (the generated
+/// map does; a loaded map's palette gives the nearest it has).
+pub fn palette_entries() -> Vec<[u8; 3]> {
+    TINT_RGB
+        .iter()
+        .flat_map(|&base| shades(base))
+        .chain([GLASS_RGB])
+        .map(|c| c.map(|v| v.clamp(0, 255) as u8))
+        .collect()
+}
+
 impl Tints {
     pub fn new(palette: &Palette) -> Tints {
         let nearest = |want: [i32; 3]| -> u8 {
@@ -317,15 +338,14 @@ impl Tints {
             }
             best.1
         };
-        let scale = |c: [i32; 3], num: i32, den: i32| c.map(|v| v * num / den);
-        let lighten = |c: [i32; 3]| c.map(|v| v + (255 - v) * 2 / 5);
         let colours = TINT_RGB.map(|base| {
+            let [dark, mid, light] = shades(base);
             [
                 0,
-                nearest(scale(base, 11, 20)),
-                nearest(base),
-                nearest(lighten(base)),
-                nearest([40, 50, 70]),
+                nearest(dark),
+                nearest(mid),
+                nearest(light),
+                nearest(GLASS_RGB),
             ]
         });
         Tints {
@@ -458,7 +478,10 @@ mod tests {
         let mut unique = mids.clone();
         unique.sort();
         unique.dedup();
-        assert!(unique.len() >= 6, "{mids:?}");
+        assert_eq!(unique.len(), TINTS, "{mids:?}");
+        // The generated map holds them exactly: red is red, not the nearest brown.
+        let red = map.palette().0[tints.colour(0, MID) as usize];
+        assert_eq!(red, [220, 40, 40]);
         for t in 0..TINTS as u8 {
             for class in 1..CLASSES as u8 {
                 assert!((tints.colour(t, class) as usize) < SKY_BASE);

@@ -150,6 +150,10 @@ impl Race {
                     .copied()
                     .unwrap_or(0);
                 if next == 0 {
+                    // The ghost ends where the run did.
+                    if elapsed % GHOST_EVERY == 0 {
+                        run.samples.push(sample(s.to));
+                    }
                     out.events.push(RaceEvent::Finish {
                         time: elapsed,
                         best: s.best.map_or(0, |b| b.time),
