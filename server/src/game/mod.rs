@@ -316,9 +316,11 @@ impl Game {
         let mean = s.tick_us_total.load(Ordering::Relaxed) / ticks.max(1);
         let frames = s.frames.load(Ordering::Relaxed);
         format!(
-            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{}}}\n",
+            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{},\"runs_saved\":{},\"runs_not_saved\":{}}}\n",
             s.tick_us_max.swap(0, Ordering::Relaxed),
             s.frame_bytes.load(Ordering::Relaxed),
+            self.records.saved.load(Ordering::Relaxed),
+            self.records.failed.load(Ordering::Relaxed),
         )
     }
 
