@@ -67,8 +67,23 @@ fn render(c: &mut Criterion) {
             ..camera
         })
         .collect();
+    // The course's gates within reach (rings of beads, the next one marked), alone and
+    // with the 32 aircraft: what a racer's frame holds.
+    let mut gates = Vec::new();
+    let size = (map.width() as f32, map.height() as f32);
+    shared::course::Course::of(&map)
+        .scenery()
+        .beads_near(0, &camera, size, &mut gates);
+    let mut everything = aircraft.clone();
+    everything.extend_from_slice(&gates);
     let mut frame = vec![0; viewport.pixels()];
-    for (name, planes) in [("terrain alone", &[][..]), ("32 aircraft", &aircraft[..])] {
+    for (name, planes) in [
+        ("terrain alone", &[][..]),
+        ("32 aircraft", &aircraft[..]),
+        ("one bead", &gates[..1]),
+        ("gates", &gates[..]),
+        ("32 aircraft and gates", &everything[..]),
+    ] {
         c.bench_function(&format!("render 800x450 turning, {name}"), |b| {
             let mut cameras = turning.iter().cycle();
             b.iter(|| {

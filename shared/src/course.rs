@@ -18,6 +18,8 @@ pub const MAX_GATES: usize = 16;
 pub const GATE_RADIUS: f32 = 28.0;
 /// Beads drawn around a gate's ring.
 pub const BEADS: usize = 20;
+/// Beyond this distance a ring is drawn with every other bead.
+const FAR_RING: f32 = 400.0;
 /// Height between the ground and the bottom of a ring, at least.
 const GROUND_GAP: f32 = 14.0;
 /// A gate can be flown through level from this far before it to this far after: the
@@ -261,7 +263,8 @@ impl Scenery {
         for (i, (g, ring)) in self.rings.iter().enumerate() {
             let dx = wrapped(g.x - cam.x, map_size.0);
             let dy = wrapped(g.y - cam.y, map_size.1);
-            if dx * dx + dy * dy > reach * reach {
+            let d2 = dx * dx + dy * dy;
+            if d2 > reach * reach {
                 continue;
             }
             let tint = match i {
@@ -269,7 +272,10 @@ impl Scenery {
                 0 => START_TINT,
                 _ => GATE_TINT,
             };
-            out.extend(ring.iter().map(|b| Aircraft { tint, ..*b }));
+            // Far rings are a few pixels across: every other bead draws the same ring
+            // for half the work.
+            let every = if d2 > FAR_RING * FAR_RING { 2 } else { 1 };
+            out.extend(ring.iter().step_by(every).map(|b| Aircraft { tint, ..*b }));
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use crate::camera::{Camera, Viewport};
 use crate::map::{BLOCK_SHIFT, FOG_LEVELS, Map, SKY_BASE, SKY_LEN};
-use crate::sprite::{ART_H, ART_W, Aircraft, Placement, Tints, place};
+use crate::sprite::{ART_H, ART_W, Aircraft, Placement, Projector, Tints};
 use crate::transpose::transpose;
 
 /// How a frame is drawn, beyond the camera. Server and browser must agree on these to
@@ -63,7 +63,16 @@ struct Snaps {
     requests: Vec<SnapRequest>,
     /// `requests[i]`'s columns' y-buffers at `cover[offset..][..cols.len()]`.
     cover: Vec<i32>,
+    /// Per [`BUCKET`] columns of the screen, the requests that cover any of them (indices
+    /// into `requests`, by slice): bucket `b`'s are `in_bucket[starts[b]..starts[b + 1]]`,
+    /// so drawing a group of columns walks only the sprites over it.
+    starts: Vec<usize>,
+    in_bucket: Vec<u32>,
 }
+
+/// Columns per bucket of [`Snaps`]: the widest group drawn at once, and groups never
+/// straddle two buckets (16, then 8, then single columns, from column 0).
+const BUCKET: usize = 16;
 
 #[derive(Debug)]
 struct SnapRequest {
@@ -77,15 +86,53 @@ struct SnapRequest {
 }
 
 impl Snaps {
-    /// The slice at which request `next` is due (`usize::MAX` past the last).
-    #[inline(always)]
-    fn due(&self, next: usize) -> usize {
-        self.requests.get(next).map_or(usize::MAX, |r| r.slice)
+    /// Files the requests (sorted by slice) under the buckets of a `w`-column screen.
+    fn index(&mut self, w: usize) {
+        let buckets = w.div_ceil(BUCKET);
+        self.starts.clear();
+        self.starts.resize(buckets + 1, 0);
+        let spans = |r: &SnapRequest| r.cols.start / BUCKET..(r.cols.end - 1) / BUCKET + 1;
+        for r in &self.requests {
+            for b in spans(r) {
+                self.starts[b + 1] += 1;
+            }
+        }
+        for b in 0..buckets {
+            self.starts[b + 1] += self.starts[b];
+        }
+        self.in_bucket.clear();
+        self.in_bucket.resize(self.starts[buckets], 0);
+        let mut fill = self.starts.clone();
+        for (i, r) in self.requests.iter().enumerate() {
+            for b in spans(r) {
+                self.in_bucket[fill[b]] = i as u32;
+                fill[b] += 1;
+            }
+        }
     }
 
-    /// Notes the y-buffers of columns `col..col + N` for every request from `next` on
-    /// whose slice has come (`at`: the next slice to draw; skipped slices changed no
-    /// y-buffer, so a later `at` gives the same). Returns the first request not due.
+    /// The requests over the bucket of column `col`.
+    #[inline(always)]
+    fn over(&self, col: usize) -> &[u32] {
+        let b = col / BUCKET;
+        match (self.starts.get(b), self.starts.get(b + 1)) {
+            (Some(&from), Some(&to)) => &self.in_bucket[from..to],
+            _ => &[],
+        }
+    }
+
+    /// The slice at which the `next`th request over column `col` is due (`usize::MAX`
+    /// past the last).
+    #[inline(always)]
+    fn due(&self, col: usize, next: usize) -> usize {
+        self.over(col)
+            .get(next)
+            .map_or(usize::MAX, |&r| self.requests[r as usize].slice)
+    }
+
+    /// Notes the y-buffers of columns `col..col + N` for every request over them from
+    /// the `next`th on whose slice has come (`at`: the next slice to draw; skipped slices
+    /// changed no y-buffer, so a later `at` gives the same). Returns the first not due.
     #[inline(always)]
     fn note<const N: usize>(
         &mut self,
@@ -94,13 +141,18 @@ impl Snaps {
         col: usize,
         ybuf: &[i32; N],
     ) -> usize {
-        while let Some(r) = self.requests.get(next) {
+        let b = col / BUCKET;
+        let (Some(&from), Some(&to)) = (self.starts.get(b), self.starts.get(b + 1)) else {
+            return next;
+        };
+        while from + next < to {
+            let r = &self.requests[self.in_bucket[from + next] as usize];
             if r.slice > at {
                 break;
             }
-            let from = r.cols.start.max(col);
-            let to = r.cols.end.min(col + N);
-            for c in from..to {
+            let start = r.cols.start.max(col);
+            let end = r.cols.end.min(col + N);
+            for c in start..end {
                 self.cover[r.offset + c - r.cols.start] = ybuf[c - col];
             }
             next += 1;
@@ -265,11 +317,11 @@ impl<'a> Frame<'a> {
         let mut hidden = false;
         let mut drew = false;
         let mut i = 0;
-        let (mut next_snap, mut due) = (0, if SNAP { snaps.due(0) } else { usize::MAX });
+        let (mut next_snap, mut due) = (0, if SNAP { snaps.due(col, 0) } else { usize::MAX });
         while i < slices.len() {
             if SNAP && i >= due {
                 next_snap = snaps.note(next_snap, i, col, &ybuf);
-                due = snaps.due(next_snap);
+                due = snaps.due(col, next_snap);
             }
             // Behind a ridge, the next slices are likely hidden too: try several at once.
             if SKIP
@@ -495,8 +547,10 @@ pub struct Renderer {
     tints: Option<Box<Tints>>,
     /// The y-buffers to note for the aircraft of the frame being drawn.
     snaps: Snaps,
-    /// Scratch: the texel row of each screen row of a sprite.
-    texel_rows: Vec<usize>,
+    /// Scratch: the texel row of each screen row of a sprite, and where each texel row
+    /// starts on screen (see `draw_aircraft`).
+    texel_rows: Vec<u8>,
+    row_at: Vec<usize>,
     sky: Vec<u8>,
     /// The frame column by column, transposed into the caller's buffer at the end.
     columns: Vec<u8>,
@@ -571,39 +625,70 @@ impl Renderer {
         let (Some(tints), Some(art)) = (self.tints.as_deref(), self.art.as_deref()) else {
             return;
         };
-        let (h, stride) = (viewport.height(), viewport.height() + PAD);
+        let stride = viewport.height() + PAD;
         let mut order: Vec<&SnapRequest> = snaps.requests.iter().collect();
         order.sort_by(|a, b| b.placement.z.total_cmp(&a.placement.z));
         let mut texel_rows = std::mem::take(&mut self.texel_rows);
+        let mut row_at = std::mem::take(&mut self.row_at);
         for r in order {
             let p = &r.placement;
             let fog = &map.fog()[fog_offset(p.z, cam, options) as usize..][..256];
             let colours: [u8; 8] = core::array::from_fn(|class| {
                 fog[tints.colour(r.aircraft.tint, class as u8) as usize]
             });
-            let bitmap = art.heading(p.heading);
             // A texel's row depends on the screen row only, its column on the screen
-            // column only: each worked out once.
+            // column only: each worked out once. Texel rows grow with screen rows.
             texel_rows.clear();
-            texel_rows.extend(r.rows.clone().map(|row| texel_row(p, row)));
+            texel_rows.extend(r.rows.clone().map(|row| (texel_row(p, row) / ART_W) as u8));
+            // Magnified (nearer than the bitmap's own size), a column is drawn as runs,
+            // one a texel row: texel row `t` covers screen rows `row_at[t]..row_at[t + 1]`
+            // after `r.rows.start`. Smaller, pixel by pixel.
+            let runs = r.rows.len() >= 2 * ART_H;
+            if runs {
+                row_at.clear();
+                row_at
+                    .extend((0..=ART_H).map(|t| texel_rows.partition_point(|&v| (v as usize) < t)));
+            }
             for (i, col) in r.cols.clone().enumerate() {
-                let cover = snaps.cover[r.offset + i].max(0) as usize;
-                let column = &mut self.columns[col * stride + PAD..][..h];
+                // Rows from `cover` down belong to nearer terrain.
+                let cover = (snaps.cover[r.offset + i].max(0) as usize)
+                    .saturating_sub(r.rows.start)
+                    .min(r.rows.len());
+                let column = &mut self.columns[col * stride + PAD + r.rows.start..][..r.rows.len()];
                 let u = texel_col(p, col);
-                // Texel rows grow with screen rows: the opaque ones are one run.
                 let [top, bottom] = art.opaque_rows(p.heading, u);
-                let first = texel_rows.partition_point(|&v| v < top * ART_W);
-                let last = texel_rows.partition_point(|&v| v < bottom * ART_W);
-                let end = (r.rows.start + last).min(cover);
-                for row in r.rows.start + first..end {
-                    let class = bitmap[texel_rows[row - r.rows.start] + u];
-                    if class != 0 {
-                        column[row] = colours[class as usize];
+                let texels = art.column(p.heading, u);
+                if runs {
+                    for t in top..bottom {
+                        let class = texels[t];
+                        let (a, b) = (row_at[t], row_at[t + 1].min(cover));
+                        if class != 0 && a < b {
+                            column[a..b].fill(colours[class as usize]);
+                        }
+                    }
+                } else {
+                    let first = texel_rows.partition_point(|&v| (v as usize) < top);
+                    let last = texel_rows
+                        .partition_point(|&v| (v as usize) < bottom)
+                        .min(cover);
+                    let (Some(dst), Some(src)) =
+                        (column.get_mut(first..last), texel_rows.get(first..last))
+                    else {
+                        continue;
+                    };
+                    for (d, &t) in dst.iter_mut().zip(src) {
+                        // Masks that the compiler sees are in bounds: no checks here.
+                        let class = texels[t as usize & (ART_H - 1)];
+                        let c = colours[class as usize & 7];
+                        if class != 0 {
+                            *d = c;
+                        }
                     }
                 }
             }
         }
         self.texel_rows = texel_rows;
+        self.row_at = row_at;
     }
 
     /// Renders `camera` over `map` column by column only, for [`Renderer::columns`]:
@@ -669,6 +754,8 @@ impl Renderer {
     ) {
         snaps.requests.clear();
         snaps.cover.clear();
+        snaps.starts.clear();
+        snaps.in_bucket.clear();
         if aircraft.is_empty() {
             return;
         }
@@ -677,8 +764,9 @@ impl Renderer {
         let map_size = (map.width() as f32, map.height() as f32);
         let horizon = horizon_row(cam, viewport);
         let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
+        let projector = Projector::new(cam, map_size, w, horizon, focal);
         for a in aircraft {
-            let Some(p) = place(a, cam, map_size, w, horizon, focal) else {
+            let Some(p) = projector.place(a) else {
                 continue;
             };
             let (cols, rows) = opaque_span(&p, art.opaque(p.heading), w, h);
@@ -696,6 +784,7 @@ impl Renderer {
             snaps.cover.resize(snaps.cover.len() + cols.len(), 0);
         }
         snaps.requests.sort_by_key(|r| r.slice);
+        snaps.index(w);
     }
 
     /// The last frame column by column, and the distance between columns: column `x`
@@ -776,7 +865,7 @@ fn sprite_span(
     w: usize,
     h: usize,
 ) -> (core::ops::Range<usize>, core::ops::Range<usize>) {
-    let first = |start: f32| libm::ceilf(start - 0.5).max(0.0) as usize;
+    let first = |start: f32| (start - 0.5).ceil().max(0.0) as usize;
     let cols = first(p.left)..first(p.left + p.width).min(w);
     let rows = first(p.top)..first(p.top + p.height).min(h);
     (cols, rows)
@@ -795,7 +884,9 @@ fn opaque_span(
     // starts at pixel centre left + t * size / ART - 0.5. A pixel early or late makes no
     // difference to what is drawn (its texel is transparent), so the bounds may be loose.
     let first = |start: f32, t: usize, size: f32, art: usize| {
-        (libm::floorf(start + t as f32 * size / art as f32 - 0.5).max(0.0) as usize)
+        ((start + t as f32 * size / art as f32 - 0.5)
+            .floor()
+            .max(0.0) as usize)
             .saturating_sub(1)
     };
     let c = first(p.left, c0, p.width, ART_W)..first(p.left, c1, p.width, ART_W) + 2;
@@ -847,7 +938,7 @@ pub fn sky_rows(camera: &Camera, viewport: Viewport, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::map::Palette;
-    use crate::sprite::Look;
+    use crate::sprite::{Look, place};
 
     fn vp(w: u32, h: u32) -> Viewport {
         Viewport::new(w, h).unwrap()
@@ -1066,6 +1157,52 @@ mod tests {
         assert!(changed(&[at(30.0, 205.0)]) > 20);
         for a in [at(50.0, 190.0), at(30.0, 150.0), at(30.0, 205.0)] {
             assert_eq!(draw(&[a]), reference_scene(&map, &cam, v, &[a]));
+        }
+    }
+
+    #[test]
+    fn near_sprites_drawn_as_runs_match_the_reference() {
+        // Large on screen, so that each texel row covers several screen rows (drawn as
+        // runs), and partly behind the wall's top; every look.
+        let map = wall_map();
+        let cam = Camera {
+            altitude: 205.0,
+            ..looking_west(60.0)
+        };
+        let v = vp(640, 400);
+        let focal = 320.0;
+        let terrain = {
+            let mut out = vec![0; v.pixels()];
+            Renderer::new().render(&map, &cam, &RenderOptions::default(), v, &mut out);
+            out
+        };
+        for (i, look) in [Look::Plane, Look::Ghost, Look::Bead]
+            .into_iter()
+            .enumerate()
+        {
+            // Beads are smaller: nearer.
+            let x = if look == Look::Bead { 38.0 } else { 35.0 };
+            for altitude in [197.0, 200.0, 205.0] {
+                let a = Aircraft {
+                    x,
+                    y: 64.0 + i as f32,
+                    altitude,
+                    yaw: 0.3 * i as f32,
+                    tint: 5,
+                    look,
+                };
+                let p = place(&a, &cam, (128.0, 128.0), 640, horizon_row(&cam, v), focal).unwrap();
+                assert!(p.height >= 2.0 * ART_H as f32 + 4.0, "{look:?} {p:?}");
+                let mut out = vec![0; v.pixels()];
+                let options = RenderOptions::default();
+                Renderer::new().render_scene(&map, &cam, &options, v, &[a], &mut out);
+                let shown = out.iter().zip(&terrain).filter(|(o, t)| o != t).count();
+                assert!(shown > 10, "{look:?} at {altitude}: {shown} pixels");
+                assert!(
+                    out == reference_scene(&map, &cam, v, &[a]),
+                    "{look:?} at {altitude}"
+                );
+            }
         }
     }
 

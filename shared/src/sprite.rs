@@ -83,6 +83,9 @@ pub struct Art {
     boxes: Vec<([usize; 2], [usize; 2])>,
     /// Per heading and texel column, its opaque rows `[start, end)` (empty: `[0, 0]`).
     columns: Vec<[[usize; 2]; ART_W]>,
+    /// The bitmaps column by column: texel column `u` of bitmap `i` is
+    /// `transposed[i][u]`, top row first (what the renderer reads down a screen column).
+    transposed: Vec<[[u8; ART_H]; ART_W]>,
 }
 
 /// A triangle of the model, in map units (x right wing, y nose, z up), and its class.
@@ -136,16 +139,26 @@ impl Art {
                 })
             })
             .collect();
+        let transposed = headings
+            .iter()
+            .map(|b| core::array::from_fn(|u| core::array::from_fn(|t| b[t * ART_W + u])))
+            .collect();
         Art {
             headings,
             boxes,
             columns,
+            transposed,
         }
     }
 
     /// The opaque rows `[start, end)` of texel column `u` of bitmap `i`.
     pub fn opaque_rows(&self, i: usize, u: usize) -> [usize; 2] {
         self.columns[i % BITMAPS][u % ART_W]
+    }
+
+    /// Texel column `u` of bitmap `i`, top row first.
+    pub fn column(&self, i: usize, u: usize) -> &[u8; ART_H] {
+        &self.transposed[i % BITMAPS][u % ART_W]
     }
 
     /// The opaque part of bitmap `i`: texel columns and rows `[start, end)`.
@@ -390,40 +403,74 @@ pub fn place(
     horizon: f32,
     focal: f32,
 ) -> Option<Placement> {
-    let wrapped = |d: f32, period: f32| d - libm::floorf(d / period + 0.5) * period;
-    let dx = wrapped(a.x - cam.x, map_size.0);
-    let dy = wrapped(a.y - cam.y, map_size.1);
-    let (sin, cos) = (libm::sinf(cam.yaw), libm::cosf(cam.yaw));
-    // Forward (sin, -cos) and right (cos, sin), as the renderer's slices.
-    let z = dx * sin - dy * cos;
-    let r = dx * cos + dy * sin;
-    if !(2.0..cam.distance).contains(&z) {
-        return None;
+    Projector::new(cam, map_size, w, horizon, focal).place(a)
+}
+
+/// [`place`] for many sprites of one frame: the camera's sine and cosine worked out once.
+#[derive(Clone, Copy, Debug)]
+pub struct Projector {
+    cam: Camera,
+    map_size: (f32, f32),
+    w: usize,
+    horizon: f32,
+    focal: f32,
+    sin: f32,
+    cos: f32,
+}
+
+impl Projector {
+    pub fn new(cam: &Camera, map_size: (f32, f32), w: usize, horizon: f32, focal: f32) -> Self {
+        Projector {
+            cam: *cam,
+            map_size,
+            w,
+            horizon,
+            focal,
+            sin: libm::sinf(cam.yaw),
+            cos: libm::cosf(cam.yaw),
+        }
     }
-    let k = focal / z;
-    let span = match a.look {
-        Look::Bead => 2.0 * BEAD_SPAN,
-        Look::Plane | Look::Ghost => SPAN,
-    };
-    let width = span * k;
-    let height = width * (ART_H as f32 / ART_W as f32);
-    // Column c samples at the lateral offset of its centre: c + 0.5 = w / 2 + r * k.
-    let centre_x = w as f32 * 0.5 + r * k;
-    let centre_y = horizon + (cam.altitude - a.altitude) * k;
-    // How the aircraft is turned against the line of sight: 0 flies straight away.
-    let bearing = cam.yaw + libm::atan2f(r, z);
-    let turn = a.yaw - bearing;
-    let steps = turn / core::f32::consts::TAU * HEADINGS as f32;
-    let heading = (libm::floorf(steps + 0.5) as i64).rem_euclid(HEADINGS as i64) as usize;
-    let heading = bitmap_of(a.look, heading);
-    Some(Placement {
-        z,
-        left: centre_x - width * 0.5,
-        top: centre_y - height * 0.5,
-        width,
-        height,
-        heading,
-    })
+
+    /// See [`place`].
+    pub fn place(&self, a: &Aircraft) -> Option<Placement> {
+        let cam = &self.cam;
+        let wrapped = |d: f32, period: f32| d - (d / period + 0.5).floor() * period;
+        let dx = wrapped(a.x - cam.x, self.map_size.0);
+        let dy = wrapped(a.y - cam.y, self.map_size.1);
+        // Forward (sin, -cos) and right (cos, sin), as the renderer's slices.
+        let z = dx * self.sin - dy * self.cos;
+        let r = dx * self.cos + dy * self.sin;
+        if !(2.0..cam.distance).contains(&z) {
+            return None;
+        }
+        let k = self.focal / z;
+        let span = match a.look {
+            Look::Bead => 2.0 * BEAD_SPAN,
+            Look::Plane | Look::Ghost => SPAN,
+        };
+        let width = span * k;
+        let height = width * (ART_H as f32 / ART_W as f32);
+        // Column c samples at the lateral offset of its centre: c + 0.5 = w / 2 + r * k.
+        let centre_x = self.w as f32 * 0.5 + r * k;
+        let centre_y = self.horizon + (cam.altitude - a.altitude) * k;
+        let heading = match a.look {
+            Look::Bead => 0, // the same from every side
+            Look::Plane | Look::Ghost => {
+                // How the aircraft is turned against the line of sight: 0 flies away.
+                let bearing = cam.yaw + libm::atan2f(r, z);
+                let steps = (a.yaw - bearing) / core::f32::consts::TAU * HEADINGS as f32;
+                ((steps + 0.5).floor() as i64).rem_euclid(HEADINGS as i64) as usize
+            }
+        };
+        Some(Placement {
+            z,
+            left: centre_x - width * 0.5,
+            top: centre_y - height * 0.5,
+            width,
+            height,
+            heading: bitmap_of(a.look, heading),
+        })
+    }
 }
 
 #[cfg(test)]
