@@ -280,12 +280,48 @@ impl App {
             palette,
             self.shown_warp,
         );
+        self.place_labels();
         // Every picture put on the canvas, warped ones included (benchmarks watch it).
         self.stats.shows += 1;
         if let Some(body) = self.document.body() {
             let _ = body.dataset().set("shows", &self.stats.shows.to_string());
         }
         true
+    }
+
+    /// Name labels over the players the picture shows, as text: the canvas keeps its
+    /// aspect inside the window (`object-fit: contain`), so frame pixels map to the
+    /// page through the same scale and centring; a late-warped picture moves them too.
+    fn place_labels(&self) {
+        let Some(layer) = self.document.get_element_by_id("labels") else {
+            return;
+        };
+        layer.set_text_content(None);
+        let Some(v) = self.session.viewport else {
+            return;
+        };
+        let rect = self.canvas.get_bounding_client_rect();
+        let (fw, fh) = (v.width() as f64, v.height() as f64);
+        let scale = (rect.width() / fw).min(rect.height() / fh);
+        let left = rect.left() + (rect.width() - fw * scale) / 2.0;
+        let top = rect.top() + (rect.height() - fh * scale) / 2.0;
+        let (dx, dy) = self.shown_warp;
+        for (name, x, y) in self.session.labels() {
+            let (px, py) = (
+                left + (x as f64 + dx as f64) * scale,
+                top + (y as f64 + dy as f64) * scale,
+            );
+            if let Ok(span) = self.document.create_element("span") {
+                span.set_text_content(Some(name)); // text, never markup
+                let _ = span.set_attribute("style", &format!("left:{px:.0}px;top:{py:.0}px"));
+                let _ = layer.append_child(&span);
+            }
+        }
+        if let Some(body) = self.document.body() {
+            let _ = body
+                .dataset()
+                .set("labels", &self.session.labels().len().to_string());
+        }
     }
 
     /// Shows a new picture and counts it.

@@ -54,6 +54,9 @@ pub struct Session {
     /// How the last server-rendered frame came.
     pub last_encoding: Option<FrameEncoding>,
     pub race: crate::race::RaceView,
+    /// Other players the picture in `indices` shows, and where their name labels go
+    /// (frame pixels): from the server's frame, or from the local render.
+    labels: Vec<protocol::Label>,
     /// The last State's tick and when it came (ms): the server's clock, for the ghost.
     last_state: Option<(u32, f64)>,
     tick_hz: u8,
@@ -90,6 +93,7 @@ impl Session {
             last_frame_input: 0,
             last_encoding: None,
             race: crate::race::RaceView::new(60),
+            labels: Vec::new(),
             last_state: None,
             tick_hz: 60,
         }
@@ -176,6 +180,7 @@ impl Session {
                     return Effect::Disconnect(e.to_string());
                 }
                 self.predict.acknowledge(f.last_input);
+                self.labels = f.labels;
                 self.shown = Some(f.camera);
                 self.last_frame_input = f.last_input;
                 self.last_encoding = Some(f.encoding);
@@ -276,24 +281,39 @@ impl Session {
         (dx.round() as i32, dy.round() as i32)
     }
 
+    /// The name labels of the picture on screen: each shown player's name and where it
+    /// goes, frame pixels.
+    pub fn labels(&self) -> Vec<(&str, f32, f32)> {
+        (self.labels.iter())
+            .filter_map(|l| {
+                let p = self.players.iter().find(|p| p.id == l.id)?;
+                Some((p.name.as_str(), l.x as f32, l.y as f32))
+            })
+            .collect()
+    }
+
     /// The other players' aircraft at `now`, each moved from where the list before last
     /// put it towards where the last one does, over one list interval.
     pub fn aircraft_at(&self, now: f64) -> Vec<Aircraft> {
+        self.others_at(now).map(|(_, a)| a).collect()
+    }
+
+    /// [`Session::aircraft_at`] with each player's id.
+    fn others_at(&self, now: f64) -> impl Iterator<Item = (u16, Aircraft)> + '_ {
         let t = ((now - self.players_at) / PLAYERS_INTERVAL_MS).clamp(0.0, 1.0) as f32;
         let (w, h) = (self.map_size.0.max(1) as f32, self.map_size.1.max(1) as f32);
         self.players
             .iter()
             .filter(|p| Some(p.id) != self.player_id)
-            .map(|p| {
+            .map(move |p| {
                 let c = match self.players_before.iter().find(|b| b.id == p.id) {
                     Some(before) if t < 1.0 => {
                         crate::predict::lerp(before.camera, p.camera, t, (w, h))
                     }
                     _ => p.camera,
                 };
-                Aircraft::of(p.id, &c)
+                (p.id, Aircraft::of(p.id, &c))
             })
-            .collect()
     }
 
     /// The server's tick at `now`, from the last State (its frames show one ahead).
@@ -344,6 +364,17 @@ impl Session {
             &aircraft,
             &mut self.indices,
         );
+        // The scene lists the others first, in `others_at`'s order.
+        let ids: Vec<u16> = self.others_at(now).map(|(id, _)| id).collect();
+        self.labels = (self.renderer.shown().iter())
+            .filter_map(|s| {
+                Some(protocol::Label {
+                    id: *ids.get(s.index)?,
+                    x: s.x.clamp(-9999.0, 9999.0) as i16,
+                    y: s.y.clamp(-9999.0, 9999.0) as i16,
+                })
+            })
+            .collect();
         self.shown = Some(camera);
         self.shown_aircraft = aircraft;
         true
@@ -353,6 +384,7 @@ impl Session {
     pub fn set_mode(&mut self, mode: RenderMode) {
         self.mode = mode;
         self.shown = None;
+        self.labels.clear();
     }
 }
 
@@ -415,6 +447,7 @@ mod tests {
             FrameEncoding::RunPlanes,
         ] {
             let frame = encode(&Message::Frame(Frame {
+                labels: Vec::new(),
                 seq: 1,
                 camera,
                 last_input: 0,
@@ -532,6 +565,11 @@ mod tests {
             &draw(70.0)[..],
             "the other player, not the player itself"
         );
+        // Its name label, over the middle of the picture (it is straight ahead).
+        let labels = s.labels();
+        assert_eq!(labels.len(), 1, "{labels:?}");
+        assert_eq!(labels[0].0, "bo");
+        assert!((28.0..=36.0).contains(&labels[0].1), "{labels:?}");
         assert!(!s.stale(20.0), "nothing moved");
         // The next list has it 10 units further: halfway through the interval, halfway.
         s.handle(&list(60.0), 100.0);
@@ -546,6 +584,7 @@ mod tests {
         let mut s = Session::default();
         assert!(matches!(s.handle(&[99], 0.0), Effect::Disconnect(_)));
         let frame = encode(&Message::Frame(Frame {
+            labels: Vec::new(),
             seq: 1,
             camera: Camera::default(),
             last_input: 0,

@@ -26,6 +26,8 @@ pub const MAX_GATES: usize = 64;
 /// Most samples in a `Ghost`: a run of ten minutes at one sample every
 /// [`GHOST_EVERY`] ticks.
 pub const MAX_GHOST_SAMPLES: usize = 10 * 60 * 60 / GHOST_EVERY as usize;
+/// Most name labels in a `Frame`.
+pub const MAX_LABELS: usize = 64;
 /// Ticks between two samples of a ghost.
 pub const GHOST_EVERY: u32 = 4;
 
@@ -145,6 +147,15 @@ pub struct Input {
     pub client_time: u32,
 }
 
+/// Where a frame shows another player: its name label goes at `(x, y)`, frame pixels,
+/// the middle of the top of its aircraft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub id: u16,
+    pub x: i16,
+    pub y: i16,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Frame<'a> {
     pub seq: u32,
@@ -153,6 +164,8 @@ pub struct Frame<'a> {
     pub last_input: u32,
     pub width: u16,
     pub height: u16,
+    /// The other players this frame shows (a pixel of them at least), for name labels.
+    pub labels: Vec<Label>,
     pub encoding: FrameEncoding,
     pub payload: &'a [u8],
 }
@@ -334,6 +347,13 @@ impl Message<'_> {
                 w.u32(m.last_input);
                 w.u16(m.width);
                 w.u16(m.height);
+                let labels = &m.labels[..m.labels.len().min(MAX_LABELS)];
+                w.u8(labels.len() as u8);
+                for l in labels {
+                    w.u16(l.id);
+                    w.u16(l.x as u16);
+                    w.u16(l.y as u16);
+                }
                 w.u8(m.encoding as u8);
                 w.bytes(m.payload);
             }
@@ -485,6 +505,22 @@ impl Message<'_> {
             tag::FRAME => {
                 let (seq, camera, last_input) = (r.u32()?, r.camera()?, r.u32()?);
                 let (width, height) = (r.u16()?, r.u16()?);
+                let count = r.u8()? as usize;
+                if count > MAX_LABELS {
+                    return Err(DecodeError::TooLong {
+                        field: "labels",
+                        len: count,
+                        max: MAX_LABELS,
+                    });
+                }
+                let mut labels = Vec::with_capacity(count);
+                for _ in 0..count {
+                    labels.push(Label {
+                        id: r.u16()?,
+                        x: r.u16()? as i16,
+                        y: r.u16()? as i16,
+                    });
+                }
                 let encoding = match r.u8()? {
                     0 => FrameEncoding::Raw,
                     1 => FrameEncoding::Runs,
@@ -505,6 +541,7 @@ impl Message<'_> {
                     last_input,
                     width,
                     height,
+                    labels,
                     encoding,
                     payload,
                 })

@@ -76,6 +76,8 @@ const BUCKET: usize = 16;
 
 #[derive(Debug)]
 struct SnapRequest {
+    /// Which of the frame's aircraft.
+    index: usize,
     /// Slices nearer than the aircraft: its y-buffers are those before this slice.
     slice: usize,
     offset: usize,
@@ -536,6 +538,15 @@ fn cell_index(start: [u32; 2], step: [u32; 2], c: u32, masks: [u32; 2], row_shif
     ((x >> 16) & masks[0]) | ((y >> row_shift) & masks[1])
 }
 
+/// An aircraft the last frame showed (at least one pixel of it): which of the frame's
+/// `aircraft` and the middle of its top on screen, pixels, for a name label.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shown {
+    pub index: usize,
+    pub x: f32,
+    pub y: f32,
+}
+
 /// Reusable per-viewport scratch space, so rendering a frame allocates nothing.
 #[derive(Debug, Default)]
 pub struct Renderer {
@@ -551,6 +562,8 @@ pub struct Renderer {
     /// starts on screen (see `draw_aircraft`).
     texel_rows: Vec<u8>,
     row_at: Vec<usize>,
+    /// The aircraft the last frame showed.
+    shown: Vec<Shown>,
     sky: Vec<u8>,
     /// The frame column by column, transposed into the caller's buffer at the end.
     columns: Vec<u8>,
@@ -563,6 +576,11 @@ pub struct Renderer {
 impl Renderer {
     pub fn new() -> Renderer {
         Renderer::default()
+    }
+
+    /// The aircraft the last frame showed, farthest first.
+    pub fn shown(&self) -> &[Shown] {
+        &self.shown
     }
 
     /// The sky colour of each row of the last frame ([`sky_rows`] for its camera), for
@@ -630,6 +648,7 @@ impl Renderer {
         order.sort_by(|a, b| b.placement.z.total_cmp(&a.placement.z));
         let mut texel_rows = std::mem::take(&mut self.texel_rows);
         let mut row_at = std::mem::take(&mut self.row_at);
+        let mut shown = std::mem::take(&mut self.shown);
         for r in order {
             let p = &r.placement;
             let fog = &map.fog()[fog_offset(p.z, cam, options) as usize..][..256];
@@ -649,6 +668,7 @@ impl Renderer {
                 row_at
                     .extend((0..=ART_H).map(|t| texel_rows.partition_point(|&v| (v as usize) < t)));
             }
+            let mut any = false;
             for (i, col) in r.cols.clone().enumerate() {
                 // Rows from `cover` down belong to nearer terrain.
                 let cover = (snaps.cover[r.offset + i].max(0) as usize)
@@ -664,6 +684,7 @@ impl Renderer {
                         let (a, b) = (row_at[t], row_at[t + 1].min(cover));
                         if class != 0 && a < b {
                             column[a..b].fill(colours[class as usize]);
+                            any = true;
                         }
                     }
                 } else {
@@ -676,6 +697,7 @@ impl Renderer {
                     else {
                         continue;
                     };
+                    let mut drawn = 0u8;
                     for (d, &t) in dst.iter_mut().zip(src) {
                         // Masks that the compiler sees are in bounds: no checks here.
                         let class = texels[t as usize & (ART_H - 1)];
@@ -683,12 +705,29 @@ impl Renderer {
                         if class != 0 {
                             *d = c;
                         }
+                        drawn |= class;
                     }
+                    any |= drawn != 0;
                 }
+            }
+            if any {
+                Self::note_shown(&mut shown, art, r);
             }
         }
         self.texel_rows = texel_rows;
         self.row_at = row_at;
+        self.shown = shown;
+    }
+
+    /// Notes that request `r`, which drew a pixel, shows its aircraft.
+    fn note_shown(shown: &mut Vec<Shown>, art: &crate::sprite::Art, r: &SnapRequest) {
+        let p = &r.placement;
+        let (_, [top, _]) = art.opaque(p.heading);
+        shown.push(Shown {
+            index: r.index,
+            x: p.left + p.width * 0.5,
+            y: p.top + p.height * top as f32 / ART_H as f32,
+        });
     }
 
     /// Renders `camera` over `map` column by column only, for [`Renderer::columns`]:
@@ -719,6 +758,7 @@ impl Renderer {
         sky_rows(&cam, viewport, &mut self.sky);
         let frame = Frame::new(map, viewport);
         let mut snaps = std::mem::take(&mut self.snaps);
+        self.shown.clear();
         self.place_aircraft(map, &cam, viewport, aircraft, &mut snaps);
 
         // Drawn column by column: every span contiguous.
@@ -765,7 +805,7 @@ impl Renderer {
         let horizon = horizon_row(cam, viewport);
         let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
         let projector = Projector::new(cam, map_size, w, horizon, focal);
-        for a in aircraft {
+        for (index, a) in aircraft.iter().enumerate() {
             let Some(p) = projector.place(a) else {
                 continue;
             };
@@ -774,6 +814,7 @@ impl Renderer {
                 continue;
             }
             snaps.requests.push(SnapRequest {
+                index,
                 slice: self.slice_z.partition_point(|&z| z < p.z),
                 offset: snaps.cover.len(),
                 cols: cols.clone(),
@@ -1158,6 +1199,19 @@ mod tests {
         for a in [at(50.0, 190.0), at(30.0, 150.0), at(30.0, 205.0)] {
             assert_eq!(draw(&[a]), reference_scene(&map, &cam, v, &[a]));
         }
+        // Labels go to the aircraft shown, not to one the wall hides.
+        let mut r = Renderer::new();
+        let mut out = vec![0; v.pixels()];
+        let all = [at(30.0, 150.0), at(50.0, 190.0), at(30.0, 205.0)];
+        r.render_scene(&map, &cam, &RenderOptions::default(), v, &all, &mut out);
+        let mut shown: Vec<usize> = r.shown().iter().map(|s| s.index).collect();
+        shown.sort();
+        assert_eq!(shown, [1, 2]);
+        let s = r.shown()[0];
+        assert!(
+            (0.0..96.0).contains(&s.x) && (0.0..128.0).contains(&s.y),
+            "{s:?}"
+        );
     }
 
     #[test]

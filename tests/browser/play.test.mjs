@@ -219,11 +219,24 @@ test("two pages in one world see each other, the same in both modes", async () =
   const seen = await pixels(a.page);
   assert.notEqual(seen.hash, before.hash, "a held still, and b flew into its view");
   assert.equal(seen.hash, seen.expected);
+  // b's name over its aircraft, as text, where the server's frame says it drew b.
+  const label = () => a.page.evaluate(() => {
+    const spans = [...document.querySelectorAll("#labels span")];
+    const view = document.getElementById("view").getBoundingClientRect();
+    return spans.map((s) => ({ text: s.textContent, x: parseFloat(s.style.left),
+      y: parseFloat(s.style.top), inside: view.left <= parseFloat(s.style.left) &&
+        parseFloat(s.style.left) <= view.right }));
+  });
+  const served = await label();
+  assert.deepEqual(served.map((l) => l.text), ["bravo"]);
+  assert.ok(served[0].inside, JSON.stringify(served));
   const since = await frames(a.page);
   await a.page.keyboard.press("KeyM");
   await waitFrames(a.page, since, "client");
   await settle(a.page);
   assert.equal((await pixels(a.page)).hash, seen.hash, "browser-side rendering draws b the same");
+  const local = await label();
+  assert.deepEqual(local, served, "and puts its label in the same place");
   assert.deepEqual(a.errors, []);
   assert.deepEqual(b.errors, []);
   await b.page.close();

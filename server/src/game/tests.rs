@@ -284,11 +284,11 @@ fn tick_frames_thin_out_while_the_pool_falls_behind() {
 }
 
 /// The raw frames waiting in the outbox: (camera, palette indices).
-fn raw_frames(drain: &mut Drain) -> Vec<(Camera, Vec<u8>)> {
+fn raw_frames(drain: &mut Drain) -> Vec<(Camera, Vec<u8>, Vec<shared::protocol::Label>)> {
     let mut out = Vec::new();
     while let Some(Next::Send(o)) = drain.ready() {
         if let Ok(Message::Frame(f)) = Message::decode(&o.payload) {
-            out.push((f.camera, f.payload.to_vec()));
+            out.push((f.camera, f.payload.to_vec(), f.labels));
         }
     }
     out
@@ -312,7 +312,16 @@ fn server_frames_show_the_others_in_view() {
     game.with_player(b, |p| p.camera = at(104.0, 70.0, 324.0));
     clock.tick(&game);
     render_queued(&game);
-    let (camera, frame) = raw_frames(&mut da).pop().expect("a's frame");
+    let (camera, frame, labels) = raw_frames(&mut da).pop().expect("a's frame");
+    // b's name label: over the middle of the frame (b is straight ahead), above b.
+    let [label] = labels[..] else {
+        panic!("one label: {labels:?}");
+    };
+    assert_eq!(label.id, b);
+    assert!(
+        (28..=36).contains(&label.x) && (0..24).contains(&label.y),
+        "{label:?}"
+    );
     let others = [shared::sprite::Aircraft::of(b, &at(104.0, 70.0, 324.0))];
     let viewport = Viewport::new(64, 48).unwrap();
     // Every frame has the course's gates in reach too, gate 0 marked as the next.

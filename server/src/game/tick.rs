@@ -2,7 +2,7 @@
 
 use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
-use shared::protocol::{Frame, GhostRun, Message, PlayerInfo, RaceEvent, RenderMode, State};
+use shared::protocol::{Frame, GhostRun, Label, Message, PlayerInfo, RaceEvent, RenderMode, State};
 use shared::sprite::Aircraft;
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
@@ -190,9 +190,22 @@ pub(super) struct World<'a> {
 /// The sprites of player `id`'s frame of `view` (one tick ahead of `world`): the others
 /// near it, the ghost where the record was this far into its run, and the gates in
 /// reach, the next one marked. The browser builds the same list from what it is sent.
-fn scene(game: &Game, id: u16, p: &Player, view: &Camera, world: &World) -> Vec<Aircraft> {
+/// `ids` gets the players the first sprites are, for name labels.
+fn scene(
+    game: &Game,
+    id: u16,
+    p: &Player,
+    view: &Camera,
+    world: &World,
+    ids: &mut Vec<u16>,
+) -> Vec<Aircraft> {
     let size = (game.map.width() as f32, game.map.height() as f32);
-    let mut out = others_near(world.aircraft, id, view, &game.map);
+    ids.clear();
+    let mut out = Vec::new();
+    for &(other, a) in others_near(world.aircraft, id, view, &game.map) {
+        ids.push(other);
+        out.push(a);
+    }
     if let (Some(g), Some(elapsed)) = (world.ghost, p.race.elapsed(world.tick.wrapping_add(1))) {
         out.extend(shared::course::ghost_at(&g.samples, elapsed, size));
     }
@@ -206,24 +219,20 @@ fn scene(game: &Game, id: u16, p: &Player, view: &Camera, world: &World) -> Vec<
 /// sprite's span), nearest images on the wrapped map. The renderer drops those behind
 /// or outside the view; a tighter circle would drop some it draws, and then the
 /// browser, which draws every listed player, would show them where the server did not.
-fn others_near(
-    aircraft: &[(u16, Aircraft)],
+fn others_near<'a>(
+    aircraft: &'a [(u16, Aircraft)],
     id: u16,
     camera: &Camera,
     map: &shared::Map,
-) -> Vec<Aircraft> {
+) -> impl Iterator<Item = &'a (u16, Aircraft)> {
     let (w, h) = (map.width() as f32, map.height() as f32);
     let wrapped = |d: f32, period: f32| d - (d / period).round() * period;
     let cam = camera.sanitized();
     let reach = cam.distance / (cam.fov * 0.5).cos().max(0.05) + shared::sprite::SPAN;
-    aircraft
-        .iter()
-        .filter(|(other, a)| {
-            let (dx, dy) = (wrapped(a.x - cam.x, w), wrapped(a.y - cam.y, h));
-            *other != id && dx * dx + dy * dy < reach * reach
-        })
-        .map(|&(_, a)| a)
-        .collect()
+    aircraft.iter().filter(move |(other, a)| {
+        let (dx, dy) = (wrapped(a.x - cam.x, w), wrapped(a.y - cam.y, h));
+        *other != id && dx * dx + dy * dy < reach * reach
+    })
 }
 
 /// What asks for a frame.
@@ -258,8 +267,8 @@ pub(super) fn maybe_render(
         return;
     }
     let view = p.view(&game.flight, &game.map);
-    let same =
-        p.last_frame == Some((view, p.last_input)) && p.others == scene(game, id, p, &view, world);
+    let same = p.last_frame == Some((view, p.last_input))
+        && p.others == scene(game, id, p, &view, world, &mut Vec::new());
     if !p.dirty && same {
         return;
     }
@@ -309,8 +318,10 @@ pub(super) struct Job {
     viewport: shared::Viewport,
     wire: FrameWire,
     out: crate::ws::outbox::Outbox,
-    /// Other players in view, as of the last tick.
+    /// What the frame shows besides the terrain ([`scene`]), and the players the first
+    /// of those are.
     aircraft: Vec<Aircraft>,
+    ids: Vec<u16>,
 }
 
 /// Takes player `id`'s queued frame, with the lock held only for this.
@@ -337,7 +348,8 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let camera = p.view(&game.flight, &game.map);
     p.dirty = false;
     p.last_frame = Some((camera, p.last_input));
-    p.others = scene(game, id, p, &camera, &world);
+    let mut ids = Vec::new();
+    p.others = scene(game, id, p, &camera, &world, &mut ids);
     p.frame_seq = p.frame_seq.wrapping_add(1);
     Some(Job {
         id,
@@ -349,6 +361,7 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
         wire: p.wire,
         out: p.out.clone(),
         aircraft: p.others.clone(),
+        ids,
     })
 }
 
@@ -467,6 +480,17 @@ fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
         viewport,
         &job.aircraft,
     );
+    // Name labels for the players it shows: ghost and gates have none.
+    let labels = (s.renderer.shown().iter())
+        .filter_map(|shown| {
+            Some(Label {
+                id: *job.ids.get(shown.index)?,
+                x: shown.x.clamp(-9999.0, 9999.0) as i16,
+                y: shown.y.clamp(-9999.0, 9999.0) as i16,
+            })
+        })
+        .take(shared::protocol::MAX_LABELS)
+        .collect();
     let (columns, stride) = s.renderer.columns();
     job.wire.message(&Message::Frame(Frame {
         seq: job.seq,
@@ -474,6 +498,7 @@ fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
         last_input: job.last_input,
         width: viewport.width() as u16,
         height: viewport.height() as u16,
+        labels,
         encoding: job.wire.encoding,
         payload: s.encoder.encode_columns(
             columns,
@@ -615,7 +640,8 @@ mod tests {
         );
         let me = Aircraft::of(0, &cam);
         let all = [(0, me), (1, corner), (2, beyond)];
-        assert_eq!(others_near(&all, 0, &cam, &map), vec![corner]);
+        let near: Vec<Aircraft> = others_near(&all, 0, &cam, &map).map(|&(_, a)| a).collect();
+        assert_eq!(near, vec![corner]);
     }
 
     #[test]

@@ -39,6 +39,22 @@ fn literal_encodings() {
     check_bytes(Message::Pause(true), &[12, 1]);
     check_bytes(Message::GetMap, &[13]);
     check_bytes(Message::Abandon, &[18]);
+    // A frame's labels: count, then id, x, y; the encoding byte after them.
+    let labelled = encode(&Message::Frame(Frame {
+        seq: 0,
+        camera: camera(),
+        last_input: 0,
+        width: 1,
+        height: 1,
+        labels: vec![Label {
+            id: 7,
+            x: -2,
+            y: 300,
+        }],
+        encoding: FrameEncoding::Raw,
+        payload: &[9],
+    }));
+    assert_eq!(&labelled[41..], &[1, 7, 0, 0xfe, 0xff, 0x2c, 0x01, 0, 9]);
     check_bytes(
         Message::Race(RaceEvent::Gate {
             gate: 3,
@@ -93,6 +109,7 @@ fn literal_encodings() {
 fn frame_layout() {
     let payload = [5u8; 64 * 48];
     let m = Message::Frame(Frame {
+        labels: Vec::new(),
         seq: 1,
         camera: camera(),
         last_input: 2,
@@ -102,7 +119,7 @@ fn frame_layout() {
         payload: &payload,
     });
     let bytes = encode(&m);
-    assert_eq!(bytes.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + payload.len());
+    assert_eq!(bytes.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + 1 + payload.len());
     assert_eq!(&bytes[5..9], &1.0f32.to_le_bytes());
     assert_eq!(Message::decode(&bytes), Ok(m));
     // The encoding byte: 0 raw, 1 runs, 2 run planes; nothing else.
@@ -185,6 +202,7 @@ fn rejects() {
     );
     // A frame whose payload does not match its size.
     let mut frame = encode(&Message::Frame(Frame {
+        labels: Vec::new(),
         seq: 1,
         camera: camera(),
         last_input: 0,
@@ -439,6 +457,7 @@ proptest! {
         let msg = match &m {
             Owned::Msg(msg) => msg.clone(),
             Owned::Frame(seq, camera, last_input, width, height, payload) => Message::Frame(Frame {
+                labels: Vec::new(),
                 seq: *seq, camera: *camera, last_input: *last_input, width: *width,
                 height: *height, encoding: FrameEncoding::Raw, payload,
             }),
