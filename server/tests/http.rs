@@ -342,7 +342,8 @@ fn game_rejects_bad_clients_without_harming_others() {
     let (_, welcome) = good.recv();
     assert_eq!(welcome[0], 2, "Welcome comes first");
     let frame = good.message(4);
-    assert_eq!(frame.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + 320 * 200);
+    // No labels (no one else yet), the encoding, raw pixels.
+    assert_eq!(frame.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + 1 + 320 * 200);
 
     // Input before Hello.
     let mut bad = Ws::open(&server, "/ws");

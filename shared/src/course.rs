@@ -8,6 +8,7 @@
 
 use crate::camera::Camera;
 use crate::map::Map;
+use crate::mapgen::SplitMix64;
 use crate::protocol::{GHOST_EVERY, GhostSample};
 use crate::sprite::{Aircraft, Look};
 
@@ -125,24 +126,6 @@ pub const GATE_TINT: u8 = 7; // white
 pub const START_TINT: u8 = 3; // green
 pub const GHOST_TINT: u8 = 4; // cyan
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[lo, hi)`.
-    fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * ((self.next() >> 40) as f32 / (1u64 << 24) as f32)
-    }
-}
-
 /// A seed from a map's cells (FNV-1a), for maps that came without one.
 pub fn seed_of(map: &Map) -> u64 {
     map.cells().iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| {
@@ -162,7 +145,7 @@ impl Course {
     /// water), standing clear of the ground under all of its ring, and turned along the
     /// loop. The same map and seed give the same course everywhere.
     pub fn generate(map: &Map, seed: u64) -> Course {
-        let mut rng = Rng(seed ^ 0x636f_7572_7365); // "course"
+        let mut rng = SplitMix64(seed ^ 0x636f_7572_7365); // "course"
         let (w, h) = (map.width() as f32, map.height() as f32);
         let side = w.min(h);
         let wanted = MIN_GATES + (rng.next() % (MAX_GATES - MIN_GATES + 1) as u64) as usize;

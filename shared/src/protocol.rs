@@ -506,14 +506,7 @@ impl Message<'_> {
                 let (seq, camera, last_input) = (r.u32()?, r.camera()?, r.u32()?);
                 let (width, height) = (r.u16()?, r.u16()?);
                 let count = r.u8()? as usize;
-                if count > MAX_LABELS {
-                    return Err(DecodeError::TooLong {
-                        field: "labels",
-                        len: count,
-                        max: MAX_LABELS,
-                    });
-                }
-                let mut labels = Vec::with_capacity(count);
+                let mut labels = Vec::with_capacity(r.list(count, "labels", MAX_LABELS, 6)?);
                 for _ in 0..count {
                     labels.push(Label {
                         id: r.u16()?,
@@ -567,15 +560,8 @@ impl Message<'_> {
             }
             tag::PLAYERS => {
                 let n = r.u16()? as usize;
-                if n > MAX_PLAYERS {
-                    return Err(DecodeError::TooLong {
-                        field: "player list",
-                        len: n,
-                        max: MAX_PLAYERS,
-                    });
-                }
-                // Each entry is at least 31 bytes: never reserve more than the input holds.
-                let mut list = Vec::with_capacity(n.min(r.0.len() / 31));
+                // Each entry is at least 31 bytes.
+                let mut list = Vec::with_capacity(r.list(n, "player list", MAX_PLAYERS, 31)?);
                 for _ in 0..n {
                     list.push(PlayerInfo {
                         id: r.u16()?,
@@ -616,14 +602,7 @@ impl Message<'_> {
             tag::COURSE => {
                 let id = u64::from_le_bytes(*r.array()?);
                 let n = r.u8()? as usize;
-                if n > MAX_GATES {
-                    return Err(DecodeError::TooLong {
-                        field: "gate list",
-                        len: n,
-                        max: MAX_GATES,
-                    });
-                }
-                let mut gates = Vec::with_capacity(n);
+                let mut gates = Vec::with_capacity(r.list(n, "gate list", MAX_GATES, 20)?);
                 for _ in 0..n {
                     gates.push(crate::course::Gate {
                         x: r.f32()?,
@@ -669,15 +648,7 @@ impl Message<'_> {
                 let name = r.str("name", MAX_NAME_BYTES)?;
                 let time = r.u32()?;
                 let n = r.u16()? as usize;
-                if n > MAX_GHOST_SAMPLES {
-                    return Err(DecodeError::TooLong {
-                        field: "ghost",
-                        len: n,
-                        max: MAX_GHOST_SAMPLES,
-                    });
-                }
-                // 16 bytes a sample: never reserve more than the input holds.
-                let mut samples = Vec::with_capacity(n.min(r.0.len() / 16));
+                let mut samples = Vec::with_capacity(r.list(n, "ghost", MAX_GHOST_SAMPLES, 16)?);
                 for _ in 0..n {
                     samples.push(GhostSample {
                         x: r.f32()?,
@@ -772,6 +743,21 @@ impl<'a> Reader<'a> {
             Err(DecodeError::NonFinite)
         }
     }
+    /// A list's length `n`, checked against `max`; returns the capacity to reserve, never
+    /// more entries than the rest of the input holds at `entry` bytes each.
+    fn list(
+        &self,
+        n: usize,
+        field: &'static str,
+        max: usize,
+        entry: usize,
+    ) -> Result<usize, DecodeError> {
+        if n > max {
+            return Err(DecodeError::TooLong { field, len: n, max });
+        }
+        Ok(n.min(self.0.len() / entry))
+    }
+
     fn rest(&mut self) -> &'a [u8] {
         std::mem::take(&mut self.0)
     }

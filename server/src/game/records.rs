@@ -187,3 +187,75 @@ impl Game {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::game::{GameConfig, race::Finished};
+    use crate::ws::outbox::{self, Next};
+    use shared::Viewport;
+    use shared::protocol::{FrameEncoding, Hello, RenderMode, VERSION};
+
+    #[tokio::test]
+    async fn a_failing_database_tells_the_runner_and_the_game_goes_on() {
+        let dir = std::env::temp_dir().join(format!("voxelcast-records-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = crate::store::sqlite_url(&dir);
+        let config = GameConfig {
+            fps: 30,
+            max_viewport: Viewport::new(160, 100).unwrap(),
+            max_players: 4,
+            render_threads: 1,
+        };
+        let map = shared::mapgen::generate_sized(256, 3);
+        let store = Store::open(&url).await.unwrap();
+        let game = Game::new(config, map, Some(store)).await.unwrap();
+        game.records.start(game.clone());
+        let (out, mut drain) = outbox::outbox(16);
+        let hello = Hello {
+            version: VERSION,
+            mode: RenderMode::Client,
+            width: 64,
+            height: 48,
+            encodings: FrameEncoding::Raw.bit(),
+            name: "runner".into(),
+        };
+        let (id, name, _) = game
+            .join(&hello, Viewport::new(64, 48).unwrap(), out, None)
+            .unwrap();
+        game.with_player(id, |p| p.welcomed = true);
+        // The disk "fails": the table goes away behind the store's back.
+        let other = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::query("DROP TABLE runs")
+            .execute(&other)
+            .await
+            .unwrap();
+        let run = Finished {
+            time: 300,
+            splits: vec![100, 300],
+            samples: Vec::new(),
+        };
+        assert!(game.records.save(id, &name, run), "queued without waiting");
+        let told = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match drain.next().await {
+                    Next::Send(f) => {
+                        if let Ok(Message::Race(RaceEvent::NotSaved)) = Message::decode(&f.payload)
+                        {
+                            return true;
+                        }
+                    }
+                    _ => return false,
+                }
+            }
+        })
+        .await;
+        assert_eq!(told, Ok(true), "the runner hears its run was not saved");
+        assert_eq!(game.records.failed.load(Ordering::Relaxed), 1);
+        assert_eq!(game.records.saved.load(Ordering::Relaxed), 0);
+        // The game goes on.
+        crate::game::tick::tick(&game, std::time::Instant::now());
+        assert!(game.stats_json().contains("\"runs_not_saved\":1"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
