@@ -135,6 +135,9 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     if want("flight") {
         run(cargo().args(["bench", "-p", "shared", "--bench", "flight"]))?;
     }
+    if want("race") {
+        run(cargo().args(["bench", "-p", "server", "--bench", "race"]))?;
+    }
     if want("echo") {
         run(cargo().args(["bench", "-p", "server", "--bench", "echo"]))?;
     }
