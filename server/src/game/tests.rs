@@ -348,3 +348,89 @@ fn server_frames_show_the_others_in_view() {
     let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
     assert!(queued.contains(&a), "a sees b climb: {queued:?}");
 }
+
+/// A player on a run sees the record's ghost where the record was that far into its run,
+/// and the gates with the next one marked: the frame is exactly that scene.
+#[test]
+fn racing_players_see_the_record_ghost_and_the_next_gate() {
+    use shared::protocol::{GhostRun, GhostSample};
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (a, mut da) = join(&game);
+    let g0 = game.course.gates[0];
+    let (fx, fy) = g0.forward();
+    let along = |d: f32| (g0.x + fx * d, g0.y + fy * d);
+    let (x, y) = along(-2.0);
+    game.with_player(a, |p| {
+        p.camera = Camera {
+            x,
+            y,
+            altitude: g0.altitude,
+            yaw: g0.yaw,
+            horizon: 0.0,
+            ..Camera::default()
+        };
+        p.keys = keys::FORWARD;
+    });
+    // The record flew level, 20 units ahead of the player, a unit a tick.
+    let samples: Vec<GhostSample> = (0..200)
+        .map(|i| {
+            let (x, y) = along(20.0 + i as f32 * 4.0);
+            GhostSample {
+                x,
+                y,
+                altitude: g0.altitude + 3.0,
+                yaw: g0.yaw,
+            }
+        })
+        .collect();
+    game.players().ghost = Some(Arc::new(GhostRun {
+        name: "rec".into(),
+        time: 800,
+        samples: samples.clone(),
+    }));
+    for _ in 0..4 {
+        clock.tick(&game);
+    }
+    let running = game.players().by_id[&a].race.elapsed(0).is_some();
+    assert!(running, "gate 0 started a run");
+    render_queued(&game);
+    let _ = raw_frames(&mut da);
+    clock.tick(&game);
+    render_queued(&game);
+    let (camera, frame, _) = raw_frames(&mut da).pop().expect("a frame");
+    let players = game.players();
+    let elapsed = players.by_id[&a].race.elapsed(players.tick + 1).unwrap();
+    let size = (game.map.width() as f32, game.map.height() as f32);
+    let ghost = shared::course::ghost_at(&samples, elapsed, size).unwrap();
+    assert_eq!(ghost.look, shared::sprite::Look::Ghost);
+    let mut scene = vec![ghost];
+    game.scenery.beads_near(1, &camera, size, &mut scene);
+    let viewport = Viewport::new(64, 48).unwrap();
+    let mut expected = vec![0; viewport.pixels()];
+    let options = Default::default();
+    Renderer::new().render_scene(
+        &game.map,
+        &camera,
+        &options,
+        viewport,
+        &scene,
+        &mut expected,
+    );
+    assert!(frame == expected, "the ghost, and gate 1 marked");
+    let mut without = vec![0; viewport.pixels()];
+    Renderer::new().render_scene(
+        &game.map,
+        &camera,
+        &options,
+        viewport,
+        &scene[1..],
+        &mut without,
+    );
+    let ghost_pixels = expected
+        .iter()
+        .zip(&without)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(ghost_pixels > 5, "the ghost shows: {ghost_pixels} pixels");
+}
