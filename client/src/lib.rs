@@ -104,6 +104,8 @@ struct App {
     /// since connecting.
     shown_feed: usize,
     board_fetched: bool,
+    /// The frame size last asked for (Hello or Resize): the window's shape then.
+    asked: Option<(u16, u16)>,
 }
 
 #[derive(Default)]
@@ -162,6 +164,7 @@ impl App {
             on_reconnect: None,
             shown_feed: 0,
             board_fetched: false,
+            asked: None,
             window,
             document,
         })
@@ -369,6 +372,14 @@ impl App {
             }
             Effect::Pong(stamp) => self.stats.ping_ms = Some(now - stamp as f64),
             Effect::Race => self.race_changed(now),
+            Effect::Resized => {
+                if let Some(v) = self.session.viewport {
+                    self.canvas.set_width(v.width() as u32);
+                    self.canvas.set_height(v.height() as u32);
+                }
+                self.update_hud(now);
+                self.wake();
+            }
             Effect::ServerError(text) => self.status(Some(&format!("Server: {text}"))),
             Effect::Disconnect(text) => {
                 web_sys::console::warn_1(&JsValue::from_str(&text));
@@ -413,6 +424,17 @@ impl App {
         }
         self.update_race(now);
         self.wake(); // the gates' colours and the ghost changed
+    }
+
+    /// Shows or hides the leaderboard (fetched afresh when shown).
+    fn toggle_board(&self) {
+        if let Ok(board) = element::<HtmlElement>(&self.document, "board") {
+            let show = board.hidden();
+            board.set_hidden(!show);
+            if show {
+                self.refresh_board();
+            }
+        }
     }
 
     fn refresh_board(&self) {
@@ -505,6 +527,13 @@ impl App {
         }
         let input = self.input.poll(now, 16.0);
         self.send_input(input, now);
+        // The window changed shape (resized, a phone turned): frames follow it. Checked
+        // here rather than on every resize event, so a drag sends a few, not hundreds.
+        let want = self.wanted_viewport();
+        if self.session.viewport.is_some() && self.asked.is_some_and(|a| a != want) {
+            self.asked = Some(want);
+            self.send(&Message::Resize(want.0, want.1));
+        }
         if now - self.stats.last_ping >= 1000.0 {
             self.stats.last_ping = now;
             self.send(&Message::Ping(now as u32));
@@ -669,6 +698,7 @@ fn connect(app: &Shared) {
     let weak = Rc::downgrade(app);
     let on_open = handler(&weak, |a, _| {
         let (width, height) = a.wanted_viewport();
+        a.asked = Some((width, height));
         // Run planes only over a compressing WebSocket: the browser inflates them natively.
         let compressing = a
             .socket
@@ -770,14 +800,8 @@ fn install(app: &Shared) -> Result<(), JsValue> {
                 a.send(&Message::Abandon);
             }
         } else if e.code() == "KeyL" {
-            if !e.repeat()
-                && let Ok(board) = element::<HtmlElement>(&a.document, "board")
-            {
-                let show = board.hidden();
-                board.set_hidden(!show);
-                if show {
-                    a.refresh_board();
-                }
+            if !e.repeat() {
+                a.toggle_board();
             }
         } else if let Some(bit) = key_bit(&e.code()) {
             a.key(bit, true);
@@ -820,6 +844,17 @@ fn install(app: &Shared) -> Result<(), JsValue> {
     }
     let button: HtmlElement = element(&document, "mode-btn")?;
     listen(app, &button, "click", |a, _| a.toggle_mode())?;
+    let board: HtmlElement = element(&document, "board-btn")?;
+    listen(app, &board, "click", |a, _| a.toggle_board())?;
+    // On a small screen the board starts closed: the view comes first.
+    let small = |v: Result<JsValue, JsValue>, limit: f64| {
+        v.ok().and_then(|v| v.as_f64()).is_some_and(|v| v < limit)
+    };
+    if (small(window.inner_width(), 700.0) || small(window.inner_height(), 500.0))
+        && let Ok(panel) = element::<HtmlElement>(&document, "board")
+    {
+        panel.set_hidden(true);
+    }
     // On-screen buttons (touch devices) hold the key named in their data-key.
     let pads = document.query_selector_all("#touch button[data-key]")?;
     for i in 0..pads.length() {

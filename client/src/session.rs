@@ -23,6 +23,8 @@ pub enum Effect {
     Pong(u32),
     /// The race changed: the course, the player's run, a result or the ghost.
     Race,
+    /// The frame size changed ([`Session::viewport`]).
+    Resized,
 }
 
 pub struct Session {
@@ -163,7 +165,7 @@ impl Session {
                     return Effect::Disconnect("frame before welcome".into());
                 };
                 if (f.width as usize, f.height as usize) != (viewport.width(), viewport.height()) {
-                    return Effect::Disconnect("frame of the wrong size".into());
+                    return Effect::None; // drawn before a resize: the next one fits
                 }
                 if self.mode != RenderMode::Server {
                     return Effect::None; // a frame still in flight from before a switch
@@ -191,6 +193,17 @@ impl Session {
                 self.predict.state(&s, now, self.map.as_ref());
                 self.last_state = Some((s.tick, now));
                 Effect::None
+            }
+            Message::Resized(w, h) => {
+                let viewport = match Viewport::new(w.into(), h.into()) {
+                    Ok(v) => v,
+                    Err(e) => return Effect::Disconnect(e.to_string()),
+                };
+                self.viewport = Some(viewport);
+                self.indices = vec![0; viewport.pixels()];
+                self.shown = None; // draw again at the new size
+                self.labels.clear();
+                Effect::Resized
             }
             Message::Course(c) => {
                 self.race.course(c.id, c.gates);
@@ -577,6 +590,39 @@ mod tests {
         assert_eq!(s.indices(), &draw(65.0)[..]);
         assert!(s.render_local(200.0));
         assert_eq!(s.indices(), &draw(60.0)[..]);
+    }
+
+    #[test]
+    fn resized_frames_replace_the_old_size_and_late_ones_are_dropped() {
+        let map = shared::mapgen::generate_sized(64, 1);
+        let mut s = Session::new(RenderMode::Server);
+        s.handle(&welcome(&map), 0.0);
+        let frame = |w: u16, h: u16| {
+            let payload = vec![3u8; w as usize * h as usize];
+            encode(&Message::Frame(Frame {
+                labels: Vec::new(),
+                seq: 1,
+                camera: Camera::default(),
+                last_input: 0,
+                width: w,
+                height: h,
+                encoding: FrameEncoding::Raw,
+                payload: &payload,
+            }))
+        };
+        assert_eq!(s.handle(&frame(64, 48), 0.0), Effect::FrameReady);
+        assert_eq!(
+            s.handle(&encode(&Message::Resized(96, 48)), 0.0),
+            Effect::Resized
+        );
+        assert_eq!(s.viewport, Some(Viewport::new(96, 48).unwrap()));
+        assert_eq!(s.handle(&frame(64, 48), 0.0), Effect::None, "drawn before");
+        assert_eq!(s.handle(&frame(96, 48), 0.0), Effect::FrameReady);
+        assert_eq!(s.indices().len(), 96 * 48);
+        assert!(matches!(
+            s.handle(&encode(&Message::Resized(1, 1)), 0.0),
+            Effect::Disconnect(_)
+        ));
     }
 
     #[test]

@@ -438,3 +438,33 @@ fn stalled_reader_gets_fewer_frames_not_more_memory() {
         "frames were dropped, not queued: {seqs:?}"
     );
 }
+
+/// Resize: the frame size follows the page (clamped like the Hello's); a size out of
+/// bounds is refused with an Error and changes nothing, the connection stays.
+#[test]
+fn resize_changes_the_frame_size() {
+    let server = Server::start(&[]);
+    let mut ws = Ws::open(&server, "/ws");
+    ws.send(2, &hello(320, 200));
+    let frame_size = |f: &[u8]| {
+        (
+            u16::from_le_bytes([f[37], f[38]]),
+            u16::from_le_bytes([f[39], f[40]]),
+        )
+    };
+    assert_eq!(frame_size(&ws.message(4)), (320, 200));
+    ws.send(2, &[19, 0x80, 0x07, 0x38, 0x04]); // Resize 1920x1080
+    let resized = ws.message(20);
+    assert_eq!(resized, [20, 0x20, 0x03, 0xc2, 0x01], "Resized 800x450");
+    // Frames drawn before may still come; then only the new size.
+    let mut sizes = Vec::new();
+    while sizes.last() != Some(&(800, 450)) {
+        ws.send(2, &[3, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        sizes.push(frame_size(&ws.message(4)));
+        assert!(sizes.len() < 10, "{sizes:?}");
+    }
+    ws.send(2, &[19, 10, 0, 5, 0]); // 10x5: too small
+    assert_eq!(ws.message(10)[..3], [10, 3, 0], "Error BadViewport");
+    ws.send(2, &[8, 9, 0, 0, 0]);
+    assert_eq!(ws.message(9), [9, 9, 0, 0, 0], "still connected: Pong");
+}

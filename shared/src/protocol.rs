@@ -50,6 +50,8 @@ mod tag {
     pub const RESULT: u8 = 16;
     pub const GHOST: u8 = 17;
     pub const ABANDON: u8 = 18;
+    pub const RESIZE: u8 = 19;
+    pub const RESIZED: u8 = 20;
 }
 
 /// Who draws the frames.
@@ -277,6 +279,11 @@ pub enum Message<'a> {
     Ghost(GhostRun),
     /// The player gives up the current run.
     Abandon,
+    /// The page's view changed size (a window resized, a phone turned): frames of about
+    /// this size from now on, `(width, height)`.
+    Resize(u16, u16),
+    /// The frame size from now on, after a Resize (scaled down like Hello's).
+    Resized(u16, u16),
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -459,6 +466,16 @@ impl Message<'_> {
                 }
             }
             Message::Abandon => w.u8(tag::ABANDON),
+            Message::Resize(width, height) => {
+                w.u8(tag::RESIZE);
+                w.u16(*width);
+                w.u16(*height);
+            }
+            Message::Resized(width, height) => {
+                w.u8(tag::RESIZED);
+                w.u16(*width);
+                w.u16(*height);
+            }
         }
     }
 
@@ -664,6 +681,8 @@ impl Message<'_> {
                 })
             }
             tag::ABANDON => Message::Abandon,
+            tag::RESIZE => Message::Resize(r.u16()?, r.u16()?),
+            tag::RESIZED => Message::Resized(r.u16()?, r.u16()?),
             other => return Err(DecodeError::UnknownTag(other)),
         };
         match r.0.len() {

@@ -362,6 +362,32 @@ test("touch devices get on-screen controls that fly", async () => {
     await forward.dispatchEvent("pointerup");
     await settle(page);
     assert.notEqual((await pixels(page)).hash, before.hash, "holding ▲ flies forward");
+
+    // Turning the phone: the frames follow the new shape, in both modes, with the
+    // picture's own pixels (not stretched).
+    const shape = () => page.evaluate(() => {
+      const c = document.getElementById("view");
+      return { w: c.width, h: c.height };
+    });
+    for (const [size, mode] of [[{ width: 390, height: 844 }, "server"], [{ width: 844, height: 390 }, "server"]]) {
+      const since = await frames(page);
+      await page.setViewportSize(size);
+      await page.waitForFunction(([w, h]) => {
+        const c = document.getElementById("view");
+        return Math.abs(c.width / c.height - Math.max(0.75, Math.min(3, w / h))) < 0.05;
+      }, [size.width, size.height], { timeout: 10000 });
+      await waitFrames(page, since, mode);
+      const s = await shape();
+      const p = await pixels(page);
+      assert.equal(p.hash, p.expected, `${size.width}x${size.height}: the frame is drawn as sent`);
+      assert.ok(p.colours > 50, `${size.width}x${size.height}: a real picture (${s.w}x${s.h})`);
+      await page.screenshot({ path: join(tmpdir(), `voxelcast-phone-${size.width}x${size.height}.png`) });
+    }
+    const since = await frames(page);
+    await page.evaluate(() => document.getElementById("mode-btn").click());
+    await waitFrames(page, since, "client");
+    const local = await shape();
+    assert.ok(local.w / local.h > 1.5, `landscape in browser-side rendering too: ${JSON.stringify(local)}`);
   } finally {
     await touch.close();
     rmSync(touchProfile, { recursive: true, force: true });

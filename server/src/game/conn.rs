@@ -130,6 +130,17 @@ impl Handler for PlayerConn {
             }),
             Message::GetMap => self.send_map(out).await?,
             Message::Abandon => self.game.abandon(id),
+            Message::Resize(width, height) => {
+                match Viewport::new(width.into(), height.into()) {
+                    Ok(v) => {
+                        let v = self.game.resize(id, v);
+                        let resized = Message::Resized(v.width() as u16, v.height() as u16);
+                        let _ = out.send(ws_binary(&resized)).await;
+                    }
+                    // A size the page should not ask for: said, and nothing changes.
+                    Err(e) => send_error(out, ErrorCode::BadViewport, &e.to_string()).await,
+                }
+            }
             Message::Pause(paused) => self.game.with_player(id, |p| {
                 p.paused = paused;
                 p.dirty = true;

@@ -324,6 +324,20 @@ impl Game {
         )
     }
 
+    /// The player's view changes size: clamped like the Hello's; frames of the new size
+    /// follow the Resized message (one being drawn at the old size may still come; the
+    /// client drops it).
+    fn resize(&self, id: u16, viewport: Viewport) -> Viewport {
+        let viewport = viewport.fit_within(self.config.max_viewport);
+        self.with_player(id, |p| {
+            if p.viewport != viewport {
+                p.viewport = viewport;
+                p.dirty = true;
+            }
+        });
+        viewport
+    }
+
     /// The player gives up its run.
     fn abandon(&self, id: u16) {
         self.with_player(id, |p| {

@@ -39,6 +39,7 @@ fn literal_encodings() {
     check_bytes(Message::Pause(true), &[12, 1]);
     check_bytes(Message::GetMap, &[13]);
     check_bytes(Message::Abandon, &[18]);
+    check_bytes(Message::Resize(640, 360), &[19, 0x80, 2, 0x68, 1]);
     // A frame's labels: count, then id, x, y; the encoding byte after them.
     let labelled = encode(&Message::Frame(Frame {
         seq: 0,
@@ -416,7 +417,15 @@ fn any_message() -> impl Strategy<Value = Owned> {
                     .collect(),
             })
         });
-    let race = prop_oneof![course, race, result, ghost, Just(Message::Abandon)];
+    let race = prop_oneof![
+        course,
+        race,
+        result,
+        ghost,
+        Just(Message::Abandon),
+        any::<(u16, u16)>().prop_map(|(w, h)| Message::Resize(w, h)),
+        any::<(u16, u16)>().prop_map(|(w, h)| Message::Resized(w, h)),
+    ];
     let small = prop_oneof![
         any_mode().prop_map(Message::SetMode),
         any::<bool>().prop_map(Message::Pause),
