@@ -426,6 +426,36 @@ impl App {
         self.wake(); // the gates' colours and the ghost changed
     }
 
+    /// Gets the map for browser-side rendering: over HTTP by its name (the browser's
+    /// cache keeps it, so a later visit costs one revalidated request), else — no name,
+    /// or the fetch failed — over the WebSocket.
+    fn fetch_map(&self) {
+        let Some(id) = self.session.map_id else {
+            self.send(&Message::GetMap);
+            return;
+        };
+        let (window, weak) = (self.window.clone(), self.me.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let fetched = web::fetch_bytes(&window, &format!("/map/{id:016x}")).await;
+            let Some(app) = weak.upgrade() else {
+                return;
+            };
+            let mut a = app.borrow_mut();
+            let loaded = fetched
+                .map_err(|e| format!("{e:?}"))
+                .and_then(|bytes| a.session.load_map(&bytes));
+            match loaded {
+                Ok(()) => a.wake(),
+                Err(e) => {
+                    web_sys::console::warn_1(
+                        &format!("map over HTTP: {e}; asking the socket").into(),
+                    );
+                    a.send(&Message::GetMap);
+                }
+            }
+        });
+    }
+
     /// Shows or hides the leaderboard (fetched afresh when shown).
     fn toggle_board(&self) {
         if let Ok(board) = element::<HtmlElement>(&self.document, "board") {
@@ -523,7 +553,7 @@ impl App {
     fn housekeeping(&mut self, now: f64) {
         self.retired.clear();
         if self.session.should_request_map() {
-            self.send(&Message::GetMap);
+            self.fetch_map();
         }
         let input = self.input.poll(now, 16.0);
         self.send_input(input, now);

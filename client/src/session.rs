@@ -42,6 +42,8 @@ pub struct Session {
     map_bytes: Vec<u8>,
     map_requested: bool,
     map_size: (u16, u16),
+    /// The map's name from the Welcome: `GET /map/<id>` serves it.
+    pub map_id: Option<u64>,
     pub players: Vec<PlayerInfo>,
     /// The list before `players`, and when `players` came (ms): others glide between.
     players_before: Vec<PlayerInfo>,
@@ -86,6 +88,7 @@ impl Session {
             map_bytes: Vec::new(),
             map_requested: false,
             map_size: (0, 0),
+            map_id: None,
             players: Vec::new(),
             players_before: Vec::new(),
             players_at: 0.0,
@@ -154,6 +157,7 @@ impl Session {
                 self.viewport = Some(viewport);
                 self.palette = Some(*w.palette);
                 self.map_size = (w.map_width, w.map_height);
+                self.map_id = Some(w.map_id);
                 self.predict = Predictor::new(w.tick_hz, self.map_size);
                 self.tick_hz = w.tick_hz.max(1);
                 self.race = crate::race::RaceView::new(w.tick_hz.into());
@@ -230,6 +234,23 @@ impl Session {
             Message::Pong(stamp) => Effect::Pong(stamp),
             _ => Effect::Disconnect("unexpected message from server".into()),
         }
+    }
+
+    /// The map fetched over HTTP: taken if its bytes are the map the Welcome named (a
+    /// fetch from before a reconnect may answer late), and it decodes.
+    pub fn load_map(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if self.map.is_some() {
+            return Ok(());
+        }
+        let id = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        if Some(id) != self.map_id {
+            return Err(format!("map {id:016x} is not the one this server named"));
+        }
+        let map = Map::from_compressed(bytes).map_err(|e| format!("bad map: {e}"))?;
+        self.map = Some(map);
+        Ok(())
     }
 
     fn map_chunk(&mut self, c: protocol::MapChunk) -> Effect {
@@ -425,6 +446,7 @@ mod tests {
             tick_hz: 60,
             name: "ace".into(),
             palette: Box::new(map.palette().clone()),
+            map_id: 1,
         }))
     }
 
@@ -590,6 +612,24 @@ mod tests {
         assert_eq!(s.indices(), &draw(65.0)[..]);
         assert!(s.render_local(200.0));
         assert_eq!(s.indices(), &draw(60.0)[..]);
+    }
+
+    #[test]
+    fn a_map_over_http_is_taken_only_if_it_is_the_named_one() {
+        let map = shared::mapgen::generate_sized(64, 1);
+        let blob = map.to_compressed();
+        let id = blob.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut s = Session::new(RenderMode::Client);
+        s.handle(&welcome(&map), 0.0);
+        assert_eq!(s.map_id, Some(1));
+        assert!(s.load_map(&blob).is_err(), "not the map the Welcome named");
+        assert!(!s.map_ready());
+        s.map_id = Some(id);
+        assert!(s.load_map(&blob[..100]).is_err(), "a torn download");
+        assert!(s.load_map(&blob).is_ok());
+        assert!(s.map_ready());
     }
 
     #[test]

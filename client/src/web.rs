@@ -62,3 +62,16 @@ pub fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, J
         .dyn_into::<CanvasRenderingContext2d>()
         .map_err(|_| "not a 2d context".into())
 }
+
+/// The body of `GET url`, when the answer is a 200.
+pub async fn fetch_bytes(window: &web_sys::Window, url: &str) -> Result<Vec<u8>, JsValue> {
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
+            .await?
+            .dyn_into()?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()).into());
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer()?).await?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}

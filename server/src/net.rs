@@ -31,6 +31,15 @@ pub struct NetConfig {
     pub echo_ws: WsConfig,
 }
 
+/// Whether the request's If-None-Match names `etag`: the weak comparison, as RFC 9110
+/// (13.1.2) asks for If-None-Match (a tag a cache marked weak still matches).
+fn if_none_match(req: &Request, etag: &str) -> bool {
+    req.headers("if-none-match")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t.strip_prefix("W/").unwrap_or(t) == etag || t == "*")
+}
+
 /// The game's side of `/ws`, so the network layer knows nothing about the game.
 pub trait GameEndpoint: Send + Sync + 'static {
     fn serve(
@@ -58,7 +67,9 @@ pub struct ApiReply {
     pub content_type: &'static str,
     /// `Cache-Control`.
     pub cache: &'static str,
-    pub body: Vec<u8>,
+    /// A matching If-None-Match gets a 304.
+    pub etag: Option<String>,
+    pub body: bytes::Bytes,
 }
 
 /// Compressed static files by path and coding: (ETag, bytes).
@@ -315,19 +326,31 @@ impl<G: GameEndpoint> Server<G> {
         }
         let connection = if keep_alive { "keep-alive" } else { "close" };
         let path = req.target.split('?').next().unwrap_or_default();
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/") || path.starts_with("/map/") {
             let query = crate::http::query::of_target(&req.target);
             let Some(reply) = self.game.api(path, query).await else {
                 return simple(404, "no such endpoint\n", keep_alive, &[]);
             };
+            if let Some(etag) = &reply.etag
+                && if_none_match(req, etag)
+            {
+                return Head::new(304)
+                    .header("ETag", etag)
+                    .header("Cache-Control", reply.cache)
+                    .header("Connection", connection)
+                    .finish();
+            }
             let body = reply.body;
-            let mut out = Head::new(reply.status)
+            let mut head = Head::new(reply.status)
                 .header("Content-Type", reply.content_type)
                 .header("Content-Length", body.len())
                 .header("Cache-Control", reply.cache)
                 .header("X-Content-Type-Options", "nosniff")
-                .header("Connection", connection)
-                .finish();
+                .header("Connection", connection);
+            if let Some(etag) = &reply.etag {
+                head = head.header("ETag", etag);
+            }
+            let mut out = head.finish();
             if !head_only {
                 out.extend_from_slice(&body);
             }
@@ -368,14 +391,7 @@ impl<G: GameEndpoint> Server<G> {
             Some(c) => c.etag(&etag),
             None => etag,
         };
-        if req
-            .headers("if-none-match")
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            // The weak comparison, as RFC 9110 (13.1.2) asks for If-None-Match: a tag a
-            // cache marked weak still matches.
-            .any(|t| t.strip_prefix("W/").unwrap_or(t) == etag || t == "*")
-        {
+        if if_none_match(req, &etag) {
             // With the headers a 200 would have carried that describe the response for
             // caches (RFC 9110, 15.4.5).
             return Head::new(304)

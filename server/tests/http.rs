@@ -468,3 +468,51 @@ fn resize_changes_the_frame_size() {
     ws.send(2, &[8, 9, 0, 0, 0]);
     assert_eq!(ws.message(9), [9, 9, 0, 0, 0], "still connected: Pong");
 }
+
+/// The map for browser-side rendering over HTTP, named in the Welcome: the compressed
+/// map, cacheable for good, 304 when the cache has it, 404 for another name.
+#[test]
+fn the_map_is_served_by_its_name_and_cached() {
+    let server = Server::start(&[]);
+    let mut ws = Ws::open(&server, "/ws");
+    ws.send(2, &hello(64, 48));
+    let welcome = ws.message(2);
+    let id = u64::from_le_bytes(welcome[welcome.len() - 8..].try_into().unwrap());
+    let target = format!("/map/{id:016x}");
+    let response = server.get(&target);
+    assert_eq!(
+        status(&response),
+        "200",
+        "{}",
+        &response[..200.min(response.len())]
+    );
+    let (head, _) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.contains("Cache-Control: public, max-age=31536000, immutable"),
+        "{head}"
+    );
+    let etag = format!("\"{id:016x}\"");
+    assert!(head.contains(&format!("ETag: {etag}")), "{head}");
+    // The body, read as bytes this time: the map as the WebSocket would send it.
+    let mut s = server.connect();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let map = shared::Map::from_compressed(&raw[at..]).unwrap();
+    let default = shared::mapgen::generate(shared::mapgen::DEFAULT_SEED);
+    assert_eq!(map.cells(), default.cells());
+    let cached = server.exchange(
+        format!(
+            "GET {target} HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&cached), "304");
+    assert_eq!(status(&server.get("/map/0000000000000001")), "404");
+    assert_eq!(status(&server.get("/map/../etc/passwd")), "404");
+}

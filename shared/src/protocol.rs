@@ -134,6 +134,9 @@ pub struct Welcome {
     /// The name the server gave the player (unique).
     pub name: String,
     pub palette: Box<Palette>,
+    /// Names the map: `GET /map/<16 hex digits>` serves it (`Map::to_compressed`),
+    /// cacheable for good.
+    pub map_id: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -338,6 +341,7 @@ impl Message<'_> {
                 w.u8(m.tick_hz);
                 w.str(&m.name);
                 w.bytes(&m.palette.to_bytes());
+                w.bytes(&m.map_id.to_le_bytes());
             }
             Message::Input(m) => {
                 w.u8(tag::INPUT);
@@ -502,6 +506,7 @@ impl Message<'_> {
                 tick_hz: r.u8()?,
                 name: r.str("name", MAX_NAME_BYTES)?,
                 palette: Box::new(Palette::from_bytes(r.array()?)),
+                map_id: u64::from_le_bytes(*r.array()?),
             }),
             tag::INPUT => {
                 let input = Input {

@@ -42,6 +42,8 @@ async function open(query = "") {
     if (m.type() === "error") errors.push(m.text());
   });
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.responses = [];
+  page.on("response", (r) => page.responses.push({ url: r.url(), status: r.status() }));
   await page.goto(url + query);
   return { page, errors };
 }
@@ -134,6 +136,8 @@ test("frames arrive, keys move the view, both modes draw identical pixels", asyn
   await settle(page);
   const local = await pixels(page);
   assert.equal(local.hash, moved.hash, "browser-rendered frame equals the server's, byte for byte");
+  assert.ok(page.responses.some((r) => /\/map\/[0-9a-f]{16}$/.test(r.url) && r.status === 200),
+    "the map came over HTTP, by its name");
   assert.equal(local.hash, local.expected);
 
   since = await frames(page);

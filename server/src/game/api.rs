@@ -16,7 +16,9 @@ pub struct Reply {
     pub content_type: &'static str,
     /// `Cache-Control`.
     pub cache: &'static str,
-    pub body: Vec<u8>,
+    /// Names this exact body for caches: a matching If-None-Match gets a 304.
+    pub etag: Option<String>,
+    pub body: bytes::Bytes,
 }
 
 fn reply(status: u16, body: serde_json::Value) -> Reply {
@@ -24,7 +26,8 @@ fn reply(status: u16, body: serde_json::Value) -> Reply {
         status,
         content_type: "application/json",
         cache: "no-store",
-        body: (body.to_string() + "\n").into_bytes(),
+        etag: None,
+        body: (body.to_string() + "\n").into(),
     }
 }
 
@@ -82,8 +85,11 @@ fn start_of_today() -> i64 {
 }
 
 impl Game {
-    /// Answers `GET /api/…`; `None` for a path that is not ours.
+    /// Answers `GET /api/…` and `GET /map/…`; `None` for a path that is not ours.
     pub async fn api(&self, path: &str, q: &str) -> Option<Reply> {
+        if let Some(id) = path.strip_prefix("/map/") {
+            return Some(self.map_reply(id));
+        }
         match path {
             "/api/course" => Some(self.course_json(q)),
             "/api/overview.png" => Some(Reply {
@@ -91,10 +97,26 @@ impl Game {
                 content_type: "image/png",
                 // The map never changes while the server runs.
                 cache: "public, max-age=3600",
-                body: self.overview.to_vec(),
+                etag: Some(format!("\"o{:016x}\"", self.map_id)),
+                body: self.overview.clone(),
             }),
             "/api/leaderboard" => Some(self.leaderboard_json(q).await),
             _ => None,
+        }
+    }
+
+    /// The map for browser-side rendering (`Map::to_compressed`), named by its hash: the
+    /// same name is always the same bytes, so caches keep it for good.
+    fn map_reply(&self, id: &str) -> Reply {
+        if id != format!("{:016x}", self.map_id) {
+            return reply(404, json!({ "error": "no such map here" }));
+        }
+        Reply {
+            status: 200,
+            content_type: "application/octet-stream",
+            cache: "public, max-age=31536000, immutable",
+            etag: Some(format!("\"{id}\"")),
+            body: self.map_bytes.clone(),
         }
     }
 

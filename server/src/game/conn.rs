@@ -37,6 +37,7 @@ impl GameEndpoint for Endpoint {
             status: reply.status,
             content_type: reply.content_type,
             cache: reply.cache,
+            etag: reply.etag,
             body: reply.body,
         })
     }
@@ -202,6 +203,7 @@ impl PlayerConn {
             tick_hz: super::TICK_HZ as u8,
             name,
             palette: Box::new(map.palette().clone()),
+            map_id: self.game.map_id,
         });
         let course = Message::Course(shared::protocol::CourseInfo {
             id: self.game.course_id,

@@ -53,9 +53,14 @@ pub struct Game {
     /// Where finished runs go to be saved, and the boards come from.
     records: records::Records,
     /// The map from above, as a PNG, for the minimap.
-    overview: Arc<[u8]>,
-    /// `Map::to_compressed`, made once, sent in chunks to client-side renderers.
+    overview: bytes::Bytes,
+    /// `map_blob` again, for `/map/<map_id>` without a copy a request.
+    map_bytes: bytes::Bytes,
+    /// `Map::to_compressed`, made once, sent in chunks to client-side renderers and
+    /// served at `/map/<map_id>`.
     map_blob: Arc<Vec<u8>>,
+    /// FNV-1a of `map_blob`: names this exact map for caches.
+    map_id: u64,
     flight: shared::flight::FlightModel,
     players: Mutex<Players>,
     render_queue: tick::RenderQueue,
@@ -166,6 +171,9 @@ impl Game {
             bytes = map_blob.len(),
             "map compressed for client-side rendering"
         );
+        let map_id = map_blob.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        });
         let course_id = shared::course::seed_of(&map);
         let course = shared::course::Course::generate(&map, course_id);
         let (records, loaded) = records::Records::open(store, course_id).await?;
@@ -181,11 +189,13 @@ impl Game {
             config,
             scenery: course.scenery(),
             overview: api::overview_png(&map).into(),
+            map_bytes: bytes::Bytes::from(map_blob.to_vec()),
             course,
             course_id,
             records,
             map: Arc::new(map),
             map_blob,
+            map_id,
             flight: Default::default(),
             players: Mutex::new(Players {
                 bests: loaded.bests,

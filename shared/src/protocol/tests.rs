@@ -318,6 +318,7 @@ fn any_message() -> impl Strategy<Value = Owned> {
                 tick_hz,
                 name,
                 palette: Box::new(Palette::from_bytes(pal.as_slice().try_into().unwrap())),
+                map_id: v[0] as u64 * 7,
             })
         });
     let input = (
