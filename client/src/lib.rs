@@ -5,6 +5,7 @@
 //! `board.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
 //! [`race`]) is plain Rust, tested natively.
 
+pub mod auto;
 pub mod bench;
 mod board;
 pub mod display;
@@ -84,6 +85,10 @@ struct App {
     session: Session,
     input: InputState,
     wanted_mode: RenderMode,
+    /// Auto mode (the default): chooses `wanted_mode` from what it measures.
+    auto: Option<auto::Auto>,
+    /// When Auto last timed a probe frame (server mode).
+    last_probe: f64,
     name: String,
     socket: Option<Socket>,
     /// Sockets dropped from inside their own handlers wait here until the next frame:
@@ -127,9 +132,10 @@ impl App {
         let canvas: HtmlCanvasElement = element(&document, "view")?;
         let minimap_canvas: HtmlCanvasElement = element(&document, "minimap")?;
         let params = web_sys::UrlSearchParams::new_with_str(&window.location().search()?)?;
-        let wanted_mode = match params.get("mode").as_deref() {
-            Some("client") => RenderMode::Client,
-            _ => RenderMode::Server,
+        let (wanted_mode, auto) = match params.get("mode").as_deref() {
+            Some("client") => (RenderMode::Client, None),
+            Some("server") => (RenderMode::Server, None),
+            _ => (RenderMode::Server, Some(auto::Auto::new(0.0))),
         };
         let display = Display::new(
             &canvas,
@@ -150,6 +156,8 @@ impl App {
             session: Session::new(wanted_mode),
             input: InputState::default(),
             wanted_mode,
+            auto,
+            last_probe: 0.0,
             name: params.get("name").unwrap_or_default(),
             socket: None,
             retired: Vec::new(),
@@ -341,16 +349,52 @@ impl App {
         }
     }
 
+    /// `M`: auto → server → browser → auto.
     fn toggle_mode(&mut self) {
-        let mode = match self.wanted_mode {
-            RenderMode::Server => RenderMode::Client,
-            RenderMode::Client => RenderMode::Server,
+        let now = self.now();
+        let mode = match (self.auto.is_some(), self.wanted_mode) {
+            (true, _) => {
+                self.auto = None;
+                RenderMode::Server
+            }
+            (false, RenderMode::Server) => RenderMode::Client,
+            (false, RenderMode::Client) => {
+                self.auto = Some(auto::Auto::new(now));
+                RenderMode::Server
+            }
         };
-        self.wanted_mode = mode;
-        self.session.set_mode(mode);
-        self.send(&Message::SetMode(mode));
+        self.switch_to(mode);
+    }
+
+    fn switch_to(&mut self, mode: RenderMode) {
+        self.session.prefetch_map = self.auto.is_some();
+        if mode != self.wanted_mode {
+            self.wanted_mode = mode;
+            self.session.set_mode(mode);
+            self.send(&Message::SetMode(mode));
+        }
         self.update_hud(self.now());
         self.wake();
+    }
+
+    /// Auto mode: time a probe frame now and then in server mode, feed it what it
+    /// measures, and switch when it says so.
+    fn auto_step(&mut self, now: f64) {
+        let Some(auto) = &mut self.auto else {
+            return;
+        };
+        self.session.prefetch_map = true;
+        if self.session.mode == RenderMode::Server && now - self.last_probe >= 1000.0 {
+            let started = self.window.performance().map_or(now, |p| p.now());
+            if self.session.probe() {
+                let took = self.window.performance().map_or(now, |p| p.now()) - started;
+                auto.rendered(took);
+                self.last_probe = now;
+            }
+        }
+        if let Some(mode) = auto.decide(now) {
+            self.switch_to(mode);
+        }
     }
 
     fn on_message(&mut self, bytes: &[u8]) {
@@ -535,7 +579,11 @@ impl App {
                 }
             }
             RenderMode::Client => {
+                let started = self.window.performance().map_or(now, |p| p.now());
                 let drew = self.session.render_local(now);
+                if drew && let Some(auto) = &mut self.auto {
+                    auto.rendered(self.window.performance().map_or(now, |p| p.now()) - started);
+                }
                 if drew {
                     self.draw();
                 }
@@ -580,10 +628,18 @@ impl App {
         }
         self.update_race(now);
         self.draw_minimap();
+        self.auto_step(now);
     }
 
     fn update_hud(&mut self, now: f64) {
         let elapsed = ((now - self.stats.since) / 1000.0).max(0.001);
+        // What the link delivers, while the view moves (a still view gets no frames).
+        if self.session.mode == RenderMode::Server
+            && self.input.held()
+            && let Some(auto) = &mut self.auto
+        {
+            auto.link(self.stats.frames as f64 / elapsed, self.stats.ping_ms);
+        }
         let mode = match self.session.mode {
             RenderMode::Server => "server",
             RenderMode::Client => "client",
@@ -591,8 +647,29 @@ impl App {
         if let Some(body) = self.document.body() {
             let _ = body.dataset().set("mode", mode);
         }
-        self.set_text("hud-mode", &format!("{mode}-side"));
-        self.set_text("mode-btn", &format!("Render: {mode} (M)"));
+        let side = if mode == "client" {
+            "browser"
+        } else {
+            "server"
+        };
+        match &self.auto {
+            Some(auto) => {
+                self.set_text(
+                    "hud-mode",
+                    &format!("auto: {side} — {}", auto.reason().text()),
+                );
+                self.set_text("mode-btn", &format!("Render: auto ({side}) (M)"));
+            }
+            None => {
+                self.set_text("hud-mode", &format!("{side}-side"));
+                self.set_text("mode-btn", &format!("Render: {side} (M)"));
+            }
+        }
+        if let Some(body) = self.document.body() {
+            let _ = body
+                .dataset()
+                .set("auto", if self.auto.is_some() { "on" } else { "off" });
+        }
         self.set_text(
             "hud-fps",
             &format!("{:.0}", self.stats.frames as f64 / elapsed),

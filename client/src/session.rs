@@ -44,6 +44,10 @@ pub struct Session {
     map_size: (u16, u16),
     /// The map's name from the Welcome: `GET /map/<id>` serves it.
     pub map_id: Option<u64>,
+    /// Fetch the map even in server mode (Auto measures the device with it).
+    pub prefetch_map: bool,
+    /// Scratch for probe renders (Auto, in server mode).
+    probe: Vec<u8>,
     pub players: Vec<PlayerInfo>,
     /// The list before `players`, and when `players` came (ms): others glide between.
     players_before: Vec<PlayerInfo>,
@@ -89,6 +93,8 @@ impl Session {
             map_requested: false,
             map_size: (0, 0),
             map_id: None,
+            prefetch_map: false,
+            probe: Vec::new(),
             players: Vec::new(),
             players_before: Vec::new(),
             players_at: 0.0,
@@ -120,7 +126,7 @@ impl Session {
     /// Whether to ask for the map now: client-side rendering needs it, and it is neither
     /// here nor on its way.
     pub fn should_request_map(&mut self) -> bool {
-        let want = self.mode == RenderMode::Client
+        let want = (self.mode == RenderMode::Client || self.prefetch_map)
             && self.viewport.is_some()
             && self.map.is_none()
             && !self.map_requested;
@@ -411,6 +417,20 @@ impl Session {
             .collect();
         self.shown = Some(camera);
         self.shown_aircraft = aircraft;
+        true
+    }
+
+    /// Renders the server frame's camera here, into scratch, to time it (Auto, in server
+    /// mode): false until the map and a frame are here.
+    pub fn probe(&mut self) -> bool {
+        let (Some(map), Some(viewport), Some(camera)) = (&self.map, self.viewport, self.shown)
+        else {
+            return false;
+        };
+        self.probe.resize(viewport.pixels(), 0);
+        let options = RenderOptions::default();
+        let scene = &self.shown_aircraft;
+        (self.renderer).render_scene(map, &camera, &options, viewport, scene, &mut self.probe);
         true
     }
 

@@ -32,8 +32,12 @@ after(async () => {
   rmSync(profile, { recursive: true, force: true });
 });
 
-/** Opens the page and records console errors and uncaught exceptions. */
+/**
+ * Opens the page and records console errors and uncaught exceptions. Server-side
+ * rendering unless the query picks a mode (the page's default, Auto, has its own test).
+ */
 async function open(query = "") {
+  if (!query.includes("mode=")) query += (query ? "&" : "?") + "mode=server";
   const page = await context.newPage();
   const errors = [];
   page.log = [];
@@ -179,7 +183,7 @@ test("late warp: a look moves the server's last frame before its answer arrives"
     const server = ws.connectToServer();
     server.onMessage((m) => { if (!hold) ws.send(m); });
   });
-  await page.goto(url);
+  await page.goto(url + "?mode=server");
   await waitFrames(page, 0, "server");
   await settle(page);
   const before = await pixels(page);
@@ -293,6 +297,36 @@ test("a lap flown by another player is judged, announced and on the board, as te
   await page.close();
 });
 
+test("Auto renders in the browser on a fast page, on the server when that gets slow", async () => {
+  const { page, errors } = await open("?mode=auto&name=auto");
+  const switches = [];
+  await page.exposeFunction("noteMode", (m) => switches.push(m));
+  await page.evaluate(() => new MutationObserver(() => window.noteMode(document.body.dataset.mode))
+    .observe(document.body, { attributes: true, attributeFilter: ["data-mode"] }));
+  await waitFrames(page, 0, "server");
+  assert.equal(await page.evaluate(() => document.body.dataset.auto), "on");
+  // The map loads in the background; probe frames time the device; it is fast here.
+  await page.waitForFunction(() => document.body.dataset.mode === "client", null, { timeout: 30000 });
+  const fast = await page.evaluate(() => document.getElementById("hud-mode").textContent);
+  assert.match(fast, /^auto: browser — this device renders fast$/);
+  // The device slows down (CPU throttled 20x): back to the server, once.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 20 });
+  await page.keyboard.down("KeyD"); // a turning view: frames to time
+  try {
+    await page.waitForFunction(() => document.body.dataset.mode === "server", null, { timeout: 40000 });
+  } finally {
+    await page.keyboard.up("KeyD");
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
+  }
+  const slow = await page.evaluate(() => document.getElementById("hud-mode").textContent);
+  assert.match(slow, /renders slowly/);
+  const changes = switches.filter((m, i) => i === 0 || m !== switches[i - 1]);
+  assert.ok(changes.length <= 3, `no flapping: ${JSON.stringify(changes)}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("client mode from the URL, names shown as text, HUD and minimap filled", async () => {
   const { page, errors } = await open("?mode=client&name=" + encodeURIComponent("<b>bold</b>"));
   await waitFrames(page, 0, "client");
@@ -305,7 +339,7 @@ test("client mode from the URL, names shown as text, HUD and minimap filled", as
   }));
   assert.equal(hud.name, "<b>bold</b>");
   assert.equal(hud.markup, 0, "no element was parsed from the name");
-  assert.equal(hud.mode, "client-side");
+  assert.equal(hud.mode, "browser-side");
   assert.match(hud.res, /^\d+x\d+$/);
   assert.equal(hud.status, true, "no status message once playing");
   assert.ok((await pixels(page)).colours > 50);
@@ -326,7 +360,7 @@ test("a dropped connection shows a message and reconnects by itself", async () =
     ws.connectToServer();
     sockets.push(ws);
   });
-  await page.goto(url);
+  await page.goto(url + "?mode=server");
   await waitFrames(page, 0, "server");
   await sockets[0].close({ code: 1011, reason: "test cut" });
   await page.waitForFunction(() => /Connection lost/.test(document.getElementById("status").textContent) &&
@@ -355,7 +389,7 @@ test("touch devices get on-screen controls that fly", async () => {
   });
   try {
     const page = await touch.newPage();
-    await page.goto(url);
+    await page.goto(url + "?mode=server");
     await waitFrames(page, 0, "server");
     await settle(page);
     const before = await pixels(page);
