@@ -230,6 +230,10 @@ fn input_frames_have_a_budget_of_their_own() {
     let game = game(30);
     let mut clock = Clock::new();
     let (id, mut drain) = join(&game);
+    // A short view, so the frames are quick to draw even in a debug build: the bucket
+    // refills with wall-clock time.
+    game.with_player(id, |p| p.camera.distance = Camera::MIN_DISTANCE);
+    let started = Instant::now();
     let mut drawn = 0;
     for seq in 1..=INPUT_FRAME_BURST as u32 + 6 {
         let keys = if seq % 2 == 0 {
@@ -240,7 +244,13 @@ fn input_frames_have_a_budget_of_their_own() {
         game.apply_input(id, &input(seq, keys, 0));
         drawn += render_queued(&game);
     }
-    assert_eq!(drawn, INPUT_FRAME_BURST as usize, "a burst, then the rate");
+    // The burst, plus what the rate refilled while this ran (none on a quick machine).
+    let refilled = (started.elapsed().as_secs_f64() * INPUT_FRAMES_PER_SECOND).floor() as usize;
+    let burst = INPUT_FRAME_BURST as usize;
+    assert!(
+        (burst..=burst + refilled).contains(&drawn) && drawn < burst + 6,
+        "a burst, then the rate: {drawn} drawn, {refilled} refilled"
+    );
     assert_eq!(frames(&mut drain).len(), 1, "latest wins in the outbox");
     // The tick is not held back by the input frames: its own cap applies.
     clock.tick(&game);
