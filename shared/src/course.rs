@@ -18,7 +18,7 @@ pub const MAX_GATES: usize = 16;
 /// Radius of a gate's ring, map units: wide enough to fly through at full speed.
 pub const GATE_RADIUS: f32 = 28.0;
 /// Beads drawn around a gate's ring.
-pub const BEADS: usize = 20;
+pub const BEADS: usize = 16;
 /// Beyond this distance a ring is drawn with every other bead.
 const FAR_RING: f32 = 400.0;
 /// Height between the ground and the bottom of a ring, at least.

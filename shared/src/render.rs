@@ -662,7 +662,7 @@ impl Renderer {
             // Magnified (nearer than the bitmap's own size), a column is drawn as runs,
             // one a texel row: texel row `t` covers screen rows `row_at[t]..row_at[t + 1]`
             // after `r.rows.start`. Smaller, pixel by pixel.
-            let runs = r.rows.len() >= 2 * ART_H;
+            let runs = r.rows.len() >= ART_H;
             if runs {
                 row_at.clear();
                 row_at
