@@ -517,6 +517,34 @@ mod tests {
     }
 
     #[test]
+    fn a_loaded_map_gets_a_course_from_its_own_heights() {
+        // Not a generated map: ridges and valleys from a formula, a palette of greys, as
+        // a Comanche pair would load (Map::new, no seed of its own).
+        let n = 512usize;
+        let heights: Vec<u8> = (0..n * n)
+            .map(|i| {
+                let (x, y) = ((i % n) as f32, (i / n) as f32);
+                let k = core::f32::consts::TAU / n as f32;
+                (120.0 + 80.0 * libm::sinf(3.0 * k * x) * libm::cosf(2.0 * k * y)) as u8
+            })
+            .collect();
+        let colours: Vec<u8> = heights.iter().map(|h| h / 2).collect();
+        let palette = crate::map::Palette(core::array::from_fn(|i| [i as u8; 3]));
+        let map = Map::new(n as u32, n as u32, &heights, &colours, palette).unwrap();
+        let course = Course::of(&map);
+        assert_eq!(course, Course::of(&map));
+        assert!((MIN_GATES..=MAX_GATES).contains(&course.gates.len()));
+        let clearance = FlightModel::default().clearance;
+        for g in &course.gates {
+            let (fx, fy) = g.forward();
+            for k in -(APPROACH as i32)..=APPROACH as i32 {
+                let (px, py) = (g.x + fx * k as f32, g.y + fy * k as f32);
+                assert!(g.altitude >= map.height_at(px, py) + clearance);
+            }
+        }
+    }
+
+    #[test]
     fn gates_sit_low_in_the_terrain() {
         // Valleys and water: the chosen places are lower than the ring's average ground.
         let map = crate::mapgen::generate_sized(512, 7);
