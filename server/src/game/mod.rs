@@ -128,6 +128,26 @@ struct Player {
     race: race::Race,
 }
 
+impl Players {
+    /// The players, and what their frames show of the world besides the terrain, apart:
+    /// a player can change while the world is read.
+    fn split(&mut self) -> (&mut HashMap<u16, Player>, tick::World<'_>) {
+        let Players {
+            by_id,
+            aircraft,
+            ghost,
+            tick,
+            ..
+        } = self;
+        let world = tick::World {
+            aircraft,
+            ghost: ghost.as_deref(),
+            tick: *tick,
+        };
+        (by_id, world)
+    }
+}
+
 impl Player {
     /// What this player's frames show: the camera one tick ahead with the keys held
     /// now, which is exactly where the next tick puts it unless the keys change again
@@ -292,18 +312,7 @@ impl Game {
     fn apply_input(self: &Arc<Self>, id: u16, input: &shared::protocol::Input) {
         let look = shared::flight::Controls::look(input.look_x, input.look_y);
         let mut players = self.players();
-        let Players {
-            by_id,
-            aircraft,
-            ghost,
-            tick,
-            ..
-        } = &mut *players;
-        let world = tick::World {
-            aircraft,
-            ghost: ghost.as_deref(),
-            tick: *tick,
-        };
+        let (by_id, world) = players.split();
         if let Some(p) = by_id.get_mut(&id) {
             let keys_changed = p.keys != input.keys;
             p.keys = input.keys;

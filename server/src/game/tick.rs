@@ -98,17 +98,7 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
             .collect();
         Roster::new(infos, game.map.width() as f32)
     });
-    let super::Players {
-        by_id,
-        aircraft,
-        ghost,
-        ..
-    } = &mut *players;
-    let world = World {
-        aircraft,
-        ghost: ghost.as_deref(),
-        tick,
-    };
+    let (by_id, world) = players.split();
     for (&id, p) in by_id.iter_mut() {
         if p.paused || !p.welcomed {
             continue;
@@ -327,18 +317,7 @@ pub(super) struct Job {
 /// Takes player `id`'s queued frame, with the lock held only for this.
 pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let mut players = game.players();
-    let super::Players {
-        by_id,
-        aircraft,
-        ghost,
-        tick,
-        ..
-    } = &mut *players;
-    let world = World {
-        aircraft,
-        ghost: ghost.as_deref(),
-        tick: *tick,
-    };
+    let (by_id, world) = players.split();
     let p = by_id.get_mut(&id)?;
     p.queued = false;
     if p.rendering {
@@ -375,18 +354,7 @@ pub(super) fn finish_job(game: &Game, mut job: Job) {
         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let _ = job.out.replace(Slot::Frame, bytes);
     let mut players = game.players();
-    let super::Players {
-        by_id,
-        aircraft,
-        ghost,
-        tick,
-        ..
-    } = &mut *players;
-    let world = World {
-        aircraft,
-        ghost: ghost.as_deref(),
-        tick: *tick,
-    };
+    let (by_id, world) = players.split();
     if let Some(p) = by_id.get_mut(&job.id) {
         p.rendering = false;
         if p.mode == RenderMode::Server {
