@@ -17,13 +17,13 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {url}: {source}")]
+    #[error("cannot open the database {url}")]
     Open {
         url: String,
         #[source]
         source: sqlx::Error,
     },
-    #[error("the database {url} cannot be migrated: {source}")]
+    #[error("the database {url} cannot be migrated")]
     Migrate {
         url: String,
         #[source]
