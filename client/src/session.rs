@@ -248,9 +248,7 @@ impl Session {
         if self.map.is_some() {
             return Ok(());
         }
-        let id = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        });
+        let id = shared::map::map_id(bytes);
         if Some(id) != self.map_id {
             return Err(format!("map {id:016x} is not the one this server named"));
         }
@@ -638,9 +636,7 @@ mod tests {
     fn a_map_over_http_is_taken_only_if_it_is_the_named_one() {
         let map = shared::mapgen::generate_sized(64, 1);
         let blob = map.to_compressed();
-        let id = blob.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        });
+        let id = shared::map::map_id(&blob);
         let mut s = Session::new(RenderMode::Client);
         s.handle(&welcome(&map), 0.0);
         assert_eq!(s.map_id, Some(1));

@@ -62,6 +62,7 @@ pub trait GameEndpoint: Send + Sync + 'static {
 }
 
 /// An endpoint's answer.
+#[derive(Debug, PartialEq, Eq)]
 pub struct ApiReply {
     pub status: u16,
     pub content_type: &'static str,

@@ -281,6 +281,14 @@ fn check_size(width: u32, height: u32) -> Result<(), MapError> {
     }
 }
 
+/// The name of a compressed map ([`Map::to_compressed`]): FNV-1a of its bytes. The server
+/// names its map with it (`/map/<id>`) and the browser checks what it fetched with it.
+pub fn map_id(compressed: &[u8]) -> u64 {
+    compressed.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Distance fog for an indexed renderer: for each fog level and colour, the nearest
 /// palette entry to that colour blended towards the fog colour (as Doom's colormaps).
 /// Terrain colours (`used` by a cell) never fade into an entry that holds one of the

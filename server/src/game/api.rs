@@ -9,17 +9,8 @@ use serde_json::json;
 /// Most lines a board may ask for.
 const MAX_LIMIT: u32 = 50;
 
-/// An answer: status, content type, how long caches may keep it, body.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    /// `Cache-Control`.
-    pub cache: &'static str,
-    /// Names this exact body for caches: a matching If-None-Match gets a 304.
-    pub etag: Option<String>,
-    pub body: bytes::Bytes,
-}
+/// An answer: the network layer's, so it goes out as it is.
+pub use crate::net::ApiReply as Reply;
 
 fn reply(status: u16, body: serde_json::Value) -> Reply {
     Reply {

@@ -32,14 +32,7 @@ impl GameEndpoint for Endpoint {
     }
 
     async fn api(&self, path: &str, query: &str) -> Option<crate::net::ApiReply> {
-        let reply = self.game.api(path, query).await?;
-        Some(crate::net::ApiReply {
-            status: reply.status,
-            content_type: reply.content_type,
-            cache: reply.cache,
-            etag: reply.etag,
-            body: reply.body,
-        })
+        self.game.api(path, query).await
     }
 
     async fn serve(&self, conn: Upgraded, _request: &Request, shutdown: watch::Receiver<bool>) {

@@ -191,9 +191,7 @@ impl Game {
             bytes = map_blob.len(),
             "map compressed for client-side rendering"
         );
-        let map_id = map_blob.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        });
+        let map_id = shared::map::map_id(&map_blob);
         let course_id = shared::course::seed_of(&map);
         let course = shared::course::Course::generate(&map, course_id);
         let (records, loaded) = records::Records::open(store, course_id).await?;
