@@ -5,7 +5,11 @@
 //! mode, and on a probe frame now and then in server mode, once the map is here) and
 //! what the link delivers in server mode (frames a second against those asked for,
 //! round-trip time). Browser rendering wins when the device draws a frame well inside a
-//! 60 Hz budget: it costs the link nothing. Otherwise the server renders.
+//! 60 Hz budget: it costs the link nothing. Otherwise the server renders: lossless
+//! frames, or video (a tenth of the bytes, a little blurred) once the link has shown it
+//! cannot carry lossless ones. Video stays until the device proves fast: with no
+//! measure of what the link could carry above the video's rate, trying lossless again
+//! would only flap.
 
 use shared::protocol::RenderMode;
 
@@ -54,10 +58,14 @@ pub struct Auto {
     last_switch: f64,
     /// Since when the current verdict has held, and what it is.
     verdict: Option<(f64, RenderMode, Reason)>,
+    /// The browser decodes video (WebCodecs), so a slow link can get it.
+    video: bool,
+    /// Server frames have come too slowly for lossless on this link.
+    link_slow: bool,
 }
 
 impl Auto {
-    pub fn new(now: f64) -> Auto {
+    pub fn new(now: f64, video: bool) -> Auto {
         Auto {
             mode: RenderMode::Server,
             reason: Reason::Starting,
@@ -66,6 +74,8 @@ impl Auto {
             rtt_ms: None,
             last_switch: now,
             verdict: None,
+            video,
+            link_slow: false,
         }
     }
 
@@ -89,6 +99,9 @@ impl Auto {
     pub fn link(&mut self, fps: f64, rtt_ms: Option<f64>) {
         self.server_fps = Some(fps);
         self.rtt_ms = rtt_ms.or(self.rtt_ms);
+        self.link_slow |= self.mode == RenderMode::Server
+            && fps < LINK_FPS
+            && self.rtt_ms.is_some_and(|r| r > LINK_RTT_MS);
     }
 
     /// The mode to be in at `now`: a change only once its verdict has held for a while,
@@ -119,19 +132,25 @@ impl Auto {
     }
 
     fn verdict_now(&self) -> Option<(RenderMode, Reason)> {
-        let ms = self.render_ms?;
-        let slow_link = self.mode == RenderMode::Server
-            && self.server_fps.is_some_and(|f| f < LINK_FPS)
-            && self.rtt_ms.is_some_and(|r| r > LINK_RTT_MS);
+        let slow_link = self.link_slow;
+        // A slow link does not wait for the device to be measured: video at once.
+        let Some(ms) = self.render_ms else {
+            return (self.mode == RenderMode::Server && slow_link && self.video)
+                .then_some((RenderMode::Video, Reason::SlowLink));
+        };
+        let server = if slow_link && self.video {
+            RenderMode::Video
+        } else {
+            RenderMode::Server
+        };
         match self.mode {
-            RenderMode::Server if ms <= FAST_MS => Some((RenderMode::Client, Reason::FastDevice)),
-            // Not fast, but the link is worse: the device does it anyway.
-            RenderMode::Server if slow_link && ms <= SLOW_MS => {
-                Some((RenderMode::Client, Reason::SlowLink))
-            }
-            RenderMode::Server => Some((RenderMode::Server, Reason::SlowDevice)),
-            RenderMode::Client if ms > SLOW_MS => Some((RenderMode::Server, Reason::SlowDevice)),
+            _ if ms <= FAST_MS => Some((RenderMode::Client, Reason::FastDevice)),
+            RenderMode::Client if ms > SLOW_MS => Some((server, Reason::SlowDevice)),
             RenderMode::Client => Some((RenderMode::Client, self.reason_in_client())),
+            // Not fast, but the link is worse: the device does it anyway.
+            _ if slow_link && ms <= SLOW_MS => Some((RenderMode::Client, Reason::SlowLink)),
+            _ if slow_link => Some((server, Reason::SlowLink)),
+            _ => Some((server, Reason::SlowDevice)),
         }
     }
 
@@ -163,7 +182,7 @@ mod tests {
 
     #[test]
     fn a_fast_device_goes_to_browser_rendering_after_a_while() {
-        let mut a = Auto::new(0.0);
+        let mut a = Auto::new(0.0, false);
         assert_eq!(a.mode(), RenderMode::Server);
         assert_eq!(a.decide(0.0), None, "nothing measured yet");
         assert_eq!(a.reason(), Reason::Starting);
@@ -178,13 +197,13 @@ mod tests {
 
     #[test]
     fn a_slow_device_stays_on_the_server_and_a_slowing_one_goes_back() {
-        let mut a = Auto::new(0.0);
+        let mut a = Auto::new(0.0, false);
         assert_eq!(run(&mut a, 0.0, 20_000.0, 25.0), []);
         assert_eq!(
             (a.mode(), a.reason()),
             (RenderMode::Server, Reason::SlowDevice)
         );
-        let mut b = Auto::new(0.0);
+        let mut b = Auto::new(0.0, false);
         run(&mut b, 0.0, 6000.0, 3.0);
         assert_eq!(b.mode(), RenderMode::Client);
         // The device gets slow (another tab, a thermal throttle): back, once.
@@ -195,7 +214,7 @@ mod tests {
 
     #[test]
     fn no_flapping_around_the_thresholds() {
-        let mut a = Auto::new(0.0);
+        let mut a = Auto::new(0.0, false);
         let mut switches = 0;
         // Render times wandering between fast and slow every 300 ms.
         for i in 0..600 {
@@ -207,10 +226,44 @@ mod tests {
 
     #[test]
     fn a_slow_link_sends_a_middling_device_to_browser_rendering() {
-        let mut a = Auto::new(0.0);
+        let mut a = Auto::new(0.0, false);
         a.link(8.0, Some(300.0));
         let switches = run(&mut a, 0.0, 10_000.0, 11.0);
         assert_eq!(switches, [(5000.0, RenderMode::Client)]);
         assert_eq!(a.reason(), Reason::SlowLink);
+    }
+
+    #[test]
+    fn a_slow_link_and_a_slow_device_get_video_when_the_browser_decodes_it() {
+        let mut a = Auto::new(0.0, true);
+        a.link(6.0, Some(400.0));
+        // Before the device is measured: the link alone says video.
+        assert_eq!(a.decide(0.0), None, "a verdict holds a while first");
+        let switches = run(&mut a, 0.0, 10_000.0, 40.0);
+        assert_eq!(switches, [(5000.0, RenderMode::Video)]);
+        assert_eq!(a.reason(), Reason::SlowLink);
+        // Video stays while the device stays slow, and the link's figures in video mode
+        // (fast now) do not send it back to lossless frames.
+        a.link(60.0, Some(20.0));
+        assert_eq!(run(&mut a, 10_000.0, 40_000.0, 40.0), []);
+        // A device that gets fast renders in the browser.
+        let fast = run(&mut a, 40_000.0, 50_000.0, 3.0);
+        assert_eq!(fast.len(), 1, "{fast:?}");
+        assert_eq!(fast[0].1, RenderMode::Client);
+        // Slow again: back to video, not to lossless.
+        let back = run(&mut a, 50_000.0, 70_000.0, 40.0);
+        assert_eq!(back.len(), 1, "{back:?}");
+        assert_eq!(back[0].1, RenderMode::Video);
+    }
+
+    #[test]
+    fn without_video_a_slow_link_keeps_lossless_frames() {
+        let mut a = Auto::new(0.0, false);
+        a.link(6.0, Some(400.0));
+        assert_eq!(run(&mut a, 0.0, 20_000.0, 40.0), []);
+        assert_eq!(
+            (a.mode(), a.reason()),
+            (RenderMode::Server, Reason::SlowLink)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! frames the server renders or frames it renders itself from the same cameras.
 //!
 //! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs`,
-//! `board.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
+//! `board.rs`, `video.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
 //! [`race`]) is plain Rust, tested natively.
 
 pub mod auto;
@@ -13,6 +13,7 @@ pub mod input;
 pub mod predict;
 pub mod race;
 pub mod session;
+mod video;
 mod web;
 
 use display::{Choice, Display};
@@ -87,6 +88,9 @@ struct App {
     wanted_mode: RenderMode,
     /// Auto mode (the default): chooses `wanted_mode` from what it measures.
     auto: Option<auto::Auto>,
+    /// The browser decodes video (WebCodecs), and the decoder once video mode ran.
+    video_ok: bool,
+    video: Option<video::Video>,
     /// When Auto last timed a probe frame (server mode).
     last_probe: f64,
     name: String,
@@ -132,10 +136,12 @@ impl App {
         let canvas: HtmlCanvasElement = element(&document, "view")?;
         let minimap_canvas: HtmlCanvasElement = element(&document, "minimap")?;
         let params = web_sys::UrlSearchParams::new_with_str(&window.location().search()?)?;
+        let video_ok = video::supported();
         let (wanted_mode, auto) = match params.get("mode").as_deref() {
             Some("client") => (RenderMode::Client, None),
             Some("server") => (RenderMode::Server, None),
-            _ => (RenderMode::Server, Some(auto::Auto::new(0.0))),
+            Some("video") if video_ok => (RenderMode::Video, None),
+            _ => (RenderMode::Server, Some(auto::Auto::new(0.0, video_ok))),
         };
         let display = Display::new(
             &canvas,
@@ -157,6 +163,8 @@ impl App {
             input: InputState::default(),
             wanted_mode,
             auto,
+            video_ok,
+            video: None,
             last_probe: 0.0,
             name: params.get("name").unwrap_or_default(),
             socket: None,
@@ -349,7 +357,7 @@ impl App {
         }
     }
 
-    /// `M`: auto → server → browser → auto.
+    /// `M`: auto → server → video (where the browser decodes it) → browser → auto.
     fn toggle_mode(&mut self) {
         let now = self.now();
         let mode = match (self.auto.is_some(), self.wanted_mode) {
@@ -357,9 +365,10 @@ impl App {
                 self.auto = None;
                 RenderMode::Server
             }
-            (false, RenderMode::Server) => RenderMode::Client,
+            (false, RenderMode::Server) if self.video_ok => RenderMode::Video,
+            (false, RenderMode::Server | RenderMode::Video) => RenderMode::Client,
             (false, RenderMode::Client) => {
-                self.auto = Some(auto::Auto::new(now));
+                self.auto = Some(auto::Auto::new(now, self.video_ok));
                 RenderMode::Server
             }
         };
@@ -368,6 +377,11 @@ impl App {
 
     fn switch_to(&mut self, mode: RenderMode) {
         self.session.prefetch_map = self.auto.is_some();
+        if mode != RenderMode::Video
+            && let Some(v) = &self.video
+        {
+            v.stop();
+        }
         if mode != self.wanted_mode {
             self.wanted_mode = mode;
             self.session.set_mode(mode);
@@ -384,7 +398,7 @@ impl App {
             return;
         };
         self.session.prefetch_map = true;
-        if self.session.mode == RenderMode::Server && now - self.last_probe >= 1000.0 {
+        if self.session.mode.server_renders() && now - self.last_probe >= 1000.0 {
             let started = self.window.performance().map_or(now, |p| p.now());
             if self.session.probe() {
                 let took = self.window.performance().map_or(now, |p| p.now()) - started;
@@ -404,15 +418,15 @@ impl App {
         match self.session.handle(bytes, now) {
             Effect::None => {}
             Effect::FrameReady => {
-                self.draw();
-                if let (Some(body), Some(e)) = (self.document.body(), self.session.last_encoding) {
-                    let name = match e {
-                        FrameEncoding::Raw => "raw",
-                        FrameEncoding::Runs => "runs",
-                        FrameEncoding::RunPlanes => "run-planes",
-                    };
-                    let _ = body.dataset().set("encoding", name);
+                if let Some(v) = &self.video {
+                    v.stop(); // a lossless frame: the view shows it, not the video
                 }
+                self.draw();
+                self.note_encoding();
+            }
+            Effect::VideoFrame { seq, key } => {
+                self.push_video(seq, key);
+                self.note_encoding();
             }
             Effect::Pong(stamp) => self.stats.ping_ms = Some(now - stamp as f64),
             Effect::Race => self.race_changed(now),
@@ -446,6 +460,66 @@ impl App {
             self.backoff_ms = 500;
             self.status(None);
             self.update_hud(now);
+        }
+    }
+
+    /// The last frame's encoding, on the page for tests.
+    fn note_encoding(&self) {
+        if let (Some(body), Some(e)) = (self.document.body(), self.session.last_encoding) {
+            let name = match e {
+                FrameEncoding::Raw => "raw",
+                FrameEncoding::Runs => "runs",
+                FrameEncoding::RunPlanes => "run-planes",
+                FrameEncoding::Video => "video",
+            };
+            let _ = body.dataset().set("encoding", name);
+        }
+    }
+
+    /// A video frame to decode; the decoder is made on the first.
+    fn push_video(&mut self, seq: u32, key: bool) {
+        let Some(v) = self.session.viewport else {
+            return;
+        };
+        if self.video.is_none() {
+            let Ok(canvas) = element::<HtmlCanvasElement>(&self.document, "video") else {
+                return;
+            };
+            let (shown, failed) = (self.me.clone(), self.me.clone());
+            self.video = Some(video::Video::new(
+                canvas,
+                move |seq| {
+                    if let Some(app) = shown.upgrade() {
+                        app.borrow_mut().video_shown(seq as u32);
+                    }
+                },
+                move |why| {
+                    web_sys::console::warn_1(&format!("video decoder: {why}").into());
+                    if let Some(app) = failed.upgrade() {
+                        app.borrow().send(&Message::KeyFrame);
+                    }
+                },
+            ));
+        }
+        if let Some(video) = &self.video {
+            let size = (v.width() as u32, v.height() as u32);
+            video.push(self.session.video_chunk(), key, seq, size);
+        }
+    }
+
+    /// A video picture is on screen: the server hears of it (it paces the stream by
+    /// these), and it counts as a frame.
+    fn video_shown(&mut self, seq: u32) {
+        self.send(&Message::Ack(seq));
+        self.place_labels();
+        self.stats.frames += 1;
+        self.stats.total_frames += 1;
+        if let Some(body) = self.document.body() {
+            let data = body.dataset();
+            let _ = data.set("frames", &self.stats.total_frames.to_string());
+            if let Some(v) = &self.video {
+                let _ = data.set("decodeMs", &format!("{:.2}", v.decode_ms()));
+            }
         }
     }
 
@@ -578,6 +652,7 @@ impl App {
                     self.show();
                 }
             }
+            RenderMode::Video => {}
             RenderMode::Client => {
                 let started = self.window.performance().map_or(now, |p| p.now());
                 let drew = self.session.render_local(now);
@@ -640,18 +715,14 @@ impl App {
         {
             auto.link(self.stats.frames as f64 / elapsed, self.stats.ping_ms);
         }
-        let mode = match self.session.mode {
-            RenderMode::Server => "server",
-            RenderMode::Client => "client",
+        let (mode, side) = match self.session.mode {
+            RenderMode::Server => ("server", "server"),
+            RenderMode::Video => ("video", "server video"),
+            RenderMode::Client => ("client", "browser"),
         };
         if let Some(body) = self.document.body() {
             let _ = body.dataset().set("mode", mode);
         }
-        let side = if mode == "client" {
-            "browser"
-        } else {
-            "server"
-        };
         match &self.auto {
             Some(auto) => {
                 self.set_text(
@@ -661,7 +732,11 @@ impl App {
                 self.set_text("mode-btn", &format!("Render: auto ({side}) (M)"));
             }
             None => {
-                self.set_text("hud-mode", &format!("{side}-side"));
+                let text = match self.session.mode {
+                    RenderMode::Video => side.to_string(),
+                    _ => format!("{side}-side"),
+                };
+                self.set_text("hud-mode", &text);
                 self.set_text("mode-btn", &format!("Render: {side} (M)"));
             }
         }
@@ -814,6 +889,9 @@ fn connect(app: &Shared) {
         let mut encodings = FrameEncoding::Runs.bit();
         if compressing {
             encodings |= FrameEncoding::RunPlanes.bit();
+        }
+        if a.video_ok {
+            encodings |= FrameEncoding::Video.bit();
         }
         let hello = Hello {
             version: VERSION,

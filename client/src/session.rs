@@ -15,6 +15,12 @@ pub enum Effect {
     None,
     /// A new server-rendered frame is ready in [`Session::indices`].
     FrameReady,
+    /// A video frame came: [`Session::video_chunk`] holds its access unit for the
+    /// decoder; `key`: a decoder can start at it.
+    VideoFrame {
+        seq: u32,
+        key: bool,
+    },
     /// The server reported an error; show it.
     ServerError(String),
     /// The server broke the protocol; drop the connection.
@@ -68,6 +74,8 @@ pub struct Session {
     /// The last State's tick and when it came (ms): the server's clock, for the ghost.
     last_state: Option<(u32, f64)>,
     tick_hz: u8,
+    /// The access unit of the last video frame.
+    video_chunk: Vec<u8>,
 }
 
 impl Default for Session {
@@ -107,12 +115,18 @@ impl Session {
             labels: Vec::new(),
             last_state: None,
             tick_hz: 60,
+            video_chunk: Vec::new(),
         }
     }
 
     /// The latest picture, palette indices row by row.
     pub fn indices(&self) -> &[u8] {
         &self.indices
+    }
+
+    /// The access unit of the last [`Effect::VideoFrame`].
+    pub fn video_chunk(&self) -> &[u8] {
+        &self.video_chunk
     }
 
     pub fn palette(&self) -> Option<&Palette> {
@@ -159,6 +173,9 @@ impl Session {
                     Err(e) => return Effect::Disconnect(e.to_string()),
                 };
                 self.player_id = Some(w.player_id);
+                // The server's word: video asked of it without support comes back as
+                // lossless server mode.
+                self.mode = w.mode;
                 self.name = w.name;
                 self.viewport = Some(viewport);
                 self.palette = Some(*w.palette);
@@ -177,8 +194,25 @@ impl Session {
                 if (f.width as usize, f.height as usize) != (viewport.width(), viewport.height()) {
                     return Effect::None; // drawn before a resize: the next one fits
                 }
-                if self.mode != RenderMode::Server {
-                    return Effect::None; // a frame still in flight from before a switch
+                // A frame still in flight from before a switch: client mode has no use
+                // for any, lossless mode none for video.
+                let video = f.encoding == FrameEncoding::Video;
+                if !self.mode.server_renders() || (video && self.mode != RenderMode::Video) {
+                    return Effect::None;
+                }
+                if video {
+                    let (flags, chunk) = f.payload.split_first().unwrap_or((&0, &[]));
+                    self.video_chunk.clear();
+                    self.video_chunk.extend_from_slice(chunk);
+                    self.predict.acknowledge(f.last_input);
+                    self.labels = f.labels;
+                    self.shown = Some(f.camera);
+                    self.last_frame_input = f.last_input;
+                    self.last_encoding = Some(f.encoding);
+                    return Effect::VideoFrame {
+                        seq: f.seq,
+                        key: flags & protocol::VIDEO_KEY != 0,
+                    };
                 }
                 shared::render::sky_rows(&f.camera, viewport, &mut self.sky);
                 let decoded = self.decoder.decode(
@@ -452,11 +486,11 @@ mod tests {
         v
     }
 
-    fn welcome(map: &Map) -> Vec<u8> {
+    fn welcome(map: &Map, mode: RenderMode) -> Vec<u8> {
         encode(&Message::Welcome(Welcome {
             version: protocol::VERSION,
             player_id: 4,
-            mode: RenderMode::Client,
+            mode,
             frame_width: 64,
             frame_height: 48,
             map_width: map.width() as u16,
@@ -490,7 +524,10 @@ mod tests {
         );
 
         let mut server = Session::new(RenderMode::Server);
-        assert_eq!(server.handle(&welcome(&map), 0.0), Effect::None);
+        assert_eq!(
+            server.handle(&welcome(&map, RenderMode::Server), 0.0),
+            Effect::None
+        );
         let mut encoder = shared::codec::FrameEncoder::new();
         let mut sky = Vec::new();
         shared::render::sky_rows(&camera, viewport, &mut sky);
@@ -513,7 +550,7 @@ mod tests {
         }
 
         let mut client = Session::new(RenderMode::Client);
-        client.handle(&welcome(&map), 0.0);
+        client.handle(&welcome(&map, RenderMode::Client), 0.0);
         let blob = map.to_compressed();
         for (i, chunk) in blob.chunks(1000).enumerate() {
             let msg = encode(&Message::MapChunk(MapChunk {
@@ -547,7 +584,7 @@ mod tests {
     fn others_from_the_players_lists_are_drawn_and_glide() {
         let map = shared::mapgen::generate_sized(256, 7);
         let mut s = Session::new(RenderMode::Client);
-        s.handle(&welcome(&map), 0.0);
+        s.handle(&welcome(&map, RenderMode::Client), 0.0);
         let blob = map.to_compressed();
         for (i, chunk) in blob.chunks(1000).enumerate() {
             let chunk = MapChunk {
@@ -638,7 +675,7 @@ mod tests {
         let blob = map.to_compressed();
         let id = shared::map::map_id(&blob);
         let mut s = Session::new(RenderMode::Client);
-        s.handle(&welcome(&map), 0.0);
+        s.handle(&welcome(&map, RenderMode::Client), 0.0);
         assert_eq!(s.map_id, Some(1));
         assert!(s.load_map(&blob).is_err(), "not the map the Welcome named");
         assert!(!s.map_ready());
@@ -652,7 +689,7 @@ mod tests {
     fn resized_frames_replace_the_old_size_and_late_ones_are_dropped() {
         let map = shared::mapgen::generate_sized(64, 1);
         let mut s = Session::new(RenderMode::Server);
-        s.handle(&welcome(&map), 0.0);
+        s.handle(&welcome(&map, RenderMode::Server), 0.0);
         let frame = |w: u16, h: u16| {
             let payload = vec![3u8; w as usize * h as usize];
             encode(&Message::Frame(Frame {
@@ -709,5 +746,43 @@ mod tests {
             matches!(s.handle(&chunk, 0.0), Effect::Disconnect(_)),
             "out of order"
         );
+    }
+
+    #[test]
+    fn video_frames_go_to_the_decoder_only_in_video_mode() {
+        let map = shared::mapgen::generate_sized(64, 1);
+        let video = |seq: u32, flags: u8| {
+            encode(&Message::Frame(Frame {
+                labels: Vec::new(),
+                seq,
+                camera: Camera::default(),
+                last_input: 7,
+                width: 64,
+                height: 48,
+                encoding: FrameEncoding::Video,
+                payload: &[flags, 0, 0, 0, 1, 0x65],
+            }))
+        };
+        let mut s = Session::new(RenderMode::Video);
+        s.handle(&welcome(&map, RenderMode::Video), 0.0);
+        assert_eq!(
+            s.handle(&video(3, protocol::VIDEO_KEY), 0.0),
+            Effect::VideoFrame { seq: 3, key: true }
+        );
+        assert_eq!(s.video_chunk(), [0, 0, 0, 1, 0x65]);
+        assert_eq!(s.last_frame_input, 7);
+        assert_eq!(
+            s.handle(&video(4, 0), 0.0),
+            Effect::VideoFrame { seq: 4, key: false }
+        );
+        // Still in flight after a switch to lossless frames or to the browser: dropped.
+        s.set_mode(RenderMode::Server);
+        assert_eq!(s.handle(&video(5, 0), 0.0), Effect::None);
+        s.set_mode(RenderMode::Client);
+        assert_eq!(s.handle(&video(6, 0), 0.0), Effect::None);
+        // A server without video for this client answers Hello's video with lossless.
+        let mut s = Session::new(RenderMode::Video);
+        s.handle(&welcome(&map, RenderMode::Server), 0.0);
+        assert_eq!(s.mode, RenderMode::Server);
     }
 }

@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Most frames a second rendered for one player (server-side mode).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
     pub fps: u32,
+    /// Highest rate of a video stream (`?mode=video`), kbit/s; each stream adapts below
+    /// it to what its link delivers. The default is just under 6 KB a frame at 60 fps.
+    #[arg(long, default_value_t = 2850, value_parser = clap::value_parser!(u32).range(300..=50_000))]
+    pub video_kbps: u32,
     /// Largest frame the server renders, WIDTHxHEIGHT; bigger requests are scaled down.
     #[arg(long, default_value = "800x450", value_parser = parse_viewport)]
     pub max_viewport: shared::Viewport,

@@ -12,4 +12,5 @@ pub mod maps;
 pub mod net;
 pub mod snapshot;
 pub mod store;
+pub mod video;
 pub mod ws;

@@ -56,6 +56,7 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
         max_viewport: s.max_viewport,
         max_players: s.max_players,
         render_threads: s.render_threads.unwrap_or(cores),
+        video_ceiling: s.video_kbps * 1000,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

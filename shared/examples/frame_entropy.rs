@@ -5,8 +5,7 @@
 //!
 //! `cargo run --release -p shared --example frame_entropy`
 
-#[path = "../benches/flight.rs"]
-#[allow(dead_code)]
+#[path = "../benches/script.rs"]
 mod flight;
 
 use shared::flight::FlightModel;

@@ -22,6 +22,8 @@ use thiserror::Error;
 pub enum CodecError {
     #[error("payload is not a valid {0}-pixel frame")]
     Corrupt(usize),
+    #[error("video frames are for a video decoder (WebCodecs in the browser)")]
+    Video,
 }
 
 /// Deflates run planes into `out` (cleared first), ending with `flush`: `Finish` for a
@@ -102,6 +104,10 @@ impl FrameEncoder {
         encoding: FrameEncoding,
         sky: &[u8],
     ) -> &[u8] {
+        debug_assert!(
+            encoding != FrameEncoding::Video,
+            "video is the server's encoder"
+        );
         let (w, h) = (viewport.width(), viewport.height());
         if encoding == FrameEncoding::Raw {
             self.out.resize(w * h, 0);
@@ -332,6 +338,7 @@ impl FrameDecoder {
                 }
                 out.copy_from_slice(payload);
             }
+            FrameEncoding::Video => return Err(CodecError::Video),
             FrameEncoding::Runs | FrameEncoding::RunPlanes => {
                 if sky.len() != h {
                     return Err(corrupt());

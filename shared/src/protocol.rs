@@ -12,7 +12,7 @@ use crate::camera::Camera;
 use crate::map::Palette;
 use thiserror::Error;
 
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// Longest player name in bytes on the wire (the game allows 16 characters).
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest error text in bytes.
@@ -52,6 +52,8 @@ mod tag {
     pub const ABANDON: u8 = 18;
     pub const RESIZE: u8 = 19;
     pub const RESIZED: u8 = 20;
+    pub const ACK: u8 = 21;
+    pub const KEY_FRAME: u8 = 22;
 }
 
 /// Who draws the frames.
@@ -61,6 +63,16 @@ pub enum RenderMode {
     Server = 0,
     /// The server streams `State`; the browser renders with the map it was sent.
     Client = 1,
+    /// The server renders and streams its frames as video ([`FrameEncoding::Video`]):
+    /// lossy, for slow links. A client that does not list that encoding gets `Server`.
+    Video = 2,
+}
+
+impl RenderMode {
+    /// The server draws this player's frames (lossless or as video).
+    pub fn server_renders(self) -> bool {
+        self != RenderMode::Client
+    }
 }
 
 /// How a `Frame` payload is encoded.
@@ -73,7 +85,15 @@ pub enum FrameEncoding {
     /// The runs without their deflate step, for a connection whose transport compresses
     /// (permessage-deflate): the browser then inflates natively, faster than wasm.
     RunPlanes = 2,
+    /// One H.264 access unit (Annex B, Main profile) after a flags byte
+    /// ([`VIDEO_KEY`]): a picture of the frame's size rounded up to even, showing the
+    /// frame in its top-left corner. Lossy; only in [`RenderMode::Video`].
+    Video = 3,
 }
+
+/// Flags byte of a [`FrameEncoding::Video`] payload: the access unit is a key frame
+/// (a decoder can start here).
+pub const VIDEO_KEY: u8 = 1;
 
 impl FrameEncoding {
     /// Bit of this encoding in `Hello::encodings`.
@@ -287,6 +307,11 @@ pub enum Message<'a> {
     Resize(u16, u16),
     /// The frame size from now on, after a Resize (scaled down like Hello's).
     Resized(u16, u16),
+    /// The client shows (video: has decoded) the frame with this `seq`: the server paces
+    /// video streams by these.
+    Ack(u32),
+    /// The client's video decoder failed: the next video frame must be a key frame.
+    KeyFrame,
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -480,6 +505,11 @@ impl Message<'_> {
                 w.u16(*width);
                 w.u16(*height);
             }
+            Message::Ack(seq) => {
+                w.u8(tag::ACK);
+                w.u32(*seq);
+            }
+            Message::KeyFrame => w.u8(tag::KEY_FRAME),
         }
     }
 
@@ -540,6 +570,7 @@ impl Message<'_> {
                     0 => FrameEncoding::Raw,
                     1 => FrameEncoding::Runs,
                     2 => FrameEncoding::RunPlanes,
+                    3 => FrameEncoding::Video,
                     v => return Err(bad("encoding", v)),
                 };
                 let payload = r.rest();
@@ -549,6 +580,9 @@ impl Message<'_> {
                         expected,
                         got: payload.len(),
                     });
+                }
+                if encoding == FrameEncoding::Video && payload.len() < 2 {
+                    return Err(DecodeError::Truncated);
                 }
                 Message::Frame(Frame {
                     seq,
@@ -688,6 +722,8 @@ impl Message<'_> {
             tag::ABANDON => Message::Abandon,
             tag::RESIZE => Message::Resize(r.u16()?, r.u16()?),
             tag::RESIZED => Message::Resized(r.u16()?, r.u16()?),
+            tag::ACK => Message::Ack(r.u32()?),
+            tag::KEY_FRAME => Message::KeyFrame,
             other => return Err(DecodeError::UnknownTag(other)),
         };
         match r.0.len() {
@@ -797,6 +833,7 @@ impl<'a> Reader<'a> {
         match self.u8()? {
             0 => Ok(RenderMode::Server),
             1 => Ok(RenderMode::Client),
+            2 => Ok(RenderMode::Video),
             v => Err(bad("render mode", v)),
         }
     }

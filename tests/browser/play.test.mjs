@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { racer } from "./racer.mjs";
+import { throttle } from "./throttle.mjs";
 
 const url = process.env.VOXELCAST_URL;
 const executablePath = process.env.CHROMIUM;
@@ -36,7 +37,7 @@ after(async () => {
  * Opens the page and records console errors and uncaught exceptions. Server-side
  * rendering unless the query picks a mode (the page's default, Auto, has its own test).
  */
-async function open(query = "") {
+async function open(query = "", base = url) {
   if (!query.includes("mode=")) query += (query ? "&" : "?") + "mode=server";
   const page = await context.newPage();
   const errors = [];
@@ -48,7 +49,7 @@ async function open(query = "") {
   page.on("pageerror", (e) => errors.push(String(e)));
   page.responses = [];
   page.on("response", (r) => page.responses.push({ url: r.url(), status: r.status() }));
-  await page.goto(url + query);
+  await page.goto(base + query);
   return { page, errors };
 }
 
@@ -325,6 +326,91 @@ test("Auto renders in the browser on a fast page, on the server when that gets s
   assert.ok(changes.length <= 3, `no flapping: ${JSON.stringify(changes)}`);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+/** A canvas's RGBA pixels, read back through a 2-D canvas. */
+const canvasPixels = (page, id) => page.evaluate((id) => {
+  const c = document.getElementById(id);
+  const copy = document.createElement("canvas");
+  copy.width = c.width;
+  copy.height = c.height;
+  const ctx = copy.getContext("2d");
+  ctx.drawImage(c, 0, 0);
+  return { w: c.width, h: c.height, data: Array.from(ctx.getImageData(0, 0, c.width, c.height).data) };
+}, id);
+
+/** PSNR over R, G and B of two same-sized RGBA pictures, in dB. */
+function psnr(a, b) {
+  assert.deepEqual([a.w, a.h], [b.w, b.h]);
+  let se = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    for (let k = 0; k < 3; k++) se += (a.data[i + k] - b.data[i + k]) ** 2;
+  }
+  return 10 * Math.log10((255 * 255) / (se / (a.w * a.h * 3)));
+}
+
+test("video mode: WebCodecs shows the server's frames, a still view as sharp as lossless nearly", async () => {
+  const { page, errors } = await open("?mode=video&name=vid");
+  await waitFrames(page, 0, "video");
+  assert.equal(await page.evaluate(() => document.body.dataset.encoding), "video");
+  assert.match(await page.evaluate(() => document.getElementById("hud-mode").textContent), /^server video$/);
+  // Fly: every frame is decoded and acknowledged (the server paces by those).
+  const before = await frames(page);
+  await page.keyboard.down("KeyW");
+  await page.keyboard.down("KeyD");
+  await page.waitForTimeout(2000);
+  await page.keyboard.up("KeyW");
+  await page.keyboard.up("KeyD");
+  const flown = (await frames(page)) - before;
+  assert.ok(flown >= 60, `${flown} video frames in two seconds of flight`);
+  const decodeMs = Number(await page.evaluate(() => document.body.dataset.decodeMs));
+  assert.ok(decodeMs > 0 && decodeMs < 20, `arrival to picture ${decodeMs} ms`);
+  await settle(page);
+  await page.waitForTimeout(500); // the still picture's sharpening frames
+  const video = await canvasPixels(page, "video");
+  // The same camera drawn by the browser: exactly the lossless server frame.
+  await page.keyboard.press("KeyM");
+  await waitFrames(page, await frames(page), "client");
+  await settle(page);
+  assert.equal(await page.evaluate(() => document.getElementById("video").hidden), true);
+  const lossless = await canvasPixels(page, "view");
+  const db = psnr(video, lossless);
+  assert.ok(db >= 28, `still video picture ${db.toFixed(2)} dB against the lossless one`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("Auto picks video on a throttled link when the device renders slowly", async () => {
+  // 1.5 Mbit/s: lossless frames (≈ 50 KB) would come a few a second.
+  const link = await throttle(new URL(url).host, 190_000);
+  const { page, errors } = await open("?mode=auto&name=slowlink", `http://127.0.0.1:${link.port}/`);
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const switches = [];
+    await page.exposeFunction("noteMode", (m) => switches.push(m));
+    await page.evaluate(() => new MutationObserver(() => window.noteMode(document.body.dataset.mode))
+      .observe(document.body, { attributes: true, attributeFilter: ["data-mode"] }));
+    await waitFrames(page, 0, "server");
+    // A slow device too (else browser rendering is the right answer to a slow link).
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: 20 });
+    await page.keyboard.down("KeyD");
+    await page.waitForFunction(() => document.body.dataset.mode === "video", null, { timeout: 60000 });
+    await page.keyboard.up("KeyD");
+    assert.match(await page.evaluate(() => document.getElementById("hud-mode").textContent),
+      /^auto: server video — the link is slow$/);
+    // Video frames flow over the slow link.
+    const at = await frames(page);
+    await page.keyboard.down("KeyW");
+    await waitFrames(page, at + 20, "video");
+    await page.keyboard.up("KeyW");
+    const changes = switches.filter((m, i) => i === 0 || m !== switches[i - 1]);
+    assert.deepEqual(changes.filter((m) => m === "video").length, 1, `no flapping: ${JSON.stringify(changes)}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
+    await page.close();
+    link.close();
+  }
 });
 
 test("client mode from the URL, names shown as text, HUD and minimap filled", async () => {

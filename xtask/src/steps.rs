@@ -52,6 +52,7 @@ fn build_server() -> anyhow::Result<PathBuf> {
 
 pub fn play(server_args: &[String]) -> anyhow::Result<()> {
     setup::wasm_target()?;
+    setup::nasm()?;
     build_wasm()?;
     let server = build_server()?;
     let www = root().join("www");
@@ -71,6 +72,7 @@ pub fn play(server_args: &[String]) -> anyhow::Result<()> {
 pub fn test() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     setup::wasm_target()?;
+    setup::nasm()?;
     let chromium = setup::chromium()?;
     setup::kosoku()?;
     let browser_tests = root().join("tests/browser");
@@ -129,6 +131,7 @@ pub fn test() -> anyhow::Result<()> {
 pub fn bench(which: &[String]) -> anyhow::Result<()> {
     let all = which.is_empty();
     let want = |name: &str| all || which.iter().any(|w| w == name);
+    setup::nasm()?;
     if want("render") {
         run(cargo().args(["bench", "-p", "shared", "--bench", "render"]))?;
     }

@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
 
-/// Input and other messages allowed per second, with a burst of twice that.
-const MESSAGES_PER_SECOND: f64 = 150.0;
+/// Input and other messages allowed per second, with a burst of twice that: inputs
+/// (at most one an animation frame) plus a video client's acknowledgements (one a frame).
+const MESSAGES_PER_SECOND: f64 = 250.0;
 /// Messages over the limit tolerated before the connection is closed.
 const FLOOD_STRIKES: u32 = 300;
 
@@ -115,13 +116,11 @@ impl Handler for PlayerConn {
         };
         match msg {
             Message::Input(input) => self.game.apply_input(id, &input),
-            Message::SetMode(mode) => self.game.with_player(id, |p| {
-                p.mode = mode;
-                p.dirty = true;
-                if mode == shared::protocol::RenderMode::Client {
-                    p.scratch = None; // frame buffers are only needed for server-side frames
-                }
-            }),
+            Message::SetMode(mode) => {
+                self.game.set_mode(id, mode);
+            }
+            Message::Ack(seq) => self.game.video_ack(id, seq),
+            Message::KeyFrame => self.game.video_key(id),
             Message::GetMap => self.send_map(out).await?,
             Message::Abandon => self.game.abandon(id),
             Message::Resize(width, height) => {
@@ -175,7 +174,7 @@ impl PlayerConn {
             }
         };
         let joined = self.game.join(&hello, viewport, out.clone(), self.deflate);
-        let (id, name, viewport) = match joined {
+        let (id, name, viewport, mode) = match joined {
             Ok(joined) => joined,
             Err(JoinError::Full) => {
                 send_error(out, ErrorCode::ServerFull, "the server is full").await;
@@ -183,12 +182,12 @@ impl PlayerConn {
             }
         };
         self.id = Some(id);
-        tracing::info!(id, name = %name, mode = ?hello.mode, w = viewport.width(), h = viewport.height(), "player joined");
+        tracing::info!(id, name = %name, ?mode, w = viewport.width(), h = viewport.height(), "player joined");
         let map = &self.game.map;
         let welcome = Message::Welcome(Welcome {
             version: VERSION,
             player_id: id,
-            mode: hello.mode,
+            mode,
             frame_width: viewport.width() as u16,
             frame_height: viewport.height() as u16,
             map_width: map.width() as u16,

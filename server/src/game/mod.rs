@@ -11,6 +11,8 @@ mod records;
 #[cfg(test)]
 mod tests;
 mod tick;
+#[cfg(test)]
+mod video_tests;
 
 use crate::ws::deflate::{Content, Deflate};
 use crate::ws::frame::{OpCode, Outgoing};
@@ -40,7 +42,13 @@ pub struct GameConfig {
     pub max_players: usize,
     /// Frames rendered at once (the render pool's size).
     pub render_threads: usize,
+    /// Highest rate of one video stream, bits a second.
+    pub video_ceiling: u32,
 }
+
+/// Lowest rate a video stream adapts down to, bits a second: below it the picture is
+/// not worth having, and a queue builds instead (the pacer then skips frames).
+const VIDEO_FLOOR: u32 = 250_000;
 
 /// Shared by the tick task and every connection.
 pub struct Game {
@@ -76,6 +84,8 @@ struct Stats {
     tick_us_max: AtomicU64,
     frames: AtomicU64,
     frame_bytes: AtomicU64,
+    /// Video frames not rendered because the player's link was full.
+    video_held: AtomicU64,
 }
 
 #[derive(Default)]
@@ -126,7 +136,26 @@ struct Player {
     /// Waiting in the render queue.
     queued: bool,
     race: race::Race,
+    /// The client decodes video frames (it listed them in Hello).
+    video_listed: bool,
+    /// In video mode: how fast the stream may go, and whether it must restart.
+    video: Option<VideoLink>,
 }
+
+/// One player's video stream, as the game sees it (the encoder itself is in
+/// [`Scratch`], lent to render threads).
+struct VideoLink {
+    pacer: crate::video::Pacer,
+    /// The next frame must be a key frame: the stream (re)starts, or the decoder failed.
+    key: bool,
+    /// Frames of the same picture still to send once the view rests: each one sharpens
+    /// what the decoder shows (the encoder spends its budget on the residual), so a
+    /// still view ends up close to the lossless picture.
+    refine: u8,
+}
+
+/// Frames that sharpen a still video picture (see [`VideoLink::refine`]).
+const VIDEO_REFINE_FRAMES: u8 = 6;
 
 impl Players {
     /// The players, and what their frames show of the world besides the terrain, apart:
@@ -170,6 +199,9 @@ impl Player {
 struct Scratch {
     renderer: Renderer,
     encoder: shared::codec::FrameEncoder,
+    /// Made on the first video frame, kept across mode switches (a switch back to video
+    /// starts with a key frame).
+    video: Option<crate::video::VideoEncoder>,
 }
 
 /// Why a player could not join.
@@ -251,7 +283,7 @@ impl Game {
         viewport: Viewport,
         out: Outbox,
         deflate: Option<Deflate>,
-    ) -> Result<(u16, String, Viewport), JoinError> {
+    ) -> Result<(u16, String, Viewport, RenderMode), JoinError> {
         let mut players = self.players();
         if players.by_id.len() >= self.config.max_players {
             return Err(JoinError::Full);
@@ -273,7 +305,7 @@ impl Game {
                 camera,
                 keys: 0,
                 last_input: 0,
-                mode: hello.mode,
+                mode: RenderMode::Client,
                 welcomed: false,
                 paused: false,
                 viewport,
@@ -290,9 +322,15 @@ impl Game {
                 dirty: true,
                 queued: false,
                 race: race::Race::default(),
+                video_listed: hello.encodings & FrameEncoding::Video.bit() != 0,
+                video: None,
             },
         );
-        Ok((id, name, viewport))
+        let mode = players
+            .by_id
+            .get_mut(&id)
+            .map_or(hello.mode, |p| self.switch_mode(p, hello.mode));
+        Ok((id, name, viewport, mode))
     }
 
     /// Spread new players along a line so they do not start inside each other.
@@ -333,12 +371,72 @@ impl Game {
         let mean = s.tick_us_total.load(Ordering::Relaxed) / ticks.max(1);
         let frames = s.frames.load(Ordering::Relaxed);
         format!(
-            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{},\"runs_saved\":{},\"runs_not_saved\":{}}}\n",
+            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{},\"video_frames_held\":{},\"runs_saved\":{},\"runs_not_saved\":{}}}\n",
             s.tick_us_max.swap(0, Ordering::Relaxed),
             s.frame_bytes.load(Ordering::Relaxed),
+            s.video_held.load(Ordering::Relaxed),
             self.records.saved.load(Ordering::Relaxed),
             self.records.failed.load(Ordering::Relaxed),
         )
+    }
+
+    /// Sets the player's render mode: video only for a client that decodes it (else
+    /// lossless server frames). Returns the mode set.
+    fn set_mode(&self, id: u16, mode: RenderMode) -> RenderMode {
+        let mut players = self.players();
+        match players.by_id.get_mut(&id) {
+            Some(p) => self.switch_mode(p, mode),
+            None => mode,
+        }
+    }
+
+    fn switch_mode(&self, p: &mut Player, mode: RenderMode) -> RenderMode {
+        let mode = match mode {
+            RenderMode::Video if !p.video_listed => RenderMode::Server,
+            m => m,
+        };
+        if mode == RenderMode::Video && p.video.is_none() {
+            let ceiling = self.config.video_ceiling.max(VIDEO_FLOOR);
+            p.video = Some(VideoLink {
+                // Two thirds of the ceiling to start: most links take it, and a slow
+                // one is found within a second.
+                pacer: crate::video::Pacer::new(
+                    ceiling / 3 * 2,
+                    VIDEO_FLOOR,
+                    ceiling,
+                    Instant::now(),
+                ),
+                key: true,
+                refine: VIDEO_REFINE_FRAMES,
+            });
+        } else if mode != RenderMode::Video {
+            p.video = None;
+        }
+        if mode == RenderMode::Client {
+            p.scratch = None; // frame buffers are only needed for server-side frames
+        }
+        p.mode = mode;
+        p.dirty = true;
+        mode
+    }
+
+    /// The client decoded video frame `seq`.
+    fn video_ack(&self, id: u16, seq: u32) {
+        self.with_player(id, |p| {
+            if let Some(v) = &mut p.video {
+                v.pacer.acked(seq, Instant::now());
+            }
+        });
+    }
+
+    /// The client's decoder failed: restart its stream with a key frame.
+    fn video_key(&self, id: u16) {
+        self.with_player(id, |p| {
+            if let Some(v) = &mut p.video {
+                v.key = true;
+                p.dirty = true;
+            }
+        });
     }
 
     /// The player's view changes size: clamped like the Hello's; frames of the new size
@@ -403,6 +501,12 @@ impl FrameWire {
         };
         FrameWire { encoding, deflate }
     }
+
+    /// Video frames: never compressed again (they are compressed already).
+    const VIDEO: FrameWire = FrameWire {
+        encoding: FrameEncoding::Video,
+        deflate: None,
+    };
 
     fn message(&self, msg: &Message) -> Outgoing {
         let frame = ws_binary(msg);

@@ -206,6 +206,7 @@ mod tests {
             max_viewport: Viewport::new(160, 100).unwrap(),
             max_players: 4,
             render_threads: 1,
+            video_ceiling: 2_850_000,
         };
         let map = shared::mapgen::generate_sized(256, 3);
         let store = Store::open(&url).await.unwrap();
@@ -220,7 +221,7 @@ mod tests {
             encodings: FrameEncoding::Raw.bit(),
             name: "runner".into(),
         };
-        let (id, name, _) = game
+        let (id, name, _, _) = game
             .join(&hello, Viewport::new(64, 48).unwrap(), out, None)
             .unwrap();
         game.with_player(id, |p| p.welcomed = true);

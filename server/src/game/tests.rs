@@ -7,12 +7,13 @@ use crate::ws::outbox::{self, Drain, Next};
 use shared::flight::Controls;
 use shared::protocol::{Hello, Input, VERSION, keys};
 
-fn game(fps: u32) -> Arc<Game> {
+pub(super) fn game(fps: u32) -> Arc<Game> {
     let config = GameConfig {
         fps,
         max_viewport: Viewport::new(160, 100).unwrap(),
         max_players: 8,
         render_threads: 1,
+        video_ceiling: 2_850_000,
     };
     let map = shared::mapgen::generate_sized(256, 3);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -23,19 +24,25 @@ fn game(fps: u32) -> Arc<Game> {
 
 /// A server-rendered player, welcomed, and the reading end of its outbox.
 fn join(game: &Game) -> (u16, Drain) {
+    let (id, drain, _) = join_as(game, RenderMode::Server, FrameEncoding::Raw.bit());
+    (id, drain)
+}
+
+/// A player asking for `mode`, decoding `encodings`, welcomed; the mode it got.
+pub(super) fn join_as(game: &Game, mode: RenderMode, encodings: u8) -> (u16, Drain, RenderMode) {
     let (out, drain) = outbox::outbox(16);
     let hello = Hello {
         version: VERSION,
-        mode: RenderMode::Server,
+        mode,
         width: 64,
         height: 48,
-        encodings: FrameEncoding::Raw.bit(),
+        encodings,
         name: "t".into(),
     };
     let viewport = Viewport::new(64, 48).unwrap();
-    let (id, _, _) = game.join(&hello, viewport, out, None).unwrap();
+    let (id, _, _, mode) = game.join(&hello, viewport, out, None).unwrap();
     game.with_player(id, |p| p.welcomed = true);
-    (id, drain)
+    (id, drain, mode)
 }
 
 fn input(seq: u32, keys: u16, look_x: i16) -> Input {
@@ -49,7 +56,7 @@ fn input(seq: u32, keys: u16, look_x: i16) -> Input {
 }
 
 /// Draws every queued frame; returns how many.
-fn render_queued(game: &Game) -> usize {
+pub(super) fn render_queued(game: &Game) -> usize {
     let mut n = 0;
     while let Some(id) = game.render_queue.try_pop() {
         tick::render_one(game, id);
@@ -70,14 +77,14 @@ fn frames(drain: &mut Drain) -> Vec<(Camera, u32)> {
 }
 
 /// Ticks at 60 Hz of made-up time, so the `--fps` cap sees real gaps.
-struct Clock(Instant);
+pub(super) struct Clock(pub(super) Instant);
 
 impl Clock {
-    fn new() -> Clock {
+    pub(super) fn new() -> Clock {
         Clock(Instant::now())
     }
 
-    fn tick(&mut self, game: &Arc<Game>) {
+    pub(super) fn tick(&mut self, game: &Arc<Game>) {
         self.0 += Duration::from_secs(1) / TICK_HZ;
         tick::tick(game, self.0);
     }

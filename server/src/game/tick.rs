@@ -2,7 +2,9 @@
 
 use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
-use shared::protocol::{Frame, GhostRun, Label, Message, PlayerInfo, RaceEvent, RenderMode, State};
+use shared::protocol::{
+    Frame, GhostRun, Label, Message, PlayerInfo, RaceEvent, RenderMode, State, VIDEO_KEY,
+};
 use shared::sprite::Aircraft;
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
@@ -123,7 +125,9 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
                     .replace(Slot::State, ws_binary(&Message::State(state)));
             }
             RenderMode::Client => {}
-            RenderMode::Server => maybe_render(game, id, p, now, Why::Tick { stride }, &world),
+            RenderMode::Server | RenderMode::Video => {
+                maybe_render(game, id, p, now, Why::Tick { stride }, &world)
+            }
         }
     }
 }
@@ -248,7 +252,7 @@ pub(super) fn maybe_render(
     why: Why,
     world: &World,
 ) {
-    if p.mode != RenderMode::Server || !p.welcomed || p.paused || p.queued {
+    if !p.mode.server_renders() || !p.welcomed || p.paused || p.queued {
         return;
     }
     if p.rendering {
@@ -259,7 +263,8 @@ pub(super) fn maybe_render(
     let view = p.view(&game.flight, &game.map);
     let same = p.last_frame == Some((view, p.last_input))
         && p.others == scene(game, id, p, &view, world, &mut Vec::new());
-    if !p.dirty && same {
+    let refine = same && p.video.as_ref().is_some_and(|v| v.refine > 0);
+    if !p.dirty && same && !refine {
         return;
     }
     let allowed = match why {
@@ -271,6 +276,16 @@ pub(super) fn maybe_render(
         }
         Why::Input => p.input_frames.take(now),
     };
+    // A video frame depends on the one before: it is not even drawn while the last one
+    // still waits for the socket or the link is full (it stays due: `dirty` or moved).
+    if allowed
+        && let Some(v) = &mut p.video
+        && (p.out.is_waiting(Slot::Frame) || !v.pacer.may_send(now))
+    {
+        game.stats.video_held.fetch_add(1, Ordering::Relaxed);
+        p.dirty = true;
+        return;
+    }
     if allowed {
         p.queued = true;
         p.urgent = false;
@@ -312,6 +327,8 @@ pub(super) struct Job {
     /// of those are.
     aircraft: Vec<Aircraft>,
     ids: Vec<u16>,
+    /// A video frame: the stream's rate now, and whether it must be a key frame.
+    video: Option<(u32, bool)>,
 }
 
 /// Takes player `id`'s queued frame, with the lock held only for this.
@@ -325,6 +342,12 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     }
     p.rendering = true;
     let camera = p.view(&game.flight, &game.map);
+    if let Some(v) = &mut p.video {
+        v.refine = match p.last_frame == Some((camera, p.last_input)) {
+            true => v.refine.saturating_sub(1),
+            false => super::VIDEO_REFINE_FRAMES,
+        };
+    }
     p.dirty = false;
     p.last_frame = Some((camera, p.last_input));
     let mut ids = Vec::new();
@@ -337,28 +360,46 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
         last_input: p.last_input,
         seq: p.frame_seq,
         viewport: p.viewport,
-        wire: p.wire,
+        wire: if p.video.is_some() {
+            FrameWire::VIDEO
+        } else {
+            p.wire
+        },
         out: p.out.clone(),
         aircraft: p.others.clone(),
         ids,
+        video: (p.video.as_mut()).map(|v| (v.pacer.bitrate(), std::mem::take(&mut v.key))),
     })
 }
 
 /// Draws and sends the frame, gives the buffers back, and queues the next frame at
 /// once if an input came while this one was drawn.
 pub(super) fn finish_job(game: &Game, mut job: Job) {
-    let bytes = render_frame(game, &mut job);
-    game.stats.frames.fetch_add(1, Ordering::Relaxed);
-    game.stats
-        .frame_bytes
-        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    let _ = job.out.replace(Slot::Frame, bytes);
+    let frame = render_frame(game, &mut job);
+    let sent = frame.as_ref().map(|f| f.payload.len());
+    if let Some(frame) = frame {
+        game.stats.frames.fetch_add(1, Ordering::Relaxed);
+        game.stats
+            .frame_bytes
+            .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
+        let _ = job.out.replace(Slot::Frame, frame);
+    }
     let mut players = game.players();
     let (by_id, world) = players.split();
     if let Some(p) = by_id.get_mut(&job.id) {
         p.rendering = false;
-        if p.mode == RenderMode::Server {
+        if p.mode.server_renders() {
             p.scratch = Some(job.scratch);
+        }
+        if let (Some(v), Some(_)) = (&mut p.video, job.video) {
+            match sent {
+                Some(bytes) => v.pacer.sent(job.seq, bytes, Instant::now()),
+                // Not encoded: the stream goes on from a key frame.
+                None => {
+                    v.key = true;
+                    p.dirty = true;
+                }
+            }
         }
         if std::mem::take(&mut p.urgent) {
             maybe_render(game, job.id, p, Instant::now(), Why::Input, &world);
@@ -438,7 +479,8 @@ impl RenderQueue {
     }
 }
 
-fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
+/// The frame message, or `None` when a video frame could not be encoded (logged).
+fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing> {
     let (s, viewport) = (&mut job.scratch, job.viewport);
     // Column by column: the encoder wants columns, so no transpose into rows and back.
     s.renderer.render_scene_columns(
@@ -460,7 +502,54 @@ fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
         .take(shared::protocol::MAX_LABELS)
         .collect();
     let (columns, stride) = s.renderer.columns();
-    job.wire.message(&Message::Frame(Frame {
+    let (width, height) = (viewport.width(), viewport.height());
+    let mut video_payload = Vec::new();
+    if let Some((bitrate, key)) = job.video {
+        let encoder = match &mut s.video {
+            Some(e) => e,
+            None => {
+                let settings = crate::video::Settings {
+                    bitrate,
+                    fps: game.config.fps as f32,
+                    ..Default::default()
+                };
+                match crate::video::VideoEncoder::new(game.map.palette(), settings) {
+                    Ok(e) => s.video.insert(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot start a video encoder");
+                        return None;
+                    }
+                }
+            }
+        };
+        if key {
+            encoder.want_key();
+        }
+        encoder.set_bitrate(bitrate);
+        match encoder.encode_columns(columns, stride, width, height) {
+            Ok(encoded) => {
+                video_payload.reserve(1 + encoded.data.len());
+                video_payload.push(if encoded.key { VIDEO_KEY } else { 0 });
+                video_payload.extend_from_slice(encoded.data);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "video frame not encoded");
+                return None;
+            }
+        }
+    }
+    let payload = if job.video.is_some() {
+        &video_payload[..]
+    } else {
+        s.encoder.encode_columns(
+            columns,
+            stride,
+            viewport,
+            job.wire.encoding,
+            s.renderer.sky(),
+        )
+    };
+    Some(job.wire.message(&Message::Frame(Frame {
         seq: job.seq,
         camera: job.camera,
         last_input: job.last_input,
@@ -468,14 +557,8 @@ fn render_frame(game: &Game, job: &mut Job) -> crate::ws::frame::Outgoing {
         height: viewport.height() as u16,
         labels,
         encoding: job.wire.encoding,
-        payload: s.encoder.encode_columns(
-            columns,
-            stride,
-            viewport,
-            job.wire.encoding,
-            s.renderer.sky(),
-        ),
-    }))
+        payload,
+    })))
 }
 
 /// Who appears on each player's minimap: everyone on a quiet server (one shared message),

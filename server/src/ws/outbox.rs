@@ -223,6 +223,13 @@ impl Outbox {
         })
     }
 
+    /// A frame of this kind waits for the writer. Frames that depend on the one before
+    /// (video) must not replace it: their producer checks this first (nothing but the
+    /// writer empties a slot, so the answer holds until the producer fills it).
+    pub fn is_waiting(&self, slot: Slot) -> bool {
+        self.shared.lock().latest[slot as usize].is_some()
+    }
+
     /// Sends a close frame after what is queued, then nothing more. Only the first
     /// close counts.
     pub fn close(&self, code: u16, reason: &str) {

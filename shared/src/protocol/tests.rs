@@ -123,9 +123,13 @@ fn frame_layout() {
     assert_eq!(bytes.len(), 1 + 4 + 28 + 4 + 2 + 2 + 1 + 1 + payload.len());
     assert_eq!(&bytes[5..9], &1.0f32.to_le_bytes());
     assert_eq!(Message::decode(&bytes), Ok(m));
-    // The encoding byte: 0 raw, 1 runs, 2 run planes; nothing else.
+    // The encoding byte: 0 raw, 1 runs, 2 run planes, 3 video; nothing else.
     let at = bytes.len() - payload.len() - 1;
-    for (byte, encoding) in [(1, FrameEncoding::Runs), (2, FrameEncoding::RunPlanes)] {
+    for (byte, encoding) in [
+        (1, FrameEncoding::Runs),
+        (2, FrameEncoding::RunPlanes),
+        (3, FrameEncoding::Video),
+    ] {
         let mut other = bytes.clone();
         other[at] = byte;
         match Message::decode(&other) {
@@ -134,8 +138,28 @@ fn frame_layout() {
         }
     }
     let mut unknown = bytes.clone();
-    unknown[at] = 3;
+    unknown[at] = 4;
     assert!(Message::decode(&unknown).is_err());
+    // A video payload holds a flags byte and at least one byte of stream.
+    let mut empty_video = bytes[..at + 2].to_vec();
+    empty_video[at] = 3;
+    assert_eq!(Message::decode(&empty_video), Err(DecodeError::Truncated));
+}
+
+#[test]
+fn acks_and_key_frame_requests() {
+    assert_eq!(encode(&Message::Ack(0x0102_0304)), [21, 4, 3, 2, 1]);
+    assert_eq!(
+        Message::decode(&[21, 4, 3, 2, 1]),
+        Ok(Message::Ack(0x0102_0304))
+    );
+    assert_eq!(Message::decode(&[21, 4, 3]), Err(DecodeError::Truncated));
+    assert_eq!(encode(&Message::KeyFrame), [22]);
+    assert_eq!(Message::decode(&[22]), Ok(Message::KeyFrame));
+    assert_eq!(
+        Message::decode(&[22, 0]),
+        Err(DecodeError::TrailingBytes(1))
+    );
 }
 
 #[test]
@@ -146,10 +170,10 @@ fn rejects() {
     check_err(&[8, 7, 0, 0], DecodeError::Truncated);
     check_err(&[8, 7, 0, 0, 0, 0], DecodeError::TrailingBytes(1));
     check_err(
-        &[7, 2],
+        &[7, 3],
         DecodeError::BadValue {
             field: "render mode",
-            value: 2,
+            value: 3,
         },
     );
     check_err(
@@ -265,7 +289,11 @@ fn any_camera() -> impl Strategy<Value = Camera> {
 }
 
 fn any_mode() -> impl Strategy<Value = RenderMode> {
-    prop_oneof![Just(RenderMode::Server), Just(RenderMode::Client)]
+    prop_oneof![
+        Just(RenderMode::Server),
+        Just(RenderMode::Client),
+        Just(RenderMode::Video)
+    ]
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -426,6 +454,8 @@ fn any_message() -> impl Strategy<Value = Owned> {
         Just(Message::Abandon),
         any::<(u16, u16)>().prop_map(|(w, h)| Message::Resize(w, h)),
         any::<(u16, u16)>().prop_map(|(w, h)| Message::Resized(w, h)),
+        any::<u32>().prop_map(Message::Ack),
+        Just(Message::KeyFrame),
     ];
     let small = prop_oneof![
         any_mode().prop_map(Message::SetMode),
