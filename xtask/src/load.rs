@@ -45,7 +45,7 @@ impl Client {
             mode,
             width,
             height,
-            encodings: FrameEncoding::Runs.bit(),
+            encodings: FrameEncoding::Runs.bit() | FrameEncoding::Video.bit(),
             name: String::new(),
         }))
         .await?;
@@ -328,22 +328,45 @@ async fn latency_client(
 /// Server-side rendering at 640x360 and 30 fps: frames each player receives while all
 /// of them keep turning (the picture changes every tick).
 pub fn scale(server: &std::path::Path) -> anyhow::Result<()> {
-    println!("\n### Server-side rendering at 640x360, `--fps 30`, everyone turning\n");
+    for mode in [RenderMode::Server, RenderMode::Video] {
+        scale_mode(server, mode)?;
+    }
+    Ok(())
+}
+
+/// Players turning at 640x360 with `--fps 30` in one server-rendered mode, adding players
+/// until the median falls under 29 fps. Video clients acknowledge every frame, as the
+/// browser does (the server paces video streams by those).
+fn scale_mode(server: &std::path::Path, mode: RenderMode) -> anyhow::Result<()> {
+    let name = if mode == RenderMode::Video {
+        "video"
+    } else {
+        "lossless (runs)"
+    };
+    println!("\n### Server-side rendering, {name}, at 640x360, `--fps 30`, everyone turning\n");
     println!(
-        "| players | median fps a player | slowest player fps | frames/s in all | server CPU (of 2 cores) |"
+        "| players | median fps a player | slowest player fps | frames/s in all | kbit/s a player | server CPU (of 2 cores) | frames held for the link |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: |");
-    for players in [8usize, 16, 32, 48, 64, 96] {
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    // `VOXELCAST_SCALE_PLAYERS=2,4` measures those counts instead.
+    let counts: Vec<usize> = match std::env::var("VOXELCAST_SCALE_PLAYERS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+        Err(_) => vec![8, 16, 32, 48, 64, 96],
+    };
+    for players in counts {
         let running = Running::start(server, &["--max-players", "200", "--fps", "30"])?;
         let addr = running.addr.clone();
         let cpu0 = running.cpu_seconds()?;
         let t0 = Instant::now();
-        let mut fps = runtime().block_on(async move {
+        let results = runtime().block_on(async move {
             let mut tasks = Vec::new();
             for _ in 0..players {
                 let addr = addr.clone();
                 tasks.push(tokio::spawn(async move {
-                    let mut c = Client::connect(&addr, RenderMode::Server, 640, 360).await?;
+                    let mut c = Client::connect(&addr, mode, 640, 360).await?;
                     c.send(&Message::Input(Input {
                         seq: 1,
                         keys: keys::TURN_RIGHT,
@@ -353,15 +376,21 @@ pub fn scale(server: &std::path::Path) -> anyhow::Result<()> {
                     }))
                     .await?;
                     let start = Instant::now();
-                    let mut frames = 0u32;
+                    let (mut frames, mut bytes) = (0u32, 0usize);
                     while start.elapsed() < Duration::from_secs(5) {
-                        if let Message::Frame(_) = c.recv().await? {
-                            if start.elapsed() > Duration::from_secs(1) {
-                                frames += 1;
-                            }
+                        let (seq, len) = match c.recv().await? {
+                            Message::Frame(f) => (f.seq, f.payload.len()),
+                            _ => continue,
+                        };
+                        if start.elapsed() > Duration::from_secs(1) {
+                            frames += 1;
+                            bytes += len;
+                        }
+                        if mode == RenderMode::Video {
+                            c.send(&Message::Ack(seq)).await?;
                         }
                     }
-                    anyhow::Ok(frames as f64 / 4.0)
+                    anyhow::Ok((frames as f64 / 4.0, bytes as f64 * 8.0 / 4.0 / 1000.0))
                 }));
             }
             let mut all = Vec::new();
@@ -371,10 +400,19 @@ pub fn scale(server: &std::path::Path) -> anyhow::Result<()> {
             anyhow::Ok(all)
         })?;
         let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
+        let stats = running.http_get("/stats")?;
+        let held = stats
+            .split("\"video_frames_held\":")
+            .nth(1)
+            .and_then(|s| s.split([',', '}']).next())
+            .unwrap_or("?")
+            .to_string();
+        let mut fps: Vec<f64> = results.iter().map(|r| r.0).collect();
         fps.sort_by(f64::total_cmp);
         let total: f64 = fps.iter().sum();
+        let kbps = results.iter().map(|r| r.1).sum::<f64>() / players as f64;
         println!(
-            "| {players} | {:.1} | {:.1} | {total:.0} | {:.0} % |",
+            "| {players} | {:.1} | {:.1} | {total:.0} | {kbps:.0} | {:.0} % | {held} |",
             percentile(&fps, 0.5),
             fps[0],
             cpu * 100.0

@@ -29,7 +29,7 @@ enum Command {
     Wasm,
     /// Run the benchmarks (all, or the named ones).
     Bench {
-        /// render, flight, echo, echo-memory, wasm, latency, scale, connections
+        /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections
         which: Vec<String>,
     },
     /// Run every fuzz target for a while.

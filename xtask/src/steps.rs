@@ -137,6 +137,8 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     }
     if want("flight") {
         run(cargo().args(["bench", "-p", "shared", "--bench", "flight"]))?;
+        // The same flight as video, beside the lossless encodings above.
+        run(cargo().args(["bench", "-p", "server", "--bench", "video"]))?;
     }
     if want("race") {
         run(cargo().args(["bench", "-p", "server", "--bench", "race"]))?;
@@ -150,11 +152,14 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     if want("wasm") {
         browser_bench("bench/wasm-vs-js.mjs")?;
     }
-    if want("latency") || want("scale") || want("connections") {
+    if want("latency") || want("scale") || want("connections") || want("video") {
         let server = build_server()?;
         if want("latency") {
             crate::load::latency(&server)?;
             browser_bench("bench/input-latency.mjs")?;
+        }
+        if want("video") {
+            browser_bench("bench/video-decode.mjs")?;
         }
         if want("scale") {
             crate::load::scale(&server)?;

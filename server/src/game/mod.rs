@@ -96,6 +96,8 @@ struct Players {
     /// Tick frames go out every `stride`th frame interval: more than 1 while the render
     /// pool falls behind, so frames that answer inputs never wait behind a backlog.
     stride: u32,
+    /// Ticks in a row that found frames still queued.
+    backlog_ticks: u32,
     /// Everyone's aircraft as of the last tick, for server-rendered frames.
     aircraft: Vec<(u16, shared::sprite::Aircraft)>,
     /// Each name's best run on the course, for splits.

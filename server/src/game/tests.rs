@@ -300,6 +300,26 @@ fn tick_frames_thin_out_while_the_pool_falls_behind() {
     assert_eq!(game.render_queue.try_pop(), Some(id));
 }
 
+#[test]
+fn at_30_fps_a_queue_that_drains_within_the_frame_interval_is_not_behind() {
+    let game = game(30);
+    let mut clock = Clock::new();
+    let (id, _drain) = join(&game);
+    game.apply_input(id, &input(1, keys::TURN_RIGHT, 0));
+    render_queued(&game);
+    let drawn = || game.stats.frames.load(Ordering::Relaxed);
+    let before = drawn();
+    for i in 0..20 {
+        clock.tick(&game);
+        // Frames queued at this tick are still being drawn at the next one, and done
+        // before the one after: on time for 30 fps.
+        if i % 2 == 1 {
+            render_queued(&game);
+        }
+    }
+    assert_eq!(drawn() - before, 10, "30 fps kept");
+}
+
 /// The raw frames waiting in the outbox: (camera, palette indices).
 fn raw_frames(drain: &mut Drain) -> Vec<(Camera, Vec<u8>, Vec<shared::protocol::Label>)> {
     let mut out = Vec::new();

@@ -51,9 +51,17 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
     let mut players = game.players();
     players.tick = players.tick.wrapping_add(1);
     let tick = players.tick;
-    // Frames still waiting from earlier ticks: the pool cannot keep up, so tick frames
-    // thin out (inputs' frames do not) until it can.
-    players.stride = if !game.render_queue.is_empty() {
+    // Frames still waiting a whole frame interval after they were queued: the pool
+    // cannot keep up, so tick frames thin out (inputs' frames do not) until it can. (At
+    // 30 fps every player's frame is queued on the same tick, and drawing them all may
+    // take most of the next tick's interval without being late.)
+    let ticks_per_frame = (TICK_HZ / game.config.fps.max(1)).max(1);
+    players.backlog_ticks = match game.render_queue.is_empty() {
+        true => 0,
+        false => players.backlog_ticks + 1,
+    };
+    players.stride = if players.backlog_ticks >= ticks_per_frame {
+        players.backlog_ticks = 0;
         (players.stride + 1).min(MAX_STRIDE)
     } else if tick % STRIDE_RELAX_TICKS == 0 {
         players.stride.saturating_sub(1).max(1)
