@@ -36,6 +36,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3600);
     let png_dir = std::env::var("VIDEO_PNG").ok();
+    // `VIDEO_DUMP=DIR`: the encoder's input pictures (`frames.yuv`, I420) and each rate's
+    // stream (`*.h264`), for comparing other codecs on the same pictures with ffmpeg.
+    let dump = std::env::var("VIDEO_DUMP")
+        .ok()
+        .map(std::path::PathBuf::from);
     let map = generate(DEFAULT_SEED);
     let (w, h) = (800, 450);
     let viewport = Viewport::new(w as u32, h as u32).expect("viewport");
@@ -107,6 +112,29 @@ fn main() {
             row.encode += t.elapsed();
             row.bytes += encoded.data.len();
             let data = encoded.data.to_vec();
+            if let Some(dir) = &dump {
+                use std::io::Write;
+                let open = |name: &str| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join(name))
+                        .expect("dump file")
+                };
+                if rows.is_empty() {
+                    let p = encoder.picture();
+                    let mut f = open("frames.yuv");
+                    for plane in [&p.y, &p.u, &p.v] {
+                        f.write_all(plane).expect("dump");
+                    }
+                }
+                let file: String = (row.name.chars())
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                open(&format!("{file}.h264"))
+                    .write_all(&data)
+                    .expect("dump");
+            }
             if rows.is_empty() {
                 let picture = encoder.picture().planes();
                 conversion.push(psnr_columns(
