@@ -2,10 +2,10 @@
 //! as text nodes only (names are never parsed as markup).
 
 use crate::race::clock;
+use crate::web::{fetch_json, get};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Document, Response, Window};
+use web_sys::{Document, Window};
 
 /// Fetches the board of this course (with `name`'s best and rank) and fills the panel;
 /// failures are logged and leave the panel as it was.
@@ -19,20 +19,6 @@ pub fn refresh(window: &Window, document: &Document, course: u64, name: &str) {
             Err(e) => web_sys::console::warn_2(&"leaderboard unavailable".into(), &e),
         }
     });
-}
-
-async fn fetch_json(window: &Window, url: &str) -> Result<JsValue, JsValue> {
-    let response: Response = JsFuture::from(window.fetch_with_str(url))
-        .await?
-        .dyn_into()?;
-    if !response.ok() {
-        return Err(format!("HTTP {}", response.status()).into());
-    }
-    JsFuture::from(response.json()?).await
-}
-
-fn get(v: &JsValue, key: &str) -> JsValue {
-    js_sys::Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn fill(document: &Document, json: &JsValue) {

@@ -2,7 +2,7 @@
 //! frames the server renders or frames it renders itself from the same cameras.
 //!
 //! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs`,
-//! `board.rs`, `video.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
+//! `board.rs`, `lobby.rs`, `video.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
 //! [`race`]) is plain Rust, tested natively.
 
 pub mod auto;
@@ -10,6 +10,7 @@ pub mod bench;
 mod board;
 pub mod display;
 pub mod input;
+mod lobby;
 pub mod predict;
 pub mod race;
 pub mod session;
@@ -88,6 +89,13 @@ struct App {
     wanted_mode: RenderMode,
     /// Auto mode (the default): chooses `wanted_mode` from what it measures.
     auto: Option<auto::Auto>,
+    /// The room to join (`?room=` of the page, then the room the Welcome named, so a
+    /// reconnection goes back to it); `None`: the server picks.
+    room_wanted: Option<String>,
+    /// The server refused the room (full): no reconnecting until the player picks.
+    refused: bool,
+    /// When the rooms were last fetched for the HUD's count.
+    last_rooms: f64,
     /// The browser decodes video (WebCodecs), and the decoder once video mode ran.
     video_ok: bool,
     video: Option<video::Video>,
@@ -151,7 +159,6 @@ impl App {
             let _ = body.dataset().set("display", display.kind());
         }
         let overview: HtmlImageElement = document.create_element("img")?.dyn_into()?;
-        overview.set_src("/api/overview.png");
         Ok(App {
             me: Weak::new(),
             display,
@@ -163,6 +170,9 @@ impl App {
             input: InputState::default(),
             wanted_mode,
             auto,
+            room_wanted: params.get("room").filter(|r| !r.is_empty()),
+            refused: false,
+            last_rooms: f64::NEG_INFINITY,
             video_ok,
             video: None,
             last_probe: 0.0,
@@ -439,6 +449,16 @@ impl App {
                 self.wake();
             }
             Effect::ServerError(text) => self.status(Some(&format!("Server: {text}"))),
+            Effect::Refused { full: true, text } => {
+                // Full: the player picks another room (or waits and reloads).
+                self.refused = true;
+                self.show_lobby(Some(&text));
+            }
+            Effect::Refused { full: false, text } => {
+                // The room is gone (its server stopped): back in through the lobby.
+                self.room_wanted = None;
+                self.status(Some(&format!("{text}; joining another room…")));
+            }
             Effect::Disconnect(text) => {
                 web_sys::console::warn_1(&JsValue::from_str(&text));
                 self.retire_socket();
@@ -459,6 +479,16 @@ impl App {
             self.canvas.set_height(v.height() as u32);
             self.backoff_ms = 500;
             self.status(None);
+            self.room_wanted = Some(self.session.room.clone());
+            // The minimap's terrain: this room's map.
+            let room = js_sys::encode_uri_component(&self.session.room);
+            self.overview
+                .set_src(&format!("/api/overview.png?room={room}"));
+            self.set_text("hud-room", &self.session.room);
+            if let Some(link) = self.document.get_element_by_id("invite") {
+                let _ = link.set_attribute("href", &lobby::room_link(&self.session.room, ""));
+            }
+            self.refresh_rooms();
             self.update_hud(now);
         }
     }
@@ -585,6 +615,37 @@ impl App {
         }
     }
 
+    /// Shows the rooms panel (with why, when a room refused the player) or hides it.
+    fn show_lobby(&self, why: Option<&str>) {
+        if let Ok(panel) = element::<HtmlElement>(&self.document, "lobby") {
+            panel.set_hidden(false);
+        }
+        if let Ok(p) = element::<HtmlElement>(&self.document, "lobby-why") {
+            p.set_hidden(why.is_none());
+            p.set_text_content(why); // text, never markup
+        }
+        if let Some(play) = self.document.get_element_by_id("lobby-play") {
+            let _ = play.set_attribute("href", &lobby::room_link("", &self.name));
+        }
+        self.refresh_rooms();
+    }
+
+    fn toggle_lobby(&self) {
+        match element::<HtmlElement>(&self.document, "lobby") {
+            Ok(panel) if !panel.hidden() => panel.set_hidden(true),
+            _ => self.show_lobby(None),
+        }
+    }
+
+    fn refresh_rooms(&self) {
+        lobby::refresh(
+            &self.window,
+            &self.document,
+            self.session.room.clone(),
+            self.name.clone(),
+        );
+    }
+
     fn refresh_board(&self) {
         if let Some(course) = self.session.race.course_id {
             board::refresh(&self.window, &self.document, course, &self.session.name);
@@ -700,6 +761,11 @@ impl App {
         }
         if now - self.stats.last_hud >= 500.0 {
             self.update_hud(now);
+        }
+        // Everyone's count (and the panel, if open) every ten seconds.
+        if now - self.last_rooms >= 10_000.0 && self.session.viewport.is_some() {
+            self.last_rooms = now;
+            self.refresh_rooms();
         }
         self.update_race(now);
         self.draw_minimap();
@@ -863,7 +929,10 @@ fn connect(app: &Shared) {
     let location = a.window.location();
     let secure = location.protocol().is_ok_and(|p| p == "https:");
     let host = location.host().unwrap_or_default();
-    let url = format!("{}//{host}/ws", if secure { "wss:" } else { "ws:" });
+    let mut url = format!("{}//{host}/ws", if secure { "wss:" } else { "ws:" });
+    if let Some(room) = &a.room_wanted {
+        url += &format!("?room={}", js_sys::encode_uri_component(room));
+    }
     let ws = match WebSocket::new(&url) {
         Ok(ws) => ws,
         Err(e) => {
@@ -927,6 +996,9 @@ fn connect(app: &Shared) {
             })
             .unwrap_or_default();
         app.retire_socket();
+        if app.refused {
+            return; // the room was full: the lobby is up, the player picks
+        }
         app.schedule_reconnect(&why);
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
@@ -988,6 +1060,10 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             if !e.repeat() {
                 a.toggle_board();
             }
+        } else if e.code() == "KeyO" {
+            if !e.repeat() {
+                a.toggle_lobby();
+            }
         } else if let Some(bit) = key_bit(&e.code()) {
             a.key(bit, true);
             e.prevent_default();
@@ -1031,6 +1107,8 @@ fn install(app: &Shared) -> Result<(), JsValue> {
     listen(app, &button, "click", |a, _| a.toggle_mode())?;
     let board: HtmlElement = element(&document, "board-btn")?;
     listen(app, &board, "click", |a, _| a.toggle_board())?;
+    let rooms: HtmlElement = element(&document, "rooms-btn")?;
+    listen(app, &rooms, "click", |a, _| a.toggle_lobby())?;
     // On a small screen the board starts closed: the view comes first.
     let small = |v: Result<JsValue, JsValue>, limit: f64| {
         v.ok().and_then(|v| v.as_f64()).is_some_and(|v| v < limit)

@@ -23,6 +23,11 @@ pub enum Effect {
     },
     /// The server reported an error; show it.
     ServerError(String),
+    /// The room is full, or not (any more) on the server: show why and the lobby.
+    Refused {
+        full: bool,
+        text: String,
+    },
     /// The server broke the protocol; drop the connection.
     Disconnect(String),
     /// The answer to our `Ping` with this stamp.
@@ -76,6 +81,8 @@ pub struct Session {
     tick_hz: u8,
     /// The access unit of the last video frame.
     video_chunk: Vec<u8>,
+    /// The room the Welcome put the player in.
+    pub room: String,
 }
 
 impl Default for Session {
@@ -116,6 +123,7 @@ impl Session {
             last_state: None,
             tick_hz: 60,
             video_chunk: Vec::new(),
+            room: String::new(),
         }
     }
 
@@ -177,6 +185,7 @@ impl Session {
                 // lossless server mode.
                 self.mode = w.mode;
                 self.name = w.name;
+                self.room = w.room;
                 self.viewport = Some(viewport);
                 self.palette = Some(*w.palette);
                 self.map_size = (w.map_width, w.map_height);
@@ -270,6 +279,14 @@ impl Session {
                 self.players_at = now;
                 Effect::None
             }
+            Message::Error {
+                code: protocol::ErrorCode::ServerFull,
+                text,
+            } => Effect::Refused { full: true, text },
+            Message::Error {
+                code: protocol::ErrorCode::NoSuchRoom,
+                text,
+            } => Effect::Refused { full: false, text },
             Message::Error { code, text } => Effect::ServerError(format!("{code:?}: {text}")),
             Message::Pong(stamp) => Effect::Pong(stamp),
             _ => Effect::Disconnect("unexpected message from server".into()),
@@ -499,6 +516,7 @@ mod tests {
             name: "ace".into(),
             palette: Box::new(map.palette().clone()),
             map_id: 1,
+            room: "r1".into(),
         }))
     }
 

@@ -75,3 +75,20 @@ pub async fn fetch_bytes(window: &web_sys::Window, url: &str) -> Result<Vec<u8>,
     let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer()?).await?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
+
+/// `GET url` as JSON; an HTTP error status is an error.
+pub async fn fetch_json(window: &web_sys::Window, url: &str) -> Result<JsValue, JsValue> {
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
+            .await?
+            .dyn_into()?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()).into());
+    }
+    wasm_bindgen_futures::JsFuture::from(response.json()?).await
+}
+
+/// A property of a JSON value (undefined when missing).
+pub fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}

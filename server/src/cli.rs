@@ -54,9 +54,13 @@ pub struct ServeArgs {
     /// Largest frame the server renders, WIDTHxHEIGHT; bigger requests are scaled down.
     #[arg(long, default_value = "800x450", value_parser = parse_viewport)]
     pub max_viewport: shared::Viewport,
-    /// Most players at once.
+    /// Most players at once in a room.
     #[arg(long, default_value_t = 64)]
     pub max_players: usize,
+    /// Rooms this process holds (r1, r2, …), each its own world: a generated map gets
+    /// seeds --seed, --seed + 1, …; a loaded map is in every room.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub rooms: u32,
     /// Frames rendered at once; default: one per core.
     #[arg(long)]
     pub render_threads: Option<usize>,

@@ -49,7 +49,6 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
             ..Default::default()
         },
     };
-    let map = maps::load(&args.map)?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let game_config = game::GameConfig {
         fps: s.fps,
@@ -77,10 +76,22 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
             }
         };
         let store = server::store::Store::open(&url).await?;
-        let game = game::Game::new(game_config, map, Some(store)).await?;
-        game.start(shutdown.clone());
+        let bus = game::bus::Bus::default();
+        let mut rooms = Vec::new();
+        for i in 0..s.rooms {
+            let (map, map_name) = maps::for_room(&args.map, i)?;
+            let room = game::Room {
+                id: format!("r{}", i + 1),
+                map_name,
+                bus: bus.clone(),
+            };
+            let config = game_config.clone();
+            rooms.push(game::Game::new_room(room, config, map, Some(store.clone())).await?);
+        }
+        let lobby = std::sync::Arc::new(game::lobby::Lobby::new(rooms));
+        lobby.start(shutdown.clone());
         let endpoint = game::Endpoint {
-            game,
+            lobby,
             ws: ws::conn::WsConfig::default(),
         };
         let server = net::Server::new(config, endpoint, shutdown);

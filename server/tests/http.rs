@@ -477,7 +477,10 @@ fn the_map_is_served_by_its_name_and_cached() {
     let mut ws = Ws::open(&server, "/ws");
     ws.send(2, &hello(64, 48));
     let welcome = ws.message(2);
-    let id = u64::from_le_bytes(welcome[welcome.len() - 8..].try_into().unwrap());
+    // The map's name, then the room ("r1", the only one).
+    let end = welcome.len() - 4;
+    assert_eq!(welcome[end..], [2, 0, b'r', b'1']);
+    let id = u64::from_le_bytes(welcome[end - 8..end].try_into().unwrap());
     let target = format!("/map/{id:016x}");
     let response = server.get(&target);
     assert_eq!(

@@ -126,6 +126,8 @@ pub enum ErrorCode {
     UnexpectedMessage = 5,
     ServerFull = 6,
     BadName = 7,
+    /// The room the connection asked for (`/ws?room=<id>`) is not on this server.
+    NoSuchRoom = 8,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -157,6 +159,8 @@ pub struct Welcome {
     /// Names the map: `GET /map/<16 hex digits>` serves it (`Map::to_compressed`),
     /// cacheable for good.
     pub map_id: u64,
+    /// The room the player is in (`/?room=<id>` brings others into it).
+    pub room: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,6 +371,7 @@ impl Message<'_> {
                 w.str(&m.name);
                 w.bytes(&m.palette.to_bytes());
                 w.bytes(&m.map_id.to_le_bytes());
+                w.str(&m.room);
             }
             Message::Input(m) => {
                 w.u8(tag::INPUT);
@@ -537,6 +542,7 @@ impl Message<'_> {
                 name: r.str("name", MAX_NAME_BYTES)?,
                 palette: Box::new(Palette::from_bytes(r.array()?)),
                 map_id: u64::from_le_bytes(*r.array()?),
+                room: r.str("room", MAX_NAME_BYTES)?,
             }),
             tag::INPUT => {
                 let input = Input {
@@ -639,6 +645,7 @@ impl Message<'_> {
                     5 => ErrorCode::UnexpectedMessage,
                     6 => ErrorCode::ServerFull,
                     7 => ErrorCode::BadName,
+                    8 => ErrorCode::NoSuchRoom,
                     v => return Err(bad("error code", v)),
                 };
                 let text = r.str("error text", MAX_TEXT_BYTES)?;

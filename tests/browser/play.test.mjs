@@ -189,7 +189,7 @@ test("late warp: a look moves the server's last frame before its answer arrives"
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   let hold = false;
-  await page.routeWebSocket(/\/ws$/, (ws) => {
+  await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
     const server = ws.connectToServer();
     server.onMessage((m) => { if (!hold) ws.send(m); });
   });
@@ -453,7 +453,7 @@ test("a dropped connection shows a message and reconnects by itself", async () =
   page.on("pageerror", (e) => errors.push(String(e)));
   // Proxy the game socket through Playwright so the test can cut it.
   const sockets = [];
-  await page.routeWebSocket(/\/ws$/, (ws) => {
+  await page.routeWebSocket(/\/ws(\?|$)/, (ws) => {
     ws.connectToServer();
     sockets.push(ws);
   });
@@ -465,6 +465,7 @@ test("a dropped connection shows a message and reconnects by itself", async () =
   // Backoff starts at half a second; a new socket, a new Welcome, new frames.
   await page.waitForFunction(() => document.getElementById("status").hidden, null, { timeout: 10000 });
   assert.equal(sockets.length, 2, "one reconnect");
+  assert.match(sockets[1].url(), /\/ws\?room=r1$/, "back into the same room");
   const since = await frames(page);
   await page.keyboard.down("KeyD");
   await waitFrames(page, since + 1, "server");
@@ -530,4 +531,45 @@ test("touch devices get on-screen controls that fly", async () => {
     await touch.close();
     rmSync(touchProfile, { recursive: true, force: true });
   }
+});
+
+test("rooms: invite links, the lobby, a full room says so and offers the others", async () => {
+  const base = process.env.VOXELCAST_ROOMS_URL;
+  if (!base) throw new Error("set VOXELCAST_ROOMS_URL (cargo xtask test does): a server with --rooms 2 --max-players 1");
+  // An invite link into r2.
+  const first = await open("?room=r2&name=host", base);
+  await waitFrames(first.page, 0, "server");
+  const hud = await first.page.evaluate(() => ({
+    room: document.getElementById("hud-room").textContent,
+    invite: document.getElementById("invite").getAttribute("href"),
+  }));
+  assert.deepEqual(hud, { room: "r2", invite: "/?room=r2" });
+  // The lobby lists both rooms, as text: r2 is ours (and full), r1 has space.
+  await first.page.keyboard.press("KeyO");
+  await first.page.waitForFunction(() => document.querySelectorAll("#lobby-list li").length === 2);
+  const rooms = await first.page.evaluate(() => [...document.querySelectorAll("#lobby-list li")].map((li) => ({
+    id: li.dataset.room, text: li.textContent, href: li.querySelector("a").getAttribute("href"),
+  })));
+  assert.equal(rooms[1].id, "r2");
+  assert.match(rooms[1].text, /^r2 · seed \d+ · 1\/1 players · no record yet you are here$/);
+  assert.match(rooms[0].text, /^r1 · seed \d+ · 0\/1 players/);
+  assert.equal(rooms[0].href, "/?room=r1&name=host");
+  // Someone else follows the invite: r2 is full, so the page says so and shows the
+  // lobby, and does not hammer the full room with reconnections.
+  const second = await open("?room=r2&name=guest", base);
+  await second.page.waitForFunction(() => !document.getElementById("lobby").hidden, null, { timeout: 10000 });
+  const why = await second.page.evaluate(() => document.getElementById("lobby-why").textContent);
+  assert.match(why, /room r2 is full \(1 players\): pick another/);
+  await second.page.waitForTimeout(1500);
+  assert.equal(await frames(second.page), 0, "no frames from a full room");
+  // "Play" puts the guest in the room with space.
+  await second.page.click("#lobby-play");
+  await second.page.waitForFunction(() => document.getElementById("hud-room").textContent === "r1",
+    null, { timeout: 10000 });
+  assert.match(second.page.url(), /name=guest/);
+  const count = await (await fetch(`${base}api/rooms`)).json();
+  assert.equal(count.players, 2);
+  assert.deepEqual([...first.errors, ...second.errors], []);
+  await second.page.close();
+  await first.page.close();
 });

@@ -113,13 +113,18 @@ pub fn test() -> anyhow::Result<()> {
     let running = crate::server::Running::start(&server, &["--echo"])?;
     crate::conformance::check(&running.addr)?;
     running.ensure_no_panics()?;
+    // A second server with two small rooms, for the lobby's tests.
+    let rooms = crate::server::Running::start(&server, &["--rooms", "2", "--max-players", "1"])?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1"])
         .current_dir(&browser_tests)
         .env("VOXELCAST_URL", format!("http://{}/", running.addr))
+        .env("VOXELCAST_ROOMS_URL", format!("http://{}/", rooms.addr))
         .env("CHROMIUM", &chromium))?;
     running.ensure_no_panics()?;
+    rooms.ensure_no_panics()?;
     drop(running);
+    drop(rooms);
     fuzz(10)?;
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     // fmt, clippy (native; both with the fuzz crate), clippy (wasm32), cargo test, wasm

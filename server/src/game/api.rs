@@ -12,7 +12,7 @@ const MAX_LIMIT: u32 = 50;
 /// An answer: the network layer's, so it goes out as it is.
 pub use crate::net::ApiReply as Reply;
 
-fn reply(status: u16, body: serde_json::Value) -> Reply {
+pub(super) fn reply(status: u16, body: serde_json::Value) -> Reply {
     Reply {
         status,
         content_type: "application/json",
@@ -22,8 +22,12 @@ fn reply(status: u16, body: serde_json::Value) -> Reply {
     }
 }
 
-fn bad(why: impl std::fmt::Display) -> Reply {
+pub(super) fn bad(why: impl std::fmt::Display) -> Reply {
     reply(400, json!({ "error": why.to_string() }))
+}
+
+pub(super) fn not_found(why: impl std::fmt::Display) -> Reply {
+    reply(404, json!({ "error": why.to_string() }))
 }
 
 /// What `/api/leaderboard` was asked.
@@ -100,7 +104,7 @@ impl Game {
     /// same name is always the same bytes, so caches keep it for good.
     fn map_reply(&self, id: &str) -> Reply {
         if id != format!("{:016x}", self.map_id) {
-            return reply(404, json!({ "error": "no such map here" }));
+            return not_found("no such map here");
         }
         Reply {
             status: 200,

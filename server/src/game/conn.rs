@@ -23,28 +23,41 @@ const FLOOD_STRIKES: u32 = 300;
 
 #[derive(Clone)]
 pub struct Endpoint {
-    pub game: Arc<Game>,
+    pub lobby: Arc<super::lobby::Lobby>,
     pub ws: WsConfig,
+}
+
+/// The room `/ws?room=<id>` asks for, if any.
+fn wanted_room(request: &Request) -> Option<String> {
+    let query = crate::http::query::of_target(&request.target);
+    let pairs = crate::http::query::parse(query).ok()?;
+    pairs.into_iter().find(|(k, _)| k == "room").map(|(_, v)| v)
 }
 
 impl GameEndpoint for Endpoint {
     fn stats(&self) -> String {
-        self.game.stats_json()
+        self.lobby.stats_json()
     }
 
     async fn api(&self, path: &str, query: &str) -> Option<crate::net::ApiReply> {
-        self.game.api(path, query).await
+        self.lobby.api(path, query).await
     }
 
-    async fn serve(&self, conn: Upgraded, _request: &Request, shutdown: watch::Receiver<bool>) {
+    async fn serve(&self, conn: Upgraded, request: &Request, shutdown: watch::Receiver<bool>) {
         let peer = conn
             .stream
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let wanted = wanted_room(request);
+        let picked = self.lobby.pick(wanted.as_deref());
+        let Some(game) = picked.or(self.lobby.rooms().first()).cloned() else {
+            return; // a lobby without rooms: nothing to join
+        };
         let (out, drain) = conn::new_outbox(&self.ws);
         let mut player = PlayerConn {
-            game: self.game.clone(),
+            missing_room: wanted.filter(|_| picked.is_none()),
+            game,
             deflate: conn.deflate,
             id: None,
             map_sent: false,
@@ -53,7 +66,7 @@ impl GameEndpoint for Endpoint {
         };
         let ending = conn::serve(conn, &self.ws, &mut player, out, drain, shutdown).await;
         if let Some(id) = player.id {
-            self.game.leave(id);
+            player.game.leave(id);
         }
         log_ending(&ending, &peer);
     }
@@ -61,6 +74,8 @@ impl GameEndpoint for Endpoint {
 
 struct PlayerConn {
     game: Arc<Game>,
+    /// The room the connection asked for is not here: its Hello gets an Error.
+    missing_room: Option<String>,
     /// permessage-deflate, as negotiated: frames may go compressed.
     deflate: Option<Deflate>,
     id: Option<u16>,
@@ -166,6 +181,11 @@ impl PlayerConn {
             .await;
             return Err(violation("unsupported protocol version"));
         }
+        if let Some(room) = &self.missing_room {
+            let text = format!("there is no room {room:?} here (any more): pick another");
+            send_error(out, ErrorCode::NoSuchRoom, &text).await;
+            return Err(CloseReason::new(4404, "no such room"));
+        }
         let viewport = match Viewport::new(hello.width.into(), hello.height.into()) {
             Ok(v) => v,
             Err(e) => {
@@ -177,8 +197,13 @@ impl PlayerConn {
         let (id, name, viewport, mode) = match joined {
             Ok(joined) => joined,
             Err(JoinError::Full) => {
-                send_error(out, ErrorCode::ServerFull, "the server is full").await;
-                return Err(CloseReason::new(1013, "server full"));
+                let text = format!(
+                    "room {} is full ({} players): pick another",
+                    self.game.room,
+                    self.game.capacity()
+                );
+                send_error(out, ErrorCode::ServerFull, &text).await;
+                return Err(CloseReason::new(1013, "room full"));
             }
         };
         self.id = Some(id);
@@ -196,6 +221,7 @@ impl PlayerConn {
             name,
             palette: Box::new(map.palette().clone()),
             map_id: self.game.map_id,
+            room: self.game.room.clone(),
         });
         let course = Message::Course(shared::protocol::CourseInfo {
             id: self.game.course_id,

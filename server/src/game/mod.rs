@@ -4,7 +4,9 @@
 
 mod api;
 mod bucket;
+pub mod bus;
 mod conn;
+pub mod lobby;
 pub mod names;
 pub mod race;
 mod records;
@@ -50,8 +52,15 @@ pub struct GameConfig {
 /// not worth having, and a queue builds instead (the pacer then skips frames).
 const VIDEO_FLOOR: u32 = 250_000;
 
-/// Shared by the tick task and every connection.
+/// One room: a world (map, course, players) with its own tick, shared by the tick task
+/// and every connection in it. A process holds one or more ([`lobby::Lobby`]).
 pub struct Game {
+    /// The room's name in links (`/?room=<id>`) and the lobby.
+    room: String,
+    /// What the lobby says of the map: its seed, or the file it came from.
+    map_name: String,
+    /// Saved runs go to every room through this; the room hears the others' here too.
+    bus: bus::Bus,
     config: GameConfig,
     map: Arc<Map>,
     course: shared::course::Course,
@@ -206,6 +215,13 @@ struct Scratch {
     video: Option<crate::video::VideoEncoder>,
 }
 
+/// Who a room is among others: its id, what to call its map, and the bus it shares.
+pub struct Room {
+    pub id: String,
+    pub map_name: String,
+    pub bus: bus::Bus,
+}
+
 /// Why a player could not join.
 #[derive(Debug, PartialEq, Eq)]
 pub enum JoinError {
@@ -215,7 +231,23 @@ pub enum JoinError {
 impl Game {
     /// A game over `map` whose runs are saved to `store` (without one, finished runs
     /// are judged and shown but not recorded, and players are told so).
+    /// A lone room ("r1") on its own bus: what tests and one-room tools want.
     pub async fn new(
+        config: GameConfig,
+        map: Map,
+        store: Option<crate::store::Store>,
+    ) -> Result<Arc<Game>, crate::store::StoreError> {
+        let room = Room {
+            id: "r1".into(),
+            map_name: String::new(),
+            bus: bus::Bus::default(),
+        };
+        Game::new_room(room, config, map, store).await
+    }
+
+    /// A room of a lobby: rooms on one bus announce their runs to each other.
+    pub async fn new_room(
+        room: Room,
         config: GameConfig,
         map: Map,
         store: Option<crate::store::Store>,
@@ -237,6 +269,9 @@ impl Game {
             "course laid out"
         );
         Ok(Arc::new(Game {
+            room: room.id,
+            map_name: room.map_name,
+            bus: room.bus,
             render_queue: Default::default(),
             config,
             scenery: course.scenery(),
@@ -271,6 +306,36 @@ impl Game {
         }
         tokio::spawn(tick::run(self.clone(), shutdown));
         self.records.start(self.clone());
+        self.hear_others(self.bus.subscribe());
+    }
+
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    pub fn map_name(&self) -> &str {
+        &self.map_name
+    }
+
+    pub fn map_id(&self) -> u64 {
+        self.map_id
+    }
+
+    pub fn course_id(&self) -> u64 {
+        self.course_id
+    }
+
+    pub fn player_count(&self) -> usize {
+        self.players().by_id.len()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.config.max_players
+    }
+
+    /// The course record: who and how many ticks.
+    pub fn record(&self) -> Option<(String, u32)> {
+        (self.players().ghost.as_ref()).map(|g| (g.name.clone(), g.time))
     }
 
     fn players(&self) -> MutexGuard<'_, Players> {

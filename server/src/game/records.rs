@@ -1,6 +1,7 @@
 //! Between the game and the store: finished runs are queued here by the tick (which
 //! never waits), saved by one task, and announced only once committed.
 
+use super::bus::Announcement;
 use super::race::{Best, Finished};
 use super::{Game, ws_binary};
 use crate::store::{NewRun, Store, StoreError};
@@ -151,32 +152,49 @@ async fn saver(game: Arc<Game>, store: Store, mut rx: mpsc::Receiver<Job>) {
 }
 
 impl Game {
-    /// Tells everyone about a saved run; updates the name's best and, for a record, the
-    /// ghost that everyone racing follows.
+    /// Tells everyone about a saved run: this room at once, the others through the bus.
     fn announce(&self, run: NewRun, saved: crate::store::Saved) {
-        let result = ws_binary(&Message::Result(RunResult {
-            course: self.course_id,
-            name: run.name.clone(),
-            time: run.time,
-            rank: saved.rank,
-            record: saved.record,
-        }));
-        let mut players = self.players();
-        if saved.personal_best {
+        let best = saved.personal_best.then(|| {
             let best = Best {
                 time: run.time,
                 splits: run.splits,
             };
-            players.bests.insert(run.name.clone(), best);
-        }
-        let ghost = saved.record.then(|| {
-            let ghost = Arc::new(GhostRun {
-                name: run.name,
+            (run.name.clone(), best)
+        });
+        let announcement = Announcement {
+            from: self.room.clone(),
+            result: RunResult {
+                course: self.course_id,
+                name: run.name.clone(),
                 time: run.time,
-                samples: run.samples,
-            });
+                rank: saved.rank,
+                record: saved.record,
+            },
+            best,
+            ghost: saved.record.then(|| {
+                Arc::new(GhostRun {
+                    name: run.name,
+                    time: run.time,
+                    samples: run.samples,
+                })
+            }),
+        };
+        self.hear(&announcement);
+        self.bus.publish(announcement);
+    }
+
+    /// A saved run, from this room or another: every player here sees the result; on
+    /// this room's course the name's best and, for a record, the ghost follow it.
+    fn hear(&self, a: &Announcement) {
+        let result = ws_binary(&Message::Result(a.result.clone()));
+        let mut players = self.players();
+        let ours = a.result.course == self.course_id;
+        if ours && let Some((name, best)) = &a.best {
+            players.bests.insert(name.clone(), best.clone());
+        }
+        let ghost = (a.ghost.as_ref()).filter(|_| ours).map(|ghost| {
             players.ghost = Some(ghost.clone());
-            ws_binary(&Message::Ghost((*ghost).clone()))
+            ws_binary(&Message::Ghost((**ghost).clone()))
         });
         for p in players.by_id.values_mut().filter(|p| p.welcomed) {
             let _ = p.out.try_send(result.clone());
@@ -185,6 +203,27 @@ impl Game {
                 p.dirty = true;
             }
         }
+    }
+
+    /// Listens to the other rooms' announcements until the bus closes.
+    pub(super) fn hear_others(
+        self: &Arc<Self>,
+        mut rx: tokio::sync::broadcast::Receiver<Arc<Announcement>>,
+    ) {
+        let game = self.clone();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match rx.recv().await {
+                    Ok(a) if a.from != game.room => game.hear(&a),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, room = %game.room, "missed other rooms' results");
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
     }
 }
 
@@ -257,6 +296,95 @@ mod tests {
         // The game goes on.
         crate::game::tick::tick(&game, std::time::Instant::now());
         assert!(game.stats_json().contains("\"runs_not_saved\":1"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Three rooms on one bus, two of them on the same map: a record set in one reaches
+    /// every room's feed, and becomes the ghost (and the name's best) in the room that
+    /// races the same course, not in the other.
+    #[tokio::test]
+    async fn a_record_in_one_room_reaches_every_room_and_the_same_course_follows_it() {
+        let dir = std::env::temp_dir().join(format!("voxelcast-bus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&crate::store::sqlite_url(&dir)).await.unwrap();
+        let config = GameConfig {
+            fps: 30,
+            max_viewport: Viewport::new(160, 100).unwrap(),
+            max_players: 4,
+            render_threads: 1,
+            video_ceiling: 2_850_000,
+        };
+        let bus = crate::game::bus::Bus::default();
+        let mut rooms = Vec::new();
+        for (id, seed) in [("a", 3), ("b", 3), ("c", 4)] {
+            let room = crate::game::Room {
+                id: id.into(),
+                map_name: format!("seed {seed}"),
+                bus: bus.clone(),
+            };
+            let map = shared::mapgen::generate_sized(256, seed);
+            let game = Game::new_room(room, config.clone(), map, Some(store.clone()));
+            rooms.push(game.await.unwrap());
+        }
+        let mut drains = Vec::new();
+        for room in &rooms {
+            room.records.start(room.clone());
+            room.hear_others(room.bus.subscribe());
+            let (out, drain) = outbox::outbox(16);
+            let hello = Hello {
+                version: VERSION,
+                mode: RenderMode::Client,
+                width: 64,
+                height: 48,
+                encodings: FrameEncoding::Raw.bit(),
+                name: format!("in {}", room.room()),
+            };
+            let (id, ..) = room
+                .join(&hello, Viewport::new(64, 48).unwrap(), out, None)
+                .unwrap();
+            room.with_player(id, |p| p.welcomed = true);
+            drains.push((id, drain));
+        }
+        let run = Finished {
+            time: 300,
+            splits: vec![100, 300],
+            samples: vec![shared::protocol::GhostSample {
+                x: 1.0,
+                y: 2.0,
+                altitude: 3.0,
+                yaw: 0.0,
+            }],
+        };
+        assert!(rooms[0].records.save(drains[0].0, "ace", run));
+        // Every room's player hears the result; a and b (one course) get the ghost.
+        for (i, (_, drain)) in drains.iter_mut().enumerate() {
+            let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                let (mut result, mut ghost) = (None, false);
+                while result.is_none() || (i < 2 && !ghost) {
+                    let Next::Send(f) = drain.next().await else {
+                        break;
+                    };
+                    match Message::decode(&f.payload) {
+                        Ok(Message::Result(r)) => result = Some(r),
+                        Ok(Message::Ghost(g)) => ghost = g.name == "ace",
+                        _ => {}
+                    }
+                }
+                (result, ghost)
+            })
+            .await
+            .unwrap();
+            let (result, ghost) = heard;
+            let result = result.expect("a result");
+            assert_eq!(
+                (result.name.as_str(), result.time, result.record),
+                ("ace", 300, true)
+            );
+            assert_eq!(ghost, i < 2, "room {i}: the ghost only on the same course");
+        }
+        assert_eq!(rooms[1].record(), Some(("ace".into(), 300)));
+        assert_eq!(rooms[2].record(), None);
+        assert!(rooms[1].players().bests.contains_key("ace"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

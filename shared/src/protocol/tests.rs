@@ -331,10 +331,10 @@ fn any_message() -> impl Strategy<Value = Owned> {
         any::<[u16; 6]>(),
         any_mode(),
         any::<u8>(),
-        name(),
+        (name(), name()),
         prop::collection::vec(any::<u8>(), 768),
     )
-        .prop_map(|(v, mode, tick_hz, name, pal)| {
+        .prop_map(|(v, mode, tick_hz, (name, room), pal)| {
             Message::Welcome(Welcome {
                 version: v[0],
                 player_id: v[1],
@@ -347,6 +347,7 @@ fn any_message() -> impl Strategy<Value = Owned> {
                 name,
                 palette: Box::new(Palette::from_bytes(pal.as_slice().try_into().unwrap())),
                 map_id: v[0] as u64 * 7,
+                room,
             })
         });
     let input = (
