@@ -61,6 +61,14 @@ pub struct ServeArgs {
     /// seeds --seed, --seed + 1, …; a loaded map is in every room.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub rooms: u32,
+    /// Redis URL (redis://host:port): rooms of every process sharing it are listed in
+    /// every lobby, and finished runs are announced in all of them.
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// This process's name among others (letters, digits, `-`): its rooms are
+    /// <NAME>-r1, <NAME>-r2, …, so a proxy can route `/ws?room=` by the prefix.
+    #[arg(long, value_parser = parse_process)]
+    pub process: Option<String>,
     /// Frames rendered at once; default: one per core.
     #[arg(long)]
     pub render_threads: Option<usize>,
@@ -70,6 +78,13 @@ pub struct ServeArgs {
     /// Database URL instead of the SQLite file in --data (e.g. postgres://…).
     #[arg(long)]
     pub database: Option<String>,
+}
+
+fn parse_process(s: &str) -> Result<String, String> {
+    let ok =
+        !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    ok.then(|| s.to_owned())
+        .ok_or_else(|| "1 to 32 letters, digits or '-'".into())
 }
 
 #[cfg(test)]

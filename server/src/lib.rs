@@ -6,6 +6,7 @@
 //! slices in, typed results out; `net` and `ws::conn` do the I/O.
 
 pub mod cli;
+pub mod cluster;
 pub mod game;
 pub mod http;
 pub mod maps;

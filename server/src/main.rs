@@ -81,14 +81,26 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
         for i in 0..s.rooms {
             let (map, map_name) = maps::for_room(&args.map, i)?;
             let room = game::Room {
-                id: format!("r{}", i + 1),
+                id: match &s.process {
+                    Some(p) => format!("{p}-r{}", i + 1),
+                    None => format!("r{}", i + 1),
+                },
                 map_name,
                 bus: bus.clone(),
             };
             let config = game_config.clone();
             rooms.push(game::Game::new_room(room, config, map, Some(store.clone())).await?);
         }
-        let lobby = std::sync::Arc::new(game::lobby::Lobby::new(rooms));
+        let cluster = match &s.redis {
+            Some(url) => {
+                let process = s.process.clone().unwrap_or_else(|| "p1".into());
+                Some(std::sync::Arc::new(server::cluster::Cluster::new(
+                    url, &process,
+                )?))
+            }
+            None => None,
+        };
+        let lobby = std::sync::Arc::new(game::lobby::Lobby::new(rooms, cluster));
         lobby.start(shutdown.clone());
         let endpoint = game::Endpoint {
             lobby,

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one entry point for building, playing, testing and benchmarking, so
 //! a fresh machine needs nothing but cargo and these files.
 
+mod cluster;
 mod conformance;
 mod load;
 mod server;
@@ -27,6 +28,8 @@ enum Command {
     Test,
     /// Build the wasm client into www/pkg.
     Wasm,
+    /// Start redis, PostgreSQL, three servers and nginx on loopback; Ctrl-C stops them.
+    Cluster,
     /// Run the benchmarks (all, or the named ones).
     Bench {
         /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections
@@ -45,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Play { server_args } => steps::play(&server_args),
         Command::Test => steps::test(),
         Command::Wasm => setup::wasm_target().and_then(|()| steps::build_wasm()),
+        Command::Cluster => cluster::cluster(),
         Command::Bench { which } => steps::bench(&which),
         Command::Fuzz { seconds } => steps::fuzz(seconds),
     };

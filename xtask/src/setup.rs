@@ -63,6 +63,21 @@ pub fn chromium() -> anyhow::Result<String> {
     Ok(PATH.into())
 }
 
+/// PostgreSQL 15, for `cargo xtask cluster`.
+pub fn postgres() -> anyhow::Result<()> {
+    debian("/usr/lib/postgresql/15/bin/initdb", &["postgresql"])
+}
+
+/// nginx, for `cargo xtask cluster`.
+pub fn nginx() -> anyhow::Result<()> {
+    debian("/usr/sbin/nginx", &["nginx"])
+}
+
+/// redis-server, for the tests of rooms across processes.
+pub fn redis() -> anyhow::Result<()> {
+    debian("/usr/bin/redis-server", &["redis-server"])
+}
+
 /// nasm, before the server builds: the `openh264` crate assembles its fast paths with it
 /// (≈ 3x faster video encoding than its plain C fallback).
 pub fn nasm() -> anyhow::Result<()> {

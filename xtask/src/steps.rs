@@ -45,7 +45,7 @@ pub fn build_wasm() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build_server() -> anyhow::Result<PathBuf> {
+pub fn build_server() -> anyhow::Result<PathBuf> {
     run(cargo().args(["build", "--release", "-p", "server"]))?;
     Ok(root().join("target/release/server"))
 }
@@ -73,6 +73,7 @@ pub fn test() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     setup::wasm_target()?;
     setup::nasm()?;
+    setup::redis()?;
     let chromium = setup::chromium()?;
     setup::kosoku()?;
     let browser_tests = root().join("tests/browser");

@@ -1,29 +1,65 @@
 //! The rooms of this process, and which one a player gets: the one its link names
 //! (`/?room=<id>`, the page passes it on to `/ws?room=<id>`), else the fullest room with
 //! space, so players meet rather than spread thin. `/api/rooms` lists them for the
-//! page's lobby; `/stats` sums them.
+//! page's lobby (with `--redis`, every process's rooms); `/stats` sums them.
 
 use super::Game;
 use super::api::Reply;
+use crate::cluster::{Cluster, RoomEntry};
 use crate::http::query;
 use serde_json::json;
 use std::sync::Arc;
 
 pub struct Lobby {
     rooms: Vec<Arc<Game>>,
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Lobby {
-    /// `rooms` in the order the lobby lists them; ids must differ.
-    pub fn new(rooms: Vec<Arc<Game>>) -> Lobby {
-        Lobby { rooms }
+    /// `rooms` in the order the lobby lists them (ids must differ, and share one bus);
+    /// `cluster`: the other processes, through Redis.
+    pub fn new(rooms: Vec<Arc<Game>>, cluster: Option<Arc<Cluster>>) -> Lobby {
+        Lobby { rooms, cluster }
     }
 
-    /// Starts every room's tick, render threads and records.
-    pub fn start(&self, shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// Starts every room's tick, render threads and records; with a cluster, the
+    /// registry's renewals and the relay of runs between processes.
+    pub fn start(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) {
         for room in &self.rooms {
             room.start(shutdown.clone());
         }
+        let (Some(cluster), Some(first)) = (&self.cluster, self.rooms.first()) else {
+            return;
+        };
+        let local = self.rooms.iter().map(|r| r.room().to_owned()).collect();
+        cluster.relay(first.bus.clone(), local);
+        let lobby = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(crate::cluster::RENEW);
+            loop {
+                every.tick().await;
+                if let Some(cluster) = &lobby.cluster {
+                    // Failures are logged by the cluster once, when Redis goes away.
+                    let _ = cluster.advertise(&lobby.entries()).await;
+                }
+            }
+        });
+    }
+
+    /// This process's rooms as the registry holds them.
+    fn entries(&self) -> Vec<RoomEntry> {
+        let process = self.cluster.as_ref().map_or("", |c| c.process.as_str());
+        (self.rooms.iter())
+            .map(|r| RoomEntry {
+                id: r.room().to_owned(),
+                process: process.to_owned(),
+                map: r.map_name().to_owned(),
+                course: format!("{:016x}", r.course_id()),
+                players: r.player_count() as u64,
+                capacity: r.capacity() as u64,
+                record: r.record().map(|(name, ticks)| (name, ticks as u64)),
+            })
+            .collect()
     }
 
     pub fn rooms(&self) -> &[Arc<Game>] {
@@ -61,6 +97,9 @@ impl Lobby {
         let mut out = rooms.first().cloned().unwrap_or_else(|| json!({}));
         out["players"] = json!(self.player_count());
         out["rooms"] = json!(rooms);
+        if let Some(c) = &self.cluster {
+            out["redis"] = json!(if c.is_up() { "up" } else { "down" });
+        }
         out.to_string() + "\n"
     }
 
@@ -68,7 +107,7 @@ impl Lobby {
     /// (the first room without it); `/map/<id>` from whichever room has that map.
     pub async fn api(&self, path: &str, q: &str) -> Option<Reply> {
         if path == "/api/rooms" {
-            return Some(self.rooms_json(q));
+            return Some(self.rooms_json(q).await);
         }
         if let Some(id) = path.strip_prefix("/map/") {
             let room = (self.rooms.iter())
@@ -90,20 +129,34 @@ impl Lobby {
         game.api(path, &rest).await
     }
 
-    fn rooms_json(&self, q: &str) -> Reply {
+    /// This process's rooms as they are now, then the other processes' as the registry
+    /// last heard (without Redis, or while it is away: ours only, and `"redis": "down"`).
+    async fn rooms_json(&self, q: &str) -> Reply {
         if !q.is_empty() {
             return super::api::bad("this endpoint takes no parameters");
         }
-        let rooms: Vec<serde_json::Value> = (self.rooms.iter())
-            .map(|r| {
-                let record = r.record();
+        let mut entries = self.entries();
+        let mut redis = None;
+        if let Some(cluster) = &self.cluster {
+            match cluster.rooms().await {
+                Ok(all) => {
+                    entries.extend(all.into_iter().filter(|e| e.process != cluster.process));
+                    redis = Some("up");
+                }
+                Err(_) => redis = Some("down"),
+            }
+        }
+        let players: u64 = entries.iter().map(|e| e.players).sum();
+        let rooms: Vec<serde_json::Value> = (entries.into_iter())
+            .map(|e| {
                 json!({
-                    "id": r.room(),
-                    "map": r.map_name(),
-                    "course": format!("{:016x}", r.course_id()),
-                    "players": r.player_count(),
-                    "capacity": r.capacity(),
-                    "record": record.map(|(name, ticks)| json!({
+                    "id": e.id,
+                    "process": e.process,
+                    "map": e.map,
+                    "course": e.course,
+                    "players": e.players,
+                    "capacity": e.capacity,
+                    "record": e.record.map(|(name, ticks)| json!({
                         "name": name,
                         "ticks": ticks,
                         "seconds": ticks as f64 / super::TICK_HZ as f64,
@@ -111,10 +164,11 @@ impl Lobby {
                 })
             })
             .collect();
-        super::api::reply(
-            200,
-            json!({ "players": self.player_count(), "rooms": rooms }),
-        )
+        let mut body = json!({ "players": players, "rooms": rooms });
+        if let Some(state) = redis {
+            body["redis"] = json!(state);
+        }
+        super::api::reply(200, body)
     }
 }
 
