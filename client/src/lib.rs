@@ -92,6 +92,8 @@ struct App {
     /// The room to join (`?room=` of the page, then the room the Welcome named, so a
     /// reconnection goes back to it); `None`: the server picks.
     room_wanted: Option<String>,
+    /// The seat `/api/join` reserved, for the next socket.
+    seat: Option<String>,
     /// The server refused the room (full): no reconnecting until the player picks.
     refused: bool,
     /// When the rooms were last fetched for the HUD's count.
@@ -171,6 +173,7 @@ impl App {
             wanted_mode,
             auto,
             room_wanted: params.get("room").filter(|r| !r.is_empty()),
+            seat: None,
             refused: false,
             last_rooms: f64::NEG_INFINITY,
             video_ok,
@@ -924,7 +927,42 @@ impl App {
     }
 }
 
+/// Connects: into the room the page wants, else first asks `/api/join` where (the
+/// cluster's fullest room with space, a seat held there for this page).
 fn connect(app: &Shared) {
+    let (decided, window) = {
+        let a = app.borrow();
+        (a.room_wanted.is_some(), a.window.clone())
+    };
+    if decided {
+        return open_socket(app);
+    }
+    let weak = Rc::downgrade(app);
+    wasm_bindgen_futures::spawn_local(async move {
+        let answer = lobby::join(&window).await;
+        let Some(app) = weak.upgrade() else {
+            return;
+        };
+        match answer {
+            Ok((room, seat)) => {
+                let mut a = app.borrow_mut();
+                a.room_wanted = Some(room);
+                a.seat = seat;
+            }
+            Err(lobby::Refusal::Full(why)) => {
+                let mut a = app.borrow_mut();
+                a.refused = true;
+                a.show_lobby(Some(&why));
+                return;
+            }
+            // No answer (an older server, a hiccup): the server picks.
+            Err(lobby::Refusal::Other(e)) => web_sys::console::warn_1(&e),
+        }
+        open_socket(&app);
+    });
+}
+
+fn open_socket(app: &Shared) {
     let mut a = app.borrow_mut();
     let location = a.window.location();
     let secure = location.protocol().is_ok_and(|p| p == "https:");
@@ -932,6 +970,10 @@ fn connect(app: &Shared) {
     let mut url = format!("{}//{host}/ws", if secure { "wss:" } else { "ws:" });
     if let Some(room) = &a.room_wanted {
         url += &format!("?room={}", js_sys::encode_uri_component(room));
+        // A reserved seat is presented once.
+        if let Some(seat) = a.seat.take() {
+            url += &format!("&seat={}", js_sys::encode_uri_component(&seat));
+        }
     }
     let ws = match WebSocket::new(&url) {
         Ok(ws) => ws,

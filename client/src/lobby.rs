@@ -5,7 +5,35 @@
 use crate::race::clock;
 use crate::web::{fetch_json, get};
 use wasm_bindgen::JsCast;
-use web_sys::{Document, Window};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Document, Response, Window};
+
+/// Why `/api/join` gave no room.
+pub enum Refusal {
+    /// Every room (or the one asked for) is full: the text says so.
+    Full(String),
+    Other(JsValue),
+}
+
+/// Asks `/api/join` where to play: the room, and the seat held there (with Redis).
+pub async fn join(window: &Window) -> Result<(String, Option<String>), Refusal> {
+    let answer = async {
+        let response: Response = JsFuture::from(window.fetch_with_str("/api/join"))
+            .await?
+            .dyn_into()?;
+        let status = response.status();
+        Ok::<_, JsValue>((status, JsFuture::from(response.json()?).await?))
+    };
+    let (status, json) = answer.await.map_err(Refusal::Other)?;
+    match (status, get(&json, "room").as_string()) {
+        (200, Some(room)) => Ok((room, get(&json, "seat").as_string())),
+        (409, _) => Err(Refusal::Full(
+            get(&json, "error").as_string().unwrap_or_default(),
+        )),
+        _ => Err(Refusal::Other(format!("/api/join: HTTP {status}").into())),
+    }
+}
 
 /// Fetches the rooms and fills the panel (`here`: the room this page is in, marked);
 /// failures are logged and leave the panel as it was.

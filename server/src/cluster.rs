@@ -23,6 +23,8 @@ pub const EXPIRY: Duration = Duration::from_secs(5);
 pub const RENEW: Duration = Duration::from_secs(1);
 /// Longest a Redis call may take before the room carries on without it.
 const CALL: Duration = Duration::from_secs(2);
+/// A reserved seat is held this long for its WebSocket to arrive.
+pub const SEAT: Duration = Duration::from_secs(10);
 const ROOMS: &str = "voxelcast:rooms";
 const RUNS: &str = "voxelcast:runs";
 
@@ -59,6 +61,33 @@ pub struct Cluster {
 
 fn key(room: &str) -> String {
     format!("voxelcast:room:{room}")
+}
+
+fn seats(room: &str) -> String {
+    format!("voxelcast:seats:{room}")
+}
+
+/// Reserves a seat in one step: the room must be advertised, and its players plus the
+/// seats still held must leave one free. Seats are a sorted set scored by when they
+/// lapse; lapsed ones are dropped first. KEYS: room hash, seats; ARGV: now (ms), the
+/// new seat's lapse (ms), its token. 1: reserved, 0: full, -1: no such room.
+const RESERVE: &str = r#"
+local players = tonumber(redis.call('HGET', KEYS[1], 'players'))
+if players == nil then return -1 end
+local capacity = tonumber(redis.call('HGET', KEYS[1], 'capacity'))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if players + redis.call('ZCARD', KEYS[2]) >= capacity then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[2] - ARGV[1])
+return 1
+"#;
+
+/// What reserving a seat came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seat {
+    Reserved,
+    Full,
+    NoSuchRoom,
 }
 
 impl Cluster {
@@ -177,6 +206,44 @@ impl Cluster {
             Ok(out)
         })
         .await
+    }
+
+    /// Reserves a seat in `room` under `token` for `hold` (the WebSocket then claims it).
+    pub async fn reserve(
+        &self,
+        room: &str,
+        token: &str,
+        hold: Duration,
+    ) -> Result<Seat, ClusterError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let (room, token) = (room.to_owned(), token.to_owned());
+        let answer: i64 = self
+            .call(async move |c| {
+                redis::Script::new(RESERVE)
+                    .key(key(&room))
+                    .key(seats(&room))
+                    .arg(now)
+                    .arg(now + hold.as_millis() as u64)
+                    .arg(token)
+                    .invoke_async(c)
+                    .await
+            })
+            .await?;
+        Ok(match answer {
+            1 => Seat::Reserved,
+            0 => Seat::Full,
+            _ => Seat::NoSuchRoom,
+        })
+    }
+
+    /// The seat's player arrived (it counts among the room's players from the next
+    /// renewal on): the reservation goes.
+    pub async fn claim(&self, room: &str, token: &str) -> Result<(), ClusterError> {
+        let (room, token) = (room.to_owned(), token.to_owned());
+        self.call(async move |c| c.zrem::<_, _, ()>(seats(&room), token).await)
+            .await
     }
 
     /// Sends a run saved here to the other processes.

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Server, status};
-use server::cluster::Cluster;
+use server::cluster::{Cluster, RoomEntry, Seat};
 use server::game::bus::{Announcement, Bus};
 use shared::protocol::RunResult;
 use std::process::{Child, Command, Stdio};
@@ -183,4 +183,135 @@ fn runs_are_relayed_between_the_processes_buses() {
         }
         assert_eq!(echoes, 0, "a process's own runs do not come back to it");
     });
+}
+
+#[test]
+fn seats_are_reserved_atomically_and_lapse() {
+    let redis = Redis::start(free_port());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let cluster = Arc::new(Cluster::new(&redis.url(), "x").unwrap());
+        let room = RoomEntry {
+            id: "x-r1".into(),
+            process: "x".into(),
+            map: "seed 1".into(),
+            course: "0".into(),
+            players: 1,
+            capacity: 4,
+            record: None,
+        };
+        cluster
+            .advertise(std::slice::from_ref(&room))
+            .await
+            .unwrap();
+        // Ten pages at once for three free seats: three get one.
+        let tries = (0..10).map(|i| {
+            let c = cluster.clone();
+            tokio::spawn(async move {
+                c.reserve("x-r1", &format!("t{i}"), Duration::from_secs(10))
+                    .await
+            })
+        });
+        let mut reserved = Vec::new();
+        for (i, t) in tries.enumerate() {
+            if t.await.unwrap().unwrap() == Seat::Reserved {
+                reserved.push(i);
+            }
+        }
+        assert_eq!(reserved.len(), 3, "{reserved:?}");
+        let hold = Duration::from_secs(10);
+        assert_eq!(
+            cluster.reserve("x-r1", "late", hold).await.unwrap(),
+            Seat::Full
+        );
+        // A seat claimed (its player arrived) frees the reservation.
+        cluster
+            .claim("x-r1", &format!("t{}", reserved[0]))
+            .await
+            .unwrap();
+        assert_eq!(
+            cluster.reserve("x-r1", "next", hold).await.unwrap(),
+            Seat::Reserved
+        );
+        // Seats nobody claims lapse.
+        cluster
+            .advertise(&[RoomEntry {
+                id: "x-r2".into(),
+                capacity: 1,
+                players: 0,
+                ..room
+            }])
+            .await
+            .unwrap();
+        let short = Duration::from_millis(200);
+        assert_eq!(
+            cluster.reserve("x-r2", "a", short).await.unwrap(),
+            Seat::Reserved
+        );
+        assert_eq!(
+            cluster.reserve("x-r2", "b", short).await.unwrap(),
+            Seat::Full
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            cluster.reserve("x-r2", "c", short).await.unwrap(),
+            Seat::Reserved
+        );
+        assert_eq!(
+            cluster.reserve("x-r9", "d", short).await.unwrap(),
+            Seat::NoSuchRoom
+        );
+    });
+}
+
+/// Joins through `/ws` with this query; the room of the Welcome.
+fn welcome_room(server: &Server, query: &str) -> (common::Ws, String) {
+    use shared::protocol::{Hello, Message, RenderMode, VERSION};
+    let mut ws = common::Ws::open(server, &format!("/ws{query}"));
+    let mut hello = Vec::new();
+    Message::Hello(Hello {
+        version: VERSION,
+        mode: RenderMode::Client,
+        width: 64,
+        height: 48,
+        encodings: 1,
+        name: String::new(),
+    })
+    .encode(&mut hello);
+    ws.send(2, &hello);
+    let welcome = ws.message(2);
+    match Message::decode(&welcome) {
+        Ok(Message::Welcome(w)) => (ws, w.room),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_join_goes_to_the_clusters_room_with_space_and_holds_its_seat() {
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    let p1 = Server::start(&["--redis", &url, "--process", "p1", "--max-players", "1"]);
+    let p2 = Server::start(&["--redis", &url, "--process", "p2", "--max-players", "1"]);
+    let (_first, room) = welcome_room(&p1, "?room=p1-r1");
+    assert_eq!(room, "p1-r1");
+    eventually(5, "the registry counts p1-r1's player", || {
+        let rooms = json(&p2, "/api/rooms");
+        rooms["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == "p1-r1" && r["players"] == 1)
+    });
+    // Asked of p1, whose only room is full: p2's room, with a seat held for the page.
+    let join = json(&p1, "/api/join");
+    assert_eq!(join["room"], "p2-r1");
+    let seat = join["seat"].as_str().unwrap().to_owned();
+    // The seat is held: nobody else gets it meanwhile.
+    let again = p1.get("/api/join");
+    assert_eq!(status(&again), "409", "{again}");
+    assert!(again.contains("every room is full"), "{again}");
+    // The page presents the seat to p2 (nginx would route it there by the prefix).
+    let (_second, room) = welcome_room(&p2, &format!("?room=p2-r1&seat={seat}"));
+    assert_eq!(room, "p2-r1");
+    assert_eq!(status(&p1.get("/api/join?room=p9-r1")), "404");
 }

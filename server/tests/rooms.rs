@@ -63,10 +63,20 @@ fn joins_fill_the_fullest_room_with_space_then_refuse_with_the_reason() {
     assert_eq!(room.unwrap(), "r2");
     let (_b2, room) = join(&server, "/ws");
     assert_eq!(room.unwrap(), "r2", "the fullest room with space");
+    assert_eq!(
+        json(&server, "/api/join")["room"],
+        "r1",
+        "the page asks first: r2 is full"
+    );
     let (_a1, room) = join(&server, "/ws");
     assert_eq!(room.unwrap(), "r1", "r2 is full: the next one");
     let (_a2, room) = join(&server, "/ws");
     assert_eq!(room.unwrap(), "r1");
+    let every = server.get("/api/join");
+    assert_eq!(status(&every), "409", "{every}");
+    assert!(every.contains("every room is full"), "{every}");
+    assert_eq!(status(&server.get("/api/join?room=r2")), "409");
+    assert_eq!(status(&server.get("/api/join?room=r7")), "404");
     let (mut full, refused) = join(&server, "/ws");
     let (code, text) = refused.unwrap_err();
     assert_eq!(code, ErrorCode::ServerFull);

@@ -569,6 +569,17 @@ test("rooms: invite links, the lobby, a full room says so and offers the others"
   assert.match(second.page.url(), /name=guest/);
   const count = await (await fetch(`${base}api/rooms`)).json();
   assert.equal(count.players, 2);
+  // Every room full: a visitor without an invite is told so before any socket opens.
+  const third = await open("?name=late", base);
+  const sockets = [];
+  third.page.on("websocket", (ws) => sockets.push(ws.url()));
+  await third.page.waitForFunction(() => !document.getElementById("lobby").hidden, null, { timeout: 10000 });
+  assert.match(await third.page.evaluate(() => document.getElementById("lobby-why").textContent),
+    /every room is full/);
+  await third.page.waitForTimeout(1000);
+  assert.deepEqual(sockets, [], "no socket while every room is full");
+  assert.deepEqual(third.errors.filter((e) => !/409/.test(e)), []);
+  await third.page.close();
   assert.deepEqual([...first.errors, ...second.errors], []);
   await second.page.close();
   await first.page.close();

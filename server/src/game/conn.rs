@@ -27,11 +27,11 @@ pub struct Endpoint {
     pub ws: WsConfig,
 }
 
-/// The room `/ws?room=<id>` asks for, if any.
-fn wanted_room(request: &Request) -> Option<String> {
+/// A parameter of `/ws?room=<id>&seat=<token>`, if given.
+fn ws_param(request: &Request, name: &str) -> Option<String> {
     let query = crate::http::query::of_target(&request.target);
     let pairs = crate::http::query::parse(query).ok()?;
-    pairs.into_iter().find(|(k, _)| k == "room").map(|(_, v)| v)
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 impl GameEndpoint for Endpoint {
@@ -49,7 +49,9 @@ impl GameEndpoint for Endpoint {
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let wanted = wanted_room(request);
+        let wanted = ws_param(request, "room");
+        // A seat reserved by `/api/join`: claimed once the player is in.
+        let seat = (self.lobby.cluster().cloned()).zip(ws_param(request, "seat"));
         let picked = self.lobby.pick(wanted.as_deref());
         let Some(game) = picked.or(self.lobby.rooms().first()).cloned() else {
             return; // a lobby without rooms: nothing to join
@@ -58,6 +60,7 @@ impl GameEndpoint for Endpoint {
         let mut player = PlayerConn {
             missing_room: wanted.filter(|_| picked.is_none()),
             game,
+            seat,
             deflate: conn.deflate,
             id: None,
             map_sent: false,
@@ -76,6 +79,8 @@ struct PlayerConn {
     game: Arc<Game>,
     /// The room the connection asked for is not here: its Hello gets an Error.
     missing_room: Option<String>,
+    /// The seat `/api/join` reserved in the cluster for this connection.
+    seat: Option<(Arc<crate::cluster::Cluster>, String)>,
     /// permessage-deflate, as negotiated: frames may go compressed.
     deflate: Option<Deflate>,
     id: Option<u16>,
@@ -207,6 +212,13 @@ impl PlayerConn {
             }
         };
         self.id = Some(id);
+        if let Some((cluster, token)) = self.seat.take() {
+            let room = self.game.room.clone();
+            tokio::spawn(async move {
+                // Failing that, the seat lapses by itself.
+                let _ = cluster.claim(&room, &token).await;
+            });
+        }
         tracing::info!(id, name = %name, ?mode, w = viewport.width(), h = viewport.height(), "player joined");
         let map = &self.game.map;
         let welcome = Message::Welcome(Welcome {

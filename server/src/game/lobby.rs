@@ -66,6 +66,10 @@ impl Lobby {
         &self.rooms
     }
 
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
     /// The room a connection goes to: the one named (`None` if there is no such room),
     /// else the fullest with space; with every room full, the emptiest (its join then
     /// says it is full, and the page offers the lobby).
@@ -108,6 +112,9 @@ impl Lobby {
     pub async fn api(&self, path: &str, q: &str) -> Option<Reply> {
         if path == "/api/rooms" {
             return Some(self.rooms_json(q).await);
+        }
+        if path == "/api/join" {
+            return Some(self.join_json(q).await);
         }
         if let Some(id) = path.strip_prefix("/map/") {
             let room = (self.rooms.iter())
@@ -170,6 +177,83 @@ impl Lobby {
         }
         super::api::reply(200, body)
     }
+}
+
+impl Lobby {
+    /// `GET /api/join[?room=<id>]`: where the page should connect. Without Redis, this
+    /// process's pick (the named room, else the fullest with space). With it, the
+    /// cluster's: every process's rooms, fullest first, and a seat reserved atomically
+    /// in the first with space (`seat`, presented on `/ws`); Redis away: the local pick.
+    async fn join_json(&self, q: &str) -> Reply {
+        let wanted = match split_room(q) {
+            Ok((room, rest)) if rest.is_empty() => room,
+            Ok(_) => return super::api::bad("only room= is taken here"),
+            Err(why) => return super::api::bad(why),
+        };
+        if let Some(cluster) = &self.cluster
+            && let Ok(mut all) = cluster.rooms().await
+        {
+            // Live figures for our own rooms, the registry's for the others.
+            all.retain(|e| e.process != cluster.process);
+            all.extend(self.entries());
+            all.sort_by(|a, b| b.players.cmp(&a.players).then(a.id.cmp(&b.id)));
+            let token = seat_token();
+            let mut known = false;
+            for room in all
+                .iter()
+                .filter(|e| wanted.as_ref().is_none_or(|w| *w == e.id))
+            {
+                known = true;
+                match cluster
+                    .reserve(&room.id, &token, crate::cluster::SEAT)
+                    .await
+                {
+                    Ok(crate::cluster::Seat::Reserved) => {
+                        return super::api::reply(200, json!({ "room": room.id, "seat": token }));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return self.join_here(wanted.as_deref()),
+                }
+            }
+            return match (known, wanted) {
+                (false, Some(id)) => super::api::not_found(format!("no room {id:?}")),
+                (_, Some(id)) => full(&format!("room {id} is full: pick another")),
+                (_, None) => full("every room is full: try again soon"),
+            };
+        }
+        self.join_here(wanted.as_deref())
+    }
+
+    fn join_here(&self, wanted: Option<&str>) -> Reply {
+        match self.pick(wanted) {
+            None => super::api::not_found(format!("no room {:?}", wanted.unwrap_or(""))),
+            Some(r) if r.player_count() >= r.capacity() => match wanted {
+                Some(_) => full(&format!("room {} is full: pick another", r.room())),
+                None => full("every room is full: try again soon"),
+            },
+            Some(r) => super::api::reply(200, json!({ "room": r.room() })),
+        }
+    }
+}
+
+fn full(why: &str) -> Reply {
+    super::api::reply(409, json!({ "error": why }))
+}
+
+/// A seat's token: unguessable enough that one page cannot free another's seat by
+/// accident (it grants nothing: the room's own capacity check is the limit).
+fn seat_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let a = h.finish();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{a:016x}{:016x}", h.finish())
 }
 
 /// `room=<id>` out of a query, and the rest of it, as it came, for the room's own
