@@ -12,9 +12,8 @@ mod script;
 
 use openh264::decoder::Decoder;
 use openh264::encoder::UsageType;
-use openh264::formats::YUVSource;
 use server::video::encoder::Tuning;
-use server::video::yuv::{Planes, psnr_columns, ycbcr_to_rgb};
+use server::video::yuv::{Planes, psnr_columns};
 use server::video::{Settings, VideoEncoder};
 use shared::flight::FlightModel;
 use shared::mapgen::{DEFAULT_SEED, generate};
@@ -151,13 +150,7 @@ fn main() {
                 .expect("decodes")
                 .expect("a picture a frame");
             row.decode += t.elapsed();
-            let (s0, s1, s2) = decoded.strides();
-            let planes = Planes {
-                y: decoded.y(),
-                u: decoded.u(),
-                v: decoded.v(),
-                strides: (s0, s1, s2),
-            };
+            let planes = Planes::of(&decoded);
             row.psnr.push(psnr_columns(
                 map.palette(),
                 columns,
@@ -201,17 +194,7 @@ fn main() {
 }
 
 fn write_png(dir: &str, name: &str, planes: &Planes, w: usize, h: usize) {
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for y in 0..h {
-        for x in 0..w {
-            let c = (y / 2) * planes.strides.1 + x / 2;
-            rgb.extend(ycbcr_to_rgb(
-                planes.y[y * planes.strides.0 + x],
-                planes.u[c],
-                planes.v[c],
-            ));
-        }
-    }
+    let rgb: Vec<u8> = planes.to_rgb(w, h).into_iter().flatten().collect();
     let file: String = name
         .chars()
         .map(|c| {

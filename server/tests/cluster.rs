@@ -266,19 +266,9 @@ fn seats_are_reserved_atomically_and_lapse() {
 
 /// Joins through `/ws` with this query; the room of the Welcome.
 fn welcome_room(server: &Server, query: &str) -> (common::Ws, String) {
-    use shared::protocol::{Hello, Message, RenderMode, VERSION};
+    use shared::protocol::Message;
     let mut ws = common::Ws::open(server, &format!("/ws{query}"));
-    let mut hello = Vec::new();
-    Message::Hello(Hello {
-        version: VERSION,
-        mode: RenderMode::Client,
-        width: 64,
-        height: 48,
-        encodings: 1,
-        name: String::new(),
-    })
-    .encode(&mut hello);
-    ws.send(2, &hello);
+    ws.send(2, &common::client_hello());
     let welcome = ws.message(2);
     match Message::decode(&welcome) {
         Ok(Message::Welcome(w)) => (ws, w.room),

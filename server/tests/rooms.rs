@@ -5,26 +5,12 @@
 mod common;
 
 use common::{Server, Ws, status};
-use shared::protocol::{ErrorCode, Hello, Message, RenderMode, VERSION};
-
-fn hello() -> Vec<u8> {
-    let mut body = Vec::new();
-    Message::Hello(Hello {
-        version: VERSION,
-        mode: RenderMode::Client,
-        width: 64,
-        height: 48,
-        encodings: 1,
-        name: String::new(),
-    })
-    .encode(&mut body);
-    body
-}
+use shared::protocol::{ErrorCode, Message};
 
 /// Joins through `path`; the room of the Welcome, or the Error's code and text.
 fn join(server: &Server, path: &str) -> (Ws, Result<String, (ErrorCode, String)>) {
     let mut ws = Ws::open(server, path);
-    ws.send(2, &hello());
+    ws.send(2, &common::client_hello());
     loop {
         let (op, payload) = ws.recv();
         assert_ne!(op, 8, "closed before Welcome or Error");

@@ -235,18 +235,22 @@ mod tests {
     use shared::Viewport;
     use shared::protocol::{FrameEncoding, Hello, RenderMode, VERSION};
 
-    #[tokio::test]
-    async fn a_failing_database_tells_the_runner_and_the_game_goes_on() {
-        let dir = std::env::temp_dir().join(format!("voxelcast-records-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = crate::store::sqlite_url(&dir);
-        let config = GameConfig {
+    fn config() -> GameConfig {
+        GameConfig {
             fps: 30,
             max_viewport: Viewport::new(160, 100).unwrap(),
             max_players: 4,
             render_threads: 1,
             video_ceiling: 2_850_000,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_database_tells_the_runner_and_the_game_goes_on() {
+        let dir = std::env::temp_dir().join(format!("voxelcast-records-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = crate::store::sqlite_url(&dir);
+        let config = config();
         let map = shared::mapgen::generate_sized(256, 3);
         let store = Store::open(&url).await.unwrap();
         let game = Game::new(config, map, Some(store)).await.unwrap();
@@ -307,13 +311,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("voxelcast-bus-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open(&crate::store::sqlite_url(&dir)).await.unwrap();
-        let config = GameConfig {
-            fps: 30,
-            max_viewport: Viewport::new(160, 100).unwrap(),
-            max_players: 4,
-            render_threads: 1,
-            video_ceiling: 2_850_000,
-        };
+        let config = config();
         let bus = crate::game::bus::Bus::default();
         let mut rooms = Vec::new();
         for (id, seed) in [("a", 3), ("b", 3), ("c", 4)] {

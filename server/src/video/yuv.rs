@@ -130,18 +130,8 @@ impl Picture {
     }
 
     /// The RGB a decoder shows for this picture, cropped to `width` x `height`.
-    pub fn to_rgb(&self, width: usize, height: usize, out: &mut Vec<[u8; 3]>) {
-        out.clear();
-        for y in 0..height {
-            for x in 0..width {
-                let c = (y / 2) * (self.width / 2) + x / 2;
-                out.push(ycbcr_to_rgb(
-                    self.y[y * self.width + x],
-                    self.u[c],
-                    self.v[c],
-                ));
-            }
-        }
+    pub fn to_rgb(&self, width: usize, height: usize) -> Vec<[u8; 3]> {
+        self.planes().to_rgb(width, height)
     }
 }
 
@@ -151,6 +141,31 @@ pub struct Planes<'a> {
     pub u: &'a [u8],
     pub v: &'a [u8],
     pub strides: (usize, usize, usize),
+}
+
+impl<'a> Planes<'a> {
+    /// The planes of a decoded picture (OpenH264's decoder or any other source).
+    pub fn of(source: &'a impl openh264::formats::YUVSource) -> Planes<'a> {
+        Planes {
+            y: source.y(),
+            u: source.u(),
+            v: source.v(),
+            strides: source.strides(),
+        }
+    }
+
+    /// The RGB a viewer sees of the top-left `width` x `height`, row by row.
+    pub fn to_rgb(&self, width: usize, height: usize) -> Vec<[u8; 3]> {
+        let (s0, s1, _) = self.strides;
+        let mut out = Vec::with_capacity(width * height);
+        for y in 0..height {
+            for x in 0..width {
+                let c = (y / 2) * s1 + x / 2;
+                out.push(ycbcr_to_rgb(self.y[y * s0 + x], self.u[c], self.v[c]));
+            }
+        }
+        out
+    }
 }
 
 impl Picture {
@@ -227,8 +242,7 @@ mod tests {
             let columns = vec![index; 6 * 4];
             let mut pic = Picture::default();
             pic.fill_from_columns(&table, &columns, 4, 6, 4);
-            let mut rgb = Vec::new();
-            pic.to_rgb(6, 4, &mut rgb);
+            let rgb = pic.to_rgb(6, 4);
             for (k, (&seen, &want)) in rgb[0].iter().zip(&palette.0[index as usize]).enumerate() {
                 assert!(
                     seen.abs_diff(want) <= 2,

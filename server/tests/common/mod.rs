@@ -94,6 +94,22 @@ impl Drop for Server {
     }
 }
 
+/// A Hello for browser-side rendering at 64x48, raw frames, no name.
+pub fn client_hello() -> Vec<u8> {
+    use shared::protocol::{Hello, Message, RenderMode, VERSION};
+    let mut body = Vec::new();
+    Message::Hello(Hello {
+        version: VERSION,
+        mode: RenderMode::Client,
+        width: 64,
+        height: 48,
+        encodings: 1,
+        name: String::new(),
+    })
+    .encode(&mut body);
+    body
+}
+
 pub fn status(response: &str) -> &str {
     response.get(9..12).unwrap_or("")
 }

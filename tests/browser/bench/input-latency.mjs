@@ -5,20 +5,10 @@
 // Run by `cargo xtask bench latency`, which starts the server and sets VOXELCAST_URL and
 // CHROMIUM. The canvas is watched through the page's data-shows counter (every picture
 // drawn, warped ones included) and data-frames (new frames only).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const url = process.env.VOXELCAST_URL;
-const profile = mkdtempSync(join(tmpdir(), "voxelcast-latency-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM,
-  headless: true,
-  viewport: { width: 1280, height: 720 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
-});
+const context = await launch("latency");
 
 const ROUNDS = 40;
 const KEYS = ["KeyW", "KeyD", "KeyR", "KeyA", "KeyS", "KeyF"];
@@ -112,5 +102,4 @@ console.log("| input | browser-side rendering: picture | server-side: late-warpe
 console.log("| --- | ---: | ---: | ---: |");
 console.log(`| key press | ${cell(clientKeys.shows)} | – | ${cell(serverKeys.frames)} |`);
 console.log(`| mouse look | – | ${cell(serverLooks.shows)} | ${cell(serverLooks.frames)} |`);
-await context.close();
-rmSync(profile, { recursive: true, force: true });
+await context.closeAll();

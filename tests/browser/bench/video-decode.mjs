@@ -3,20 +3,10 @@
 // over 20 seconds of a turning, climbing flight at 800x450; and what the page received.
 // Run by `cargo xtask bench video`, which starts the server and sets VOXELCAST_URL and
 // CHROMIUM.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const url = process.env.VOXELCAST_URL;
-const profile = mkdtempSync(join(tmpdir(), "voxelcast-video-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM,
-  headless: true,
-  viewport: { width: 1280, height: 720 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
-});
+const context = await launch("video");
 try {
   const page = await context.newPage();
   await page.goto(`${url}?mode=video&name=bench`);
@@ -50,6 +40,5 @@ try {
   row("arrival to decoded picture (VideoDecoder)", times);
   row("decoded picture to canvas (drawImage)", drawTimes);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await context.closeAll();
 }
