@@ -47,13 +47,20 @@ pub fn refresh(window: &Window, document: &Document, here: String, name: String)
     });
 }
 
-/// The link that puts a player into room `id` under `name` (empty: the server picks).
+/// The link that puts a player into room `id` (empty: the server picks one) under
+/// `name` (empty: the server picks one).
 pub fn room_link(id: &str, name: &str) -> String {
-    let mut link = format!("/?room={}", js_sys::encode_uri_component(id));
-    if !name.is_empty() {
-        link += &format!("&name={}", js_sys::encode_uri_component(name));
+    let mut params = Vec::new();
+    if !id.is_empty() {
+        params.push(format!("room={}", js_sys::encode_uri_component(id)));
     }
-    link
+    if !name.is_empty() {
+        params.push(format!("name={}", js_sys::encode_uri_component(name)));
+    }
+    match params.is_empty() {
+        true => "/".into(),
+        false => format!("/?{}", params.join("&")),
+    }
 }
 
 fn fill(document: &Document, json: &wasm_bindgen::JsValue, here: &str, name: &str) {

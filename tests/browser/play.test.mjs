@@ -563,6 +563,7 @@ test("rooms: invite links, the lobby, a full room says so and offers the others"
   await second.page.waitForTimeout(1500);
   assert.equal(await frames(second.page), 0, "no frames from a full room");
   // "Play" puts the guest in the room with space.
+  assert.equal(await second.page.getAttribute("#lobby-play", "href"), "/?name=guest");
   await second.page.click("#lobby-play");
   await second.page.waitForFunction(() => document.getElementById("hud-room").textContent === "r1",
     null, { timeout: 10000 });
