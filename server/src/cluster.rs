@@ -111,20 +111,25 @@ impl Cluster {
         f: impl AsyncFnOnce(&mut redis::aio::ConnectionManager) -> redis::RedisResult<T>,
     ) -> Result<T, ClusterError> {
         let result = tokio::time::timeout(CALL, async {
-            let mut slot = self.conn.lock().await;
-            if slot.is_none() {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(CALL)
-                    .set_response_timeout(CALL)
-                    .set_number_of_retries(1);
-                *slot = Some(
-                    self.client
-                        .get_connection_manager_with_config(config)
-                        .await?,
-                );
-            }
-            let conn = slot.as_mut().expect("connected just above");
-            Ok::<_, ClusterError>(f(conn).await?)
+            // The manager multiplexes one connection: each call takes a handle and lets
+            // the lock go, so calls do not queue behind each other.
+            let mut conn = {
+                let mut slot = self.conn.lock().await;
+                match &*slot {
+                    Some(conn) => conn.clone(),
+                    None => {
+                        let config = redis::aio::ConnectionManagerConfig::new()
+                            .set_connection_timeout(CALL)
+                            .set_response_timeout(CALL)
+                            .set_number_of_retries(1);
+                        let conn = (self.client)
+                            .get_connection_manager_with_config(config)
+                            .await?;
+                        slot.insert(conn).clone()
+                    }
+                }
+            };
+            Ok::<_, ClusterError>(f(&mut conn).await?)
         })
         .await
         .unwrap_or(Err(ClusterError::Timeout(CALL)));
