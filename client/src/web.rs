@@ -63,8 +63,8 @@ pub fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, J
         .map_err(|_| "not a 2d context".into())
 }
 
-/// The body of `GET url`, when the answer is a 200.
-pub async fn fetch_bytes(window: &web_sys::Window, url: &str) -> Result<Vec<u8>, JsValue> {
+/// `GET url`; an HTTP error status is an error.
+async fn fetch_ok(window: &web_sys::Window, url: &str) -> Result<web_sys::Response, JsValue> {
     let response: web_sys::Response =
         wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
             .await?
@@ -72,19 +72,19 @@ pub async fn fetch_bytes(window: &web_sys::Window, url: &str) -> Result<Vec<u8>,
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()).into());
     }
+    Ok(response)
+}
+
+/// The body of `GET url`, when the answer is a 200.
+pub async fn fetch_bytes(window: &web_sys::Window, url: &str) -> Result<Vec<u8>, JsValue> {
+    let response = fetch_ok(window, url).await?;
     let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer()?).await?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 /// `GET url` as JSON; an HTTP error status is an error.
 pub async fn fetch_json(window: &web_sys::Window, url: &str) -> Result<JsValue, JsValue> {
-    let response: web_sys::Response =
-        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
-            .await?
-            .dyn_into()?;
-    if !response.ok() {
-        return Err(format!("HTTP {}", response.status()).into());
-    }
+    let response = fetch_ok(window, url).await?;
     wasm_bindgen_futures::JsFuture::from(response.json()?).await
 }
 

@@ -235,6 +235,24 @@ mod tests {
     use shared::Viewport;
     use shared::protocol::{FrameEncoding, Hello, RenderMode, VERSION};
 
+    /// A welcomed browser-side player named `name`, and its outbox's reading end.
+    fn join(game: &Game, name: &str) -> (u16, String, outbox::Drain) {
+        let (out, drain) = outbox::outbox(16);
+        let hello = Hello {
+            version: VERSION,
+            mode: RenderMode::Client,
+            width: 64,
+            height: 48,
+            encodings: FrameEncoding::Raw.bit(),
+            name: name.into(),
+        };
+        let (id, name, ..) = game
+            .join(&hello, Viewport::new(64, 48).unwrap(), out, None)
+            .unwrap();
+        game.with_player(id, |p| p.welcomed = true);
+        (id, name, drain)
+    }
+
     fn config() -> GameConfig {
         GameConfig {
             fps: 30,
@@ -255,19 +273,7 @@ mod tests {
         let store = Store::open(&url).await.unwrap();
         let game = Game::new(config, map, Some(store)).await.unwrap();
         game.records.start(game.clone());
-        let (out, mut drain) = outbox::outbox(16);
-        let hello = Hello {
-            version: VERSION,
-            mode: RenderMode::Client,
-            width: 64,
-            height: 48,
-            encodings: FrameEncoding::Raw.bit(),
-            name: "runner".into(),
-        };
-        let (id, name, _, _) = game
-            .join(&hello, Viewport::new(64, 48).unwrap(), out, None)
-            .unwrap();
-        game.with_player(id, |p| p.welcomed = true);
+        let (id, name, mut drain) = join(&game, "runner");
         // The disk "fails": the table goes away behind the store's back.
         let other = sqlx::AnyPool::connect(&url).await.unwrap();
         sqlx::query("DROP TABLE runs")
@@ -328,19 +334,7 @@ mod tests {
         for room in &rooms {
             room.records.start(room.clone());
             room.hear_others(room.bus.subscribe());
-            let (out, drain) = outbox::outbox(16);
-            let hello = Hello {
-                version: VERSION,
-                mode: RenderMode::Client,
-                width: 64,
-                height: 48,
-                encodings: FrameEncoding::Raw.bit(),
-                name: format!("in {}", room.room()),
-            };
-            let (id, ..) = room
-                .join(&hello, Viewport::new(64, 48).unwrap(), out, None)
-                .unwrap();
-            room.with_player(id, |p| p.welcomed = true);
+            let (id, _, drain) = join(room, &format!("in {}", room.room()));
             drains.push((id, drain));
         }
         let run = Finished {
