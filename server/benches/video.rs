@@ -12,7 +12,6 @@ mod script;
 
 use openh264::decoder::Decoder;
 use openh264::encoder::UsageType;
-use server::video::encoder::Tuning;
 use server::video::yuv::{Planes, psnr_columns};
 use server::video::{Settings, VideoEncoder};
 use shared::flight::FlightModel;
@@ -68,10 +67,7 @@ fn main() {
     configs.push((
         "2.85 Mbit/s, baseline (CAVLC)".into(),
         Settings {
-            tuning: Tuning {
-                cabac: false,
-                ..base.tuning
-            },
+            cabac: false,
             ..base
         },
     ));

@@ -22,29 +22,16 @@ pub enum VideoError {
 }
 
 /// How a stream starts; the rate changes while it runs ([`VideoEncoder::set_bitrate`]).
+/// The rest is fixed by measurement (docs/BENCHMARKS.md, "What was tried"): medium
+/// complexity, bitrate control, quantisers 10–42, OpenH264's adaptive quantisation and
+/// background detection, deblocking on.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
     pub bitrate: u32,
     pub fps: f32,
     pub usage: UsageType,
-    pub complexity: Complexity,
-    pub qp: (u8, u8),
-    pub rate_control: RateControlMode,
-    pub adaptive_quant: bool,
-    pub background_detection: bool,
-    /// Rate control off, this quantiser for every frame (our own controller moves it).
-    pub fixed_qp: Option<u8>,
-    pub tuning: Tuning,
-}
-
-/// Settings OpenH264 takes only once running.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Tuning {
     /// CABAC entropy coding (Main profile) instead of CAVLC (baseline).
     pub cabac: bool,
-    /// Reference frames (0: OpenH264's choice).
-    pub refs: i32,
-    pub no_deblock: bool,
 }
 
 impl Default for Settings {
@@ -53,16 +40,7 @@ impl Default for Settings {
             bitrate: 2_850_000,
             fps: 60.0,
             usage: UsageType::CameraVideoRealTime,
-            complexity: Complexity::Medium,
-            qp: (10, 42),
-            rate_control: RateControlMode::Bitrate,
-            adaptive_quant: true,
-            background_detection: true,
-            fixed_qp: None,
-            tuning: Tuning {
-                cabac: true,
-                ..Tuning::default()
-            },
+            cabac: true,
         }
     }
 }
@@ -83,11 +61,9 @@ pub struct VideoEncoder {
     bitrate: u32,
     /// The next frame must be a key frame (a new stream always starts with one).
     key_wanted: bool,
-    /// Constant quantiser (rate control off) instead of a bitrate, when set.
-    qp: Option<u8>,
-    tuning: Tuning,
-    /// The quantiser and picture size the encoder runs with now.
-    applied: Option<(u8, (usize, usize))>,
+    cabac: bool,
+    /// The picture size the encoder was started at (see [`VideoEncoder::start`]).
+    started: Option<(usize, usize)>,
 }
 
 impl VideoEncoder {
@@ -95,17 +71,15 @@ impl VideoEncoder {
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(settings.bitrate))
             .max_frame_rate(FrameRate::from_hz(settings.fps))
-            .rate_control_mode(settings.rate_control)
+            .rate_control_mode(RateControlMode::Bitrate)
             .usage_type(settings.usage)
-            .complexity(settings.complexity)
+            .complexity(Complexity::Medium)
             .profile(Profile::Baseline)
-            .qp(QpRange::new(settings.qp.0, settings.qp.1))
+            .qp(QpRange::new(10, 42))
             .skip_frames(false)
             .num_threads(1)
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .scene_change_detect(false)
-            .adaptive_quantization(settings.adaptive_quant)
-            .background_detection(settings.background_detection)
             .vui(VuiConfig::bt601());
         let encoder = Encoder::with_api_config(openh264::OpenH264API::from_source(), config)?;
         Ok(VideoEncoder {
@@ -115,9 +89,8 @@ impl VideoEncoder {
             out: Vec::new(),
             bitrate: settings.bitrate,
             key_wanted: true,
-            qp: settings.fixed_qp,
-            tuning: settings.tuning,
-            applied: None,
+            cabac: settings.cabac,
+            started: None,
         })
     }
 
@@ -184,21 +157,13 @@ impl VideoEncoder {
         })
     }
 
-    /// OpenH264 takes its finer settings (CABAC, reference frames, a constant quantiser)
-    /// only once running, and forgets them when the picture size changes: then one frame
-    /// is encoded to start it, thrown away, the settings applied, and the real frame made
-    /// a key frame.
+    /// OpenH264 takes CABAC (with the Main profile) only once running, and forgets it
+    /// when the picture size changes: then one frame is encoded to start it, thrown
+    /// away, the setting applied, and the real frame made a key frame.
     fn start(&mut self) -> Result<(), VideoError> {
         let size = (self.picture.width, self.picture.height);
-        match self.applied {
-            Some((qp, running)) if running == size => {
-                if let Some(want) = self.qp.filter(|&q| q != qp) {
-                    self.tune(|p| p.sSpatialLayers[0].iDLayerQp = want as i32);
-                    self.applied = Some((want, size));
-                }
-                return Ok(());
-            }
-            _ => {}
+        if self.started == Some(size) {
+            return Ok(());
         }
         let p = &self.picture;
         let source = YUVSlices::new(
@@ -207,23 +172,13 @@ impl VideoEncoder {
             (p.width, p.width / 2, p.width / 2),
         );
         self.encoder.encode(&source)?;
-        let (qp, tuning) = (self.qp, self.tuning);
-        self.tune(|p| {
-            if let Some(qp) = qp {
-                p.sSpatialLayers[0].iDLayerQp = qp as i32;
-            }
-            if tuning.cabac {
+        if self.cabac {
+            self.tune(|p| {
                 p.iEntropyCodingModeFlag = 1;
                 p.sSpatialLayers[0].uiProfileIdc = openh264_sys2::PRO_MAIN;
-            }
-            if tuning.no_deblock {
-                p.iLoopFilterDisableIdc = 1;
-            }
-            if tuning.refs > 0 {
-                p.iNumRefFrame = tuning.refs;
-            }
-        });
-        self.applied = Some((qp.unwrap_or(0), size));
+            });
+        }
+        self.started = Some(size);
         self.encoder.force_intra_frame();
         Ok(())
     }
@@ -241,11 +196,6 @@ impl VideoEncoder {
                 raw.set_option(openh264_sys2::ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, p);
             }
         }
-    }
-
-    /// Constant-quantiser streams: the quantiser for the next frames.
-    pub fn set_quantiser(&mut self, qp: u8) {
-        self.qp = Some(qp.min(51));
     }
 
     pub fn picture(&self) -> &Picture {
