@@ -27,6 +27,7 @@ const CALL: Duration = Duration::from_secs(2);
 pub const SEAT: Duration = Duration::from_secs(10);
 const ROOMS: &str = "voxelcast:rooms";
 const RUNS: &str = "voxelcast:runs";
+const CHAT: &str = "voxelcast:chat";
 
 #[derive(Debug, Error)]
 pub enum ClusterError {
@@ -34,7 +35,7 @@ pub enum ClusterError {
     Redis(#[from] redis::RedisError),
     #[error("redis did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("a malformed message on {RUNS}: {0}")]
+    #[error("a malformed message from another process: {0}")]
     Malformed(String),
 }
 
@@ -258,9 +259,32 @@ impl Cluster {
             .await
     }
 
-    /// Relays runs both ways between the local bus and Redis until the process ends:
-    /// runs saved in `local` rooms go out, runs from other processes come in.
+    /// Relays runs and chat both ways between the local bus and Redis until the process
+    /// ends: runs saved in `local` rooms and chat posted here go out, the other
+    /// processes' come in.
     pub fn relay(self: &Arc<Self>, bus: Bus, local: Vec<String>) {
+        let me = self.clone();
+        let mut chat = bus.chat_feed();
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match chat.recv().await {
+                    Ok(post) if post.origin.is_none() => {
+                        let message =
+                            crate::chat::wire::encode(&me.process, &post.what).to_string();
+                        let sent = me
+                            .call(async move |c| c.publish::<_, _, ()>(CHAT, message).await)
+                            .await;
+                        if let Err(e) = sent {
+                            tracing::warn!(error = %e, "chat not relayed to the other processes");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(n)) => tracing::warn!(missed = n, "chat relay lagged"),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
         let me = self.clone();
         let mut rx = bus.subscribe();
         tokio::spawn(async move {
@@ -300,13 +324,24 @@ impl Cluster {
         let mut pubsub = tokio::time::timeout(CALL, self.client.get_async_pubsub())
             .await
             .map_err(|_| ClusterError::Timeout(CALL))??;
-        pubsub.subscribe(RUNS).await?;
+        pubsub.subscribe(&[RUNS, CHAT]).await?;
         if !std::mem::replace(listening, true) {
             tracing::info!("hearing other processes' runs again");
         }
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
             let payload: String = msg.get_payload()?;
+            if msg.get_channel_name() == CHAT {
+                match crate::chat::wire::decode(&payload) {
+                    Ok((process, what)) if process != self.process => bus.post(crate::chat::Post {
+                        what,
+                        origin: Some(process),
+                    }),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "ignored"),
+                }
+                continue;
+            }
             match decode(&payload) {
                 Ok((process, a)) if process != self.process => bus.publish(a),
                 Ok(_) => {}

@@ -77,6 +77,7 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
         };
         let store = server::store::Store::open(&url).await?;
         let bus = game::bus::Bus::default();
+        let chat = server::chat::Chat::new(Some(store.clone()), bus.clone());
         let mut rooms = Vec::new();
         for i in 0..s.rooms {
             let (map, map_name) = maps::for_room(&args.map, i)?;
@@ -87,6 +88,7 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
                 },
                 map_name,
                 bus: bus.clone(),
+                chat: chat.clone(),
             };
             let config = game_config.clone();
             rooms.push(game::Game::new_room(room, config, map, Some(store.clone())).await?);
@@ -100,7 +102,7 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
             }
             None => None,
         };
-        let lobby = std::sync::Arc::new(game::lobby::Lobby::new(rooms, cluster));
+        let lobby = std::sync::Arc::new(game::lobby::Lobby::new(rooms, cluster, chat));
         lobby.start(shutdown.clone());
         let endpoint = game::Endpoint {
             lobby,

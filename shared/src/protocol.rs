@@ -12,7 +12,7 @@ use crate::camera::Camera;
 use crate::map::Palette;
 use thiserror::Error;
 
-pub const VERSION: u16 = 4;
+pub const VERSION: u16 = 5;
 /// Longest player name in bytes on the wire (the game allows 16 characters).
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest error text in bytes.
@@ -30,6 +30,12 @@ pub const MAX_GHOST_SAMPLES: usize = 10 * 60 * 60 / GHOST_EVERY as usize;
 pub const MAX_LABELS: usize = 64;
 /// Ticks between two samples of a ghost.
 pub const GHOST_EVERY: u32 = 4;
+/// Longest chat message, in characters (a message is refused beyond it, never cut).
+pub const MAX_CHAT_CHARS: usize = 300;
+/// Longest chat message on the wire, in bytes (300 characters of four bytes).
+pub const MAX_CHAT_BYTES: usize = 4 * MAX_CHAT_CHARS;
+/// Longest string the encoder writes; decoders hold each field to its own limit.
+const MAX_STR_BYTES: usize = 4096;
 
 mod tag {
     pub const HELLO: u8 = 1;
@@ -54,6 +60,9 @@ mod tag {
     pub const RESIZED: u8 = 20;
     pub const ACK: u8 = 21;
     pub const KEY_FRAME: u8 = 22;
+    pub const SAY: u8 = 23;
+    pub const CHAT: u8 = 24;
+    pub const CHAT_NOTICE: u8 = 25;
 }
 
 /// Who draws the frames.
@@ -279,6 +288,59 @@ pub struct GhostRun {
     pub samples: Vec<GhostSample>,
 }
 
+/// Where a chat message goes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// Everyone in the sender's room.
+    World,
+    /// Run results (the server posts them) and talk about racing, every room.
+    Race,
+    /// Everyone on every room and process.
+    Global,
+    /// One player, by name (in a [`ChatLine`]: the addressee).
+    Direct(String),
+}
+
+impl Channel {
+    /// The channel's name as players write it: `#world`, `#race`, `#global`, `@name`.
+    pub fn label(&self) -> String {
+        match self {
+            Channel::World => "#world".into(),
+            Channel::Race => "#race".into(),
+            Channel::Global => "#global".into(),
+            Channel::Direct(name) => format!("@{name}"),
+        }
+    }
+}
+
+/// Bits of [`ChatLine::flags`].
+pub mod chat_flags {
+    /// Sent before the player joined: part of the history, not news.
+    pub const HISTORY: u8 = 1;
+    /// The sender's name is claimed (an account holds it).
+    pub const CLAIMED: u8 = 2;
+    /// Said by the server itself (a run result, a moderation notice).
+    pub const SERVER: u8 = 4;
+    pub const ALL: u8 = HISTORY | CLAIMED | SERVER;
+}
+
+/// A chat message as delivered: to everyone in its channel, the sender included (that
+/// copy is the sender's receipt: the message is saved and on its way).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatLine {
+    /// Increasing within a channel (the database's id; 0 for direct messages, which are
+    /// not kept).
+    pub id: u64,
+    pub channel: Channel,
+    pub from: String,
+    /// Bits from [`chat_flags`].
+    pub flags: u8,
+    /// Milliseconds since the Unix epoch, by the server's clock.
+    pub time: u64,
+    /// Plain text, at most [`MAX_CHAT_CHARS`] characters; never markup.
+    pub text: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message<'a> {
     Hello(Hello),
@@ -316,6 +378,16 @@ pub enum Message<'a> {
     Ack(u32),
     /// The client's video decoder failed: the next video frame must be a key frame.
     KeyFrame,
+    /// The player says something (client to server).
+    Say {
+        channel: Channel,
+        text: String,
+    },
+    /// A chat message (server to client).
+    Chat(ChatLine),
+    /// Why the player's last chat message was not sent, or another word from the chat
+    /// (rate limits, an unknown addressee, chat unavailable).
+    ChatNotice(String),
 }
 
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -515,6 +587,24 @@ impl Message<'_> {
                 w.u32(*seq);
             }
             Message::KeyFrame => w.u8(tag::KEY_FRAME),
+            Message::Say { channel, text } => {
+                w.u8(tag::SAY);
+                w.channel(channel);
+                w.str(text);
+            }
+            Message::Chat(c) => {
+                w.u8(tag::CHAT);
+                w.bytes(&c.id.to_le_bytes());
+                w.channel(&c.channel);
+                w.str(&c.from);
+                w.u8(c.flags);
+                w.bytes(&c.time.to_le_bytes());
+                w.str(&c.text);
+            }
+            Message::ChatNotice(text) => {
+                w.u8(tag::CHAT_NOTICE);
+                w.str(text);
+            }
         }
     }
 
@@ -731,6 +821,22 @@ impl Message<'_> {
             tag::RESIZED => Message::Resized(r.u16()?, r.u16()?),
             tag::ACK => Message::Ack(r.u32()?),
             tag::KEY_FRAME => Message::KeyFrame,
+            tag::SAY => Message::Say {
+                channel: r.channel()?,
+                text: r.str("chat text", MAX_CHAT_BYTES)?,
+            },
+            tag::CHAT => Message::Chat(ChatLine {
+                id: u64::from_le_bytes(*r.array()?),
+                channel: r.channel()?,
+                from: r.str("name", MAX_NAME_BYTES)?,
+                flags: match r.u8()? {
+                    f if f & !chat_flags::ALL == 0 => f,
+                    f => return Err(bad("chat flags", f)),
+                },
+                time: u64::from_le_bytes(*r.array()?),
+                text: r.str("chat text", MAX_CHAT_BYTES)?,
+            }),
+            tag::CHAT_NOTICE => Message::ChatNotice(r.str("notice", MAX_TEXT_BYTES)?),
             other => return Err(DecodeError::UnknownTag(other)),
         };
         match r.0.len() {
@@ -768,12 +874,23 @@ impl Writer<'_> {
     /// A string as a length byte and UTF-8; callers keep names and texts within limits,
     /// and anything longer is cut at a character boundary.
     fn str(&mut self, s: &str) {
-        let mut end = s.len().min(MAX_TEXT_BYTES).min(u16::MAX as usize);
+        let mut end = s.len().min(MAX_STR_BYTES);
         while !s.is_char_boundary(end) {
             end -= 1;
         }
         self.u16(end as u16);
         self.bytes(&s.as_bytes()[..end]);
+    }
+    fn channel(&mut self, c: &Channel) {
+        match c {
+            Channel::World => self.u8(0),
+            Channel::Race => self.u8(1),
+            Channel::Global => self.u8(2),
+            Channel::Direct(name) => {
+                self.u8(3);
+                self.str(name);
+            }
+        }
     }
     fn camera(&mut self, c: &Camera) {
         for v in [c.x, c.y, c.altitude, c.yaw, c.horizon, c.distance, c.fov] {
@@ -842,6 +959,15 @@ impl<'a> Reader<'a> {
             1 => Ok(RenderMode::Client),
             2 => Ok(RenderMode::Video),
             v => Err(bad("render mode", v)),
+        }
+    }
+    fn channel(&mut self) -> Result<Channel, DecodeError> {
+        match self.u8()? {
+            0 => Ok(Channel::World),
+            1 => Ok(Channel::Race),
+            2 => Ok(Channel::Global),
+            3 => Ok(Channel::Direct(self.str("addressee", MAX_NAME_BYTES)?)),
+            v => Err(bad("channel", v)),
         }
     }
     fn camera(&mut self) -> Result<Camera, DecodeError> {

@@ -1,8 +1,11 @@
 //! What one room tells the others: saved runs, so a result reaches every room and a
 //! record set in one room becomes the ghost in every room racing the same course.
 //!
-//! In one process this is a broadcast channel; the rooms subscribe when they start.
-//! (A bus across processes would carry the same announcements.)
+//! It carries chat posts too (see [`crate::chat`]): every room hears every post and
+//! delivers those meant for its players.
+//!
+//! In one process these are broadcast channels; the rooms subscribe when they start.
+//! With `--redis`, [`crate::cluster`] relays both between processes.
 
 use super::race::Best;
 use shared::protocol::{GhostRun, RunResult};
@@ -25,22 +28,39 @@ pub struct Announcement {
     pub ghost: Option<Arc<GhostRun>>,
 }
 
+/// Chat posts waiting for a slow room (a burst from many players at once).
+const CHAT_BACKLOG: usize = 4096;
+
 #[derive(Clone)]
-pub struct Bus(broadcast::Sender<Arc<Announcement>>);
+pub struct Bus {
+    runs: broadcast::Sender<Arc<Announcement>>,
+    chat: broadcast::Sender<Arc<crate::chat::Post>>,
+}
 
 impl Default for Bus {
     fn default() -> Bus {
-        Bus(broadcast::channel(BACKLOG).0)
+        Bus {
+            runs: broadcast::channel(BACKLOG).0,
+            chat: broadcast::channel(CHAT_BACKLOG).0,
+        }
     }
 }
 
 impl Bus {
     pub fn publish(&self, a: Announcement) {
         // No subscriber (a lone room in a test): nobody else to tell.
-        let _ = self.0.send(Arc::new(a));
+        let _ = self.runs.send(Arc::new(a));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Announcement>> {
-        self.0.subscribe()
+        self.runs.subscribe()
+    }
+
+    pub fn post(&self, p: crate::chat::Post) {
+        let _ = self.chat.send(Arc::new(p));
+    }
+
+    pub fn chat_feed(&self) -> broadcast::Receiver<Arc<crate::chat::Post>> {
+        self.chat.subscribe()
     }
 }

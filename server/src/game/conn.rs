@@ -3,6 +3,7 @@
 
 use super::bucket::TokenBucket;
 use super::{Game, JoinError, ws_binary};
+use crate::chat::rules;
 use crate::http::request::Request;
 use crate::net::{GameEndpoint, log_ending};
 use crate::ws::conn::{self, CloseReason, Handler, Upgraded, WsConfig};
@@ -10,7 +11,7 @@ use crate::ws::deflate::Deflate;
 use crate::ws::outbox::Outbox;
 use crate::ws::receiver::DataKind;
 use shared::Viewport;
-use shared::protocol::{ErrorCode, Message, VERSION, Welcome};
+use shared::protocol::{Channel, ErrorCode, Message, VERSION, Welcome};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -66,6 +67,10 @@ impl GameEndpoint for Endpoint {
             map_sent: false,
             bucket: TokenBucket::new(MESSAGES_PER_SECOND, 2.0 * MESSAGES_PER_SECOND),
             strikes: 0,
+            lobby: self.lobby.clone(),
+            claimed: false,
+            limiter: rules::Limiter::new(Instant::now()),
+            chat: None,
         };
         let ending = conn::serve(conn, &self.ws, &mut player, out, drain, shutdown).await;
         if let Some(id) = player.id {
@@ -87,7 +92,18 @@ struct PlayerConn {
     map_sent: bool,
     bucket: TokenBucket,
     strikes: u32,
+    lobby: Arc<super::lobby::Lobby>,
+    /// The player is signed in: an account holds its name.
+    claimed: bool,
+    /// The player's chat allowance.
+    limiter: rules::Limiter,
+    /// Messages on their way to the chat, in order, by the connection's chat task (so a
+    /// slow database never holds up the player's inputs).
+    chat: Option<tokio::sync::mpsc::Sender<(Channel, String)>>,
 }
+
+/// Chat messages a player may have on their way at once.
+const CHAT_QUEUE: usize = 4;
 
 fn violation(reason: &str) -> CloseReason {
     CloseReason::new(1008, reason)
@@ -162,6 +178,7 @@ impl Handler for PlayerConn {
                 let _ = out.send(ws_binary(&Message::Pong(v))).await;
             }
             Message::Pong(_) => {}
+            Message::Say { channel, text } => self.say(id, channel, &text, out),
             _ => {
                 send_error(out, ErrorCode::UnexpectedMessage, "not a client message").await;
                 return Err(violation("unexpected message"));
@@ -253,7 +270,56 @@ impl PlayerConn {
                 .map_err(|_| CloseReason::new(1001, "gone"))?;
         }
         self.game.with_player(id, |p| p.welcomed = true);
+        let (chat, room, out) = (
+            self.lobby.chat().clone(),
+            self.game.room.clone(),
+            out.clone(),
+        );
+        tokio::spawn(async move {
+            match chat.history(&room).await {
+                Ok(lines) => {
+                    for line in lines {
+                        if out.send(ws_binary(&Message::Chat(line))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "chat history not sent");
+                    let text = "chat history is unavailable right now".to_owned();
+                    let _ = out.send(ws_binary(&Message::ChatNotice(text))).await;
+                }
+            }
+        });
         Ok(())
+    }
+
+    /// A chat message from the player: checked here (text, rate, repeats), then handed
+    /// to the connection's chat task; whatever is refused is said to the player alone.
+    fn say(&mut self, id: u16, channel: Channel, text: &str, out: &Outbox) {
+        let notice = |why: String| {
+            let _ = out.try_send(ws_binary(&Message::ChatNotice(why)));
+        };
+        let now = Instant::now();
+        let text = match rules::clean(text).and_then(|t| self.limiter.check(&t, now).map(|()| t)) {
+            Ok(t) => t,
+            Err(why) => return notice(why.to_string()),
+        };
+        let tx = self.chat.get_or_insert_with(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(CHAT_QUEUE);
+            let from = Speaker {
+                lobby: self.lobby.clone(),
+                room: self.game.room.clone(),
+                name: self.game.player_name(id),
+                claimed: self.claimed,
+                out: out.clone(),
+            };
+            tokio::spawn(from.run(rx));
+            tx
+        });
+        if tx.try_send((channel, text)).is_err() {
+            notice(rules::Refused::TooFast.to_string());
+        }
     }
 
     /// Sends the compressed map, once per connection and only when asked (a client that
@@ -277,6 +343,48 @@ impl PlayerConn {
                 .map_err(|_| CloseReason::new(1001, "gone"))?;
         }
         Ok(())
+    }
+}
+
+/// A player's chat task: sends its messages one at a time, in order.
+struct Speaker {
+    lobby: Arc<super::lobby::Lobby>,
+    room: String,
+    name: String,
+    claimed: bool,
+    out: Outbox,
+}
+
+impl Speaker {
+    async fn run(self, mut rx: tokio::sync::mpsc::Receiver<(Channel, String)>) {
+        use crate::chat::ChatError;
+        while let Some((channel, text)) = rx.recv().await {
+            let sent = match &channel {
+                Channel::Direct(to) if *to == self.name => Err(ChatError::ToSelf),
+                // With Redis up, the addressee may be on another process: the message
+                // goes out, and reaches them wherever they are.
+                Channel::Direct(to)
+                    if !self.lobby.has_player(to)
+                        && !self.lobby.cluster().is_some_and(|c| c.is_up()) =>
+                {
+                    Err(ChatError::NoSuchPlayer(to.clone()))
+                }
+                _ => {
+                    let chat = self.lobby.chat();
+                    chat.say(&self.room, &self.name, self.claimed, channel, text)
+                        .await
+                }
+            };
+            let reply = match sent {
+                // A direct message's copy for the sender (channel lines come back on the bus).
+                Ok(line) if matches!(line.channel, Channel::Direct(_)) => Message::Chat(line),
+                Ok(_) => continue,
+                Err(e) => Message::ChatNotice(e.to_string()),
+            };
+            if self.out.send(ws_binary(&reply)).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

@@ -13,13 +13,32 @@ use std::sync::Arc;
 pub struct Lobby {
     rooms: Vec<Arc<Game>>,
     cluster: Option<Arc<Cluster>>,
+    chat: crate::chat::Chat,
 }
 
 impl Lobby {
     /// `rooms` in the order the lobby lists them (ids must differ, and share one bus);
-    /// `cluster`: the other processes, through Redis.
-    pub fn new(rooms: Vec<Arc<Game>>, cluster: Option<Arc<Cluster>>) -> Lobby {
-        Lobby { rooms, cluster }
+    /// `cluster`: the other processes, through Redis; `chat`: the rooms' chat (on
+    /// their bus).
+    pub fn new(
+        rooms: Vec<Arc<Game>>,
+        cluster: Option<Arc<Cluster>>,
+        chat: crate::chat::Chat,
+    ) -> Lobby {
+        Lobby {
+            rooms,
+            cluster,
+            chat,
+        }
+    }
+
+    pub fn chat(&self) -> &crate::chat::Chat {
+        &self.chat
+    }
+
+    /// Whether a player called `name` is in one of this process's rooms.
+    pub fn has_player(&self, name: &str) -> bool {
+        self.rooms.iter().any(|r| r.has_player(name))
     }
 
     /// Starts every room's tick, render threads and records; with a cluster, the
@@ -28,6 +47,7 @@ impl Lobby {
         for room in &self.rooms {
             room.start(shutdown.clone());
         }
+        self.chat.start();
         let (Some(cluster), Some(first)) = (&self.cluster, self.rooms.first()) else {
             return;
         };

@@ -3,8 +3,9 @@
 //! mode). The network layer hands us connections through [`crate::net::GameEndpoint`].
 
 mod api;
-mod bucket;
+pub mod bucket;
 pub mod bus;
+mod chat;
 mod conn;
 pub mod lobby;
 pub mod names;
@@ -61,6 +62,8 @@ pub struct Game {
     map_name: String,
     /// Saved runs go to every room through this; the room hears the others' here too.
     bus: bus::Bus,
+    /// Where the room posts run results on `#race`.
+    chat: crate::chat::Chat,
     config: GameConfig,
     map: Arc<Map>,
     course: shared::course::Course,
@@ -95,6 +98,9 @@ struct Stats {
     frame_bytes: AtomicU64,
     /// Video frames not rendered because the player's link was full.
     video_held: AtomicU64,
+    /// Chat lines queued to players here, and lines a player missed (queue full).
+    chat_delivered: AtomicU64,
+    chat_dropped: AtomicU64,
 }
 
 #[derive(Default)]
@@ -215,11 +221,13 @@ struct Scratch {
     video: Option<crate::video::VideoEncoder>,
 }
 
-/// Who a room is among others: its id, what to call its map, and the bus it shares.
+/// Who a room is among others: its id, what to call its map, the bus it shares, and
+/// the process's chat.
 pub struct Room {
     pub id: String,
     pub map_name: String,
     pub bus: bus::Bus,
+    pub chat: crate::chat::Chat,
 }
 
 /// Why a player could not join.
@@ -237,10 +245,12 @@ impl Game {
         map: Map,
         store: Option<crate::store::Store>,
     ) -> Result<Arc<Game>, crate::store::StoreError> {
+        let bus = bus::Bus::default();
         let room = Room {
             id: "r1".into(),
             map_name: String::new(),
-            bus: bus::Bus::default(),
+            chat: crate::chat::Chat::new(store.clone(), bus.clone()),
+            bus,
         };
         Game::new_room(room, config, map, store).await
     }
@@ -272,6 +282,7 @@ impl Game {
             room: room.id,
             map_name: room.map_name,
             bus: room.bus,
+            chat: room.chat,
             render_queue: Default::default(),
             config,
             scenery: course.scenery(),
@@ -307,6 +318,11 @@ impl Game {
         tokio::spawn(tick::run(self.clone(), shutdown));
         self.records.start(self.clone());
         self.hear_others(self.bus.subscribe());
+        self.listen_chat();
+    }
+
+    pub fn chat(&self) -> &crate::chat::Chat {
+        &self.chat
     }
 
     pub fn room(&self) -> &str {
@@ -438,12 +454,14 @@ impl Game {
         let mean = s.tick_us_total.load(Ordering::Relaxed) / ticks.max(1);
         let frames = s.frames.load(Ordering::Relaxed);
         format!(
-            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{},\"video_frames_held\":{},\"runs_saved\":{},\"runs_not_saved\":{}}}\n",
+            "{{\"players\":{players},\"ticks\":{ticks},\"tick_us_mean\":{mean},\"tick_us_max\":{},\"frames\":{frames},\"frame_bytes\":{},\"video_frames_held\":{},\"runs_saved\":{},\"runs_not_saved\":{},\"chat_delivered\":{},\"chat_dropped\":{}}}\n",
             s.tick_us_max.swap(0, Ordering::Relaxed),
             s.frame_bytes.load(Ordering::Relaxed),
             s.video_held.load(Ordering::Relaxed),
             self.records.saved.load(Ordering::Relaxed),
             self.records.failed.load(Ordering::Relaxed),
+            s.chat_delivered.load(Ordering::Relaxed),
+            s.chat_dropped.load(Ordering::Relaxed),
         )
     }
 

@@ -26,7 +26,7 @@ pub fn sanitize(raw: &str) -> String {
 }
 
 /// Format characters that would let a name hide or reorder text (bidi overrides, zero widths).
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
 }
 

@@ -180,6 +180,7 @@ impl Game {
             }),
         };
         self.hear(&announcement);
+        self.post_result(&announcement.result);
         self.bus.publish(announcement);
     }
 
@@ -319,12 +320,14 @@ mod tests {
         let store = Store::open(&crate::store::sqlite_url(&dir)).await.unwrap();
         let config = config();
         let bus = crate::game::bus::Bus::default();
+        let chat = crate::chat::Chat::new(Some(store.clone()), bus.clone());
         let mut rooms = Vec::new();
         for (id, seed) in [("a", 3), ("b", 3), ("c", 4)] {
             let room = crate::game::Room {
                 id: id.into(),
                 map_name: format!("seed {seed}"),
                 bus: bus.clone(),
+                chat: chat.clone(),
             };
             let map = shared::mapgen::generate_sized(256, seed);
             let game = Game::new_room(room, config.clone(), map, Some(store.clone()));
@@ -334,6 +337,7 @@ mod tests {
         for room in &rooms {
             room.records.start(room.clone());
             room.hear_others(room.bus.subscribe());
+            room.listen_chat();
             let (id, _, drain) = join(room, &format!("in {}", room.room()));
             drains.push((id, drain));
         }
@@ -348,25 +352,31 @@ mod tests {
             }],
         };
         assert!(rooms[0].records.save(drains[0].0, "ace", run));
-        // Every room's player hears the result; a and b (one course) get the ghost.
+        // Every room's player hears the result and reads it on #race; a and b (one
+        // course) get the ghost.
         for (i, (_, drain)) in drains.iter_mut().enumerate() {
             let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-                let (mut result, mut ghost) = (None, false);
-                while result.is_none() || (i < 2 && !ghost) {
+                let (mut result, mut ghost, mut line) = (None, false, None);
+                while result.is_none() || line.is_none() || (i < 2 && !ghost) {
                     let Next::Send(f) = drain.next().await else {
                         break;
                     };
                     match Message::decode(&f.payload) {
                         Ok(Message::Result(r)) => result = Some(r),
                         Ok(Message::Ghost(g)) => ghost = g.name == "ace",
+                        Ok(Message::Chat(l)) => line = Some(l),
                         _ => {}
                     }
                 }
-                (result, ghost)
+                (result, ghost, line)
             })
             .await
             .unwrap();
-            let (result, ghost) = heard;
+            let (result, ghost, line) = heard;
+            let line = line.expect("a #race line");
+            assert_eq!(line.channel, shared::protocol::Channel::Race);
+            assert_eq!(line.flags, shared::protocol::chat_flags::SERVER);
+            assert_eq!(line.text, "ace set the course record: 5.00 s");
             let result = result.expect("a result");
             assert_eq!(
                 (result.name.as_str(), result.time, result.record),

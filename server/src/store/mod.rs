@@ -6,7 +6,12 @@
 //! [`crate::game`]): sqlx runs SQLite on its own worker thread, so a slow disk stalls
 //! neither the tick nor the connections' I/O.
 
+mod accounts;
+mod chat;
 mod schema;
+
+pub use accounts::Account;
+pub use chat::{KEEP as CHAT_KEEP, StoredLine};
 
 use shared::protocol::GhostSample;
 use sqlx::AnyPool;
@@ -62,6 +67,8 @@ pub struct Saved {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub name: String,
+    /// An account holds the name.
+    pub claimed: bool,
     pub time: u32,
     pub finished_at: i64,
 }
@@ -182,7 +189,8 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Entry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, MIN(ticks) AS best, MIN(finished_at) AS first FROM runs \
+            "SELECT name, MIN(ticks) AS best, MIN(finished_at) AS first, \
+             (SELECT COUNT(*) FROM accounts a WHERE a.name = runs.name) AS claimed FROM runs \
              WHERE course = $1 AND finished_at >= $2 GROUP BY name \
              ORDER BY best, first, name LIMIT $3",
         )
@@ -197,6 +205,7 @@ impl Store {
                     name: r.try_get(0)?,
                     time: r.try_get::<i64, _>(1)? as u32,
                     finished_at: r.try_get(2)?,
+                    claimed: r.try_get::<i64, _>(3)? > 0,
                 })
             })
             .collect()

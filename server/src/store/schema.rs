@@ -14,10 +14,11 @@ struct Migration {
     postgres: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: &[
-        "CREATE TABLE runs (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: &[
+            "CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             course TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -26,11 +27,11 @@ const MIGRATIONS: &[Migration] = &[Migration {
             finished_at BIGINT NOT NULL,
             samples BLOB NOT NULL
         )",
-        "CREATE INDEX runs_board ON runs (course, ticks)",
-        "CREATE INDEX runs_player ON runs (course, name, ticks)",
-    ],
-    postgres: &[
-        "CREATE TABLE runs (
+            "CREATE INDEX runs_board ON runs (course, ticks)",
+            "CREATE INDEX runs_player ON runs (course, name, ticks)",
+        ],
+        postgres: &[
+            "CREATE TABLE runs (
             id BIGSERIAL PRIMARY KEY,
             course TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -39,13 +40,63 @@ const MIGRATIONS: &[Migration] = &[Migration {
             finished_at BIGINT NOT NULL,
             samples BYTEA NOT NULL
         )",
-        "CREATE INDEX runs_board ON runs (course, ticks)",
-        "CREATE INDEX runs_player ON runs (course, name, ticks)",
-    ],
-}];
+            "CREATE INDEX runs_board ON runs (course, ticks)",
+            "CREATE INDEX runs_player ON runs (course, name, ticks)",
+        ],
+    },
+    Migration {
+        version: 2,
+        sqlite: &[
+            "CREATE TABLE chat (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            name TEXT NOT NULL,
+            flags BIGINT NOT NULL,
+            sent_at BIGINT NOT NULL,
+            body TEXT NOT NULL
+        )",
+            "CREATE INDEX chat_channel ON chat (channel, id)",
+            ACCOUNTS,
+            SESSIONS,
+            "CREATE INDEX sessions_account ON sessions (account)",
+        ],
+        postgres: &[
+            "CREATE TABLE chat (
+            id BIGSERIAL PRIMARY KEY,
+            channel TEXT NOT NULL,
+            name TEXT NOT NULL,
+            flags BIGINT NOT NULL,
+            sent_at BIGINT NOT NULL,
+            body TEXT NOT NULL
+        )",
+            "CREATE INDEX chat_channel ON chat (channel, id)",
+            ACCOUNTS,
+            SESSIONS,
+            "CREATE INDEX sessions_account ON sessions (account)",
+        ],
+    },
+];
+
+/// Claimed names. `key` is the name folded to lower case (no two accounts differ by
+/// case only); `hash` an Argon2id PHC string, which records its salt and parameters.
+const ACCOUNTS: &str = "CREATE TABLE accounts (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+)";
+
+/// Signed-in browsers: the SHA-256 of the cookie's token (a stolen database holds no
+/// usable token), whose account, and when it lapses.
+const SESSIONS: &str = "CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+)";
 
 /// The newest version this server knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 /// Brings the database to [`LATEST`].
 pub async fn migrate(pool: &AnyPool, postgres: bool) -> Result<(), StoreError> {

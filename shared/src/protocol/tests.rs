@@ -163,6 +163,93 @@ fn acks_and_key_frame_requests() {
 }
 
 #[test]
+fn chat_messages() {
+    check_bytes(
+        Message::Say {
+            channel: Channel::World,
+            text: "hi".into(),
+        },
+        &[23, 0, 2, 0, b'h', b'i'],
+    );
+    check_bytes(
+        Message::Say {
+            channel: Channel::Direct("bo".into()),
+            text: String::new(),
+        },
+        &[23, 3, 2, 0, b'b', b'o', 0, 0],
+    );
+    check_bytes(
+        Message::Chat(ChatLine {
+            id: 0x0102,
+            channel: Channel::Global,
+            from: "a".into(),
+            flags: chat_flags::CLAIMED,
+            time: 0x0304,
+            text: "<b>".into(),
+        }),
+        &[
+            24, 2, 1, 0, 0, 0, 0, 0, 0, 2, 1, 0, b'a', 2, 4, 3, 0, 0, 0, 0, 0, 0, 3, 0, b'<', b'b',
+            b'>',
+        ],
+    );
+    check_bytes(
+        Message::ChatNotice("slow".into()),
+        &[25, 4, 0, b's', b'l', b'o', b'w'],
+    );
+    // 300 four-byte characters fit; one byte more does not.
+    let long = "𝄞".repeat(MAX_CHAT_CHARS);
+    let say = encode(&Message::Say {
+        channel: Channel::Race,
+        text: long.clone(),
+    });
+    assert_eq!(
+        Message::decode(&say),
+        Ok(Message::Say {
+            channel: Channel::Race,
+            text: long
+        })
+    );
+    let mut over = vec![23, 1];
+    over.extend_from_slice(&((MAX_CHAT_BYTES + 1) as u16).to_le_bytes());
+    over.extend(std::iter::repeat_n(b'a', MAX_CHAT_BYTES + 1));
+    check_err(
+        &over,
+        DecodeError::TooLong {
+            field: "chat text",
+            len: MAX_CHAT_BYTES + 1,
+            max: MAX_CHAT_BYTES,
+        },
+    );
+    check_err(
+        &[23, 4, 0, 0],
+        DecodeError::BadValue {
+            field: "channel",
+            value: 4,
+        },
+    );
+    let mut bad_flags = encode(&Message::Chat(ChatLine {
+        id: 1,
+        channel: Channel::World,
+        from: String::new(),
+        flags: 0,
+        time: 0,
+        text: String::new(),
+    }));
+    bad_flags[12] = 8;
+    check_err(
+        &bad_flags,
+        DecodeError::BadValue {
+            field: "chat flags",
+            value: 8,
+        },
+    );
+    check_err(
+        &[23, 0, 2, 0, 0xff, 0xfe],
+        DecodeError::BadUtf8("chat text"),
+    );
+}
+
+#[test]
 fn rejects() {
     check_err(&[], DecodeError::Empty);
     check_err(&[0], DecodeError::UnknownTag(0));
@@ -458,6 +545,34 @@ fn any_message() -> impl Strategy<Value = Owned> {
         any::<u32>().prop_map(Message::Ack),
         Just(Message::KeyFrame),
     ];
+    let channel = prop_oneof![
+        Just(Channel::World),
+        Just(Channel::Race),
+        Just(Channel::Global),
+        name().prop_map(Channel::Direct),
+    ];
+    let chat = prop_oneof![
+        (channel.clone(), "\\PC{0,300}").prop_map(|(channel, text)| Message::Say { channel, text }),
+        (
+            any::<u64>(),
+            channel,
+            name(),
+            0u8..8,
+            any::<u64>(),
+            "\\PC{0,300}"
+        )
+            .prop_map(
+                |(id, channel, from, flags, time, text)| Message::Chat(ChatLine {
+                    id,
+                    channel,
+                    from,
+                    flags,
+                    time,
+                    text
+                })
+            ),
+        "\\PC{0,40}".prop_map(Message::ChatNotice),
+    ];
     let small = prop_oneof![
         any_mode().prop_map(Message::SetMode),
         any::<bool>().prop_map(Message::Pause),
@@ -486,7 +601,7 @@ fn any_message() -> impl Strategy<Value = Owned> {
             Owned::Chunk(offset, data, total)
         });
     prop_oneof![
-        prop_oneof![hello, welcome, input, players, state, small, race].prop_map(Owned::Msg),
+        prop_oneof![hello, welcome, input, players, state, small, race, chat].prop_map(Owned::Msg),
         frame,
         chunk,
     ]
