@@ -2,12 +2,14 @@
 //! frames the server renders or frames it renders itself from the same cameras.
 //!
 //! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs`,
-//! `board.rs`, `lobby.rs`, `video.rs` and `bench.rs`; the game logic it drives ([`session`], [`input`],
-//! [`race`]) is plain Rust, tested natively.
+//! `board.rs`, `lobby.rs`, `chat_panel.rs`, `video.rs` and `bench.rs`; the game logic
+//! it drives ([`session`], [`input`], [`race`], [`chat`]) is plain Rust, tested natively.
 
 pub mod auto;
 pub mod bench;
 mod board;
+pub mod chat;
+mod chat_panel;
 pub mod display;
 pub mod input;
 mod lobby;
@@ -125,6 +127,9 @@ struct App {
     board_fetched: bool,
     /// The frame size last asked for (Hello or Resize): the window's shape then.
     asked: Option<(u16, u16)>,
+    chat: chat::Chat,
+    /// The chat panel is open (its lines are read as they come).
+    chat_open: bool,
 }
 
 #[derive(Default)]
@@ -194,6 +199,11 @@ impl App {
             shown_feed: 0,
             board_fetched: false,
             asked: None,
+            chat: chat::Chat {
+                muted: chat_panel::load_muted(&window).into_iter().collect(),
+                ..chat::Chat::default()
+            },
+            chat_open: true,
             window,
             document,
         })
@@ -462,6 +472,15 @@ impl App {
                 self.room_wanted = None;
                 self.status(Some(&format!("{text}; joining another room…")));
             }
+            Effect::Chat(line) => {
+                if self.chat.receive(line, self.chat_open) {
+                    self.render_chat();
+                }
+            }
+            Effect::ChatNotice(text) => {
+                self.chat.notice(text, js_sys::Date::now() as u64);
+                self.render_chat();
+            }
             Effect::Disconnect(text) => {
                 web_sys::console::warn_1(&JsValue::from_str(&text));
                 self.retire_socket();
@@ -488,6 +507,7 @@ impl App {
             self.overview
                 .set_src(&format!("/api/overview.png?room={room}"));
             self.set_text("hud-room", &self.session.room);
+            self.chat.me = self.session.name.clone();
             if let Some(link) = self.document.get_element_by_id("invite") {
                 let _ = link.set_attribute("href", &lobby::room_link(&self.session.room, ""));
             }
@@ -631,6 +651,76 @@ impl App {
             let _ = play.set_attribute("href", &lobby::room_link("", &self.name));
         }
         self.refresh_rooms();
+    }
+
+    fn render_chat(&self) {
+        if let Err(e) = chat_panel::render(&self.document, &self.chat, self.chat_open) {
+            web_sys::console::warn_2(&"chat panel".into(), &e);
+        }
+    }
+
+    fn chat_input(&self) -> Option<web_sys::HtmlInputElement> {
+        element(&self.document, "chat-input").ok()
+    }
+
+    /// Opens (or closes) the chat panel; an open panel's active tab is read.
+    fn show_chat(&mut self, open: bool) {
+        self.chat_open = open;
+        if let Ok(body) = element::<HtmlElement>(&self.document, "chat-body") {
+            body.set_hidden(!open);
+        }
+        if let Some(b) = self.document.get_element_by_id("chat-toggle") {
+            let _ = b.set_attribute("aria-expanded", if open { "true" } else { "false" });
+        }
+        if open {
+            self.chat.opened();
+        }
+        self.render_chat();
+    }
+
+    /// Enter or T: the panel opens and the box takes the keys (the aircraft lets go).
+    fn start_typing(&mut self) {
+        self.show_chat(true);
+        self.release_keys();
+        if let Some(input) = self.chat_input() {
+            let _ = input.focus();
+        }
+    }
+
+    /// What was typed in the box: sent, or acted on here (mute lists are this page's).
+    fn submit_chat(&mut self) {
+        let Some(input) = self.chat_input() else {
+            return;
+        };
+        let now = js_sys::Date::now() as u64;
+        let connected =
+            (self.socket.as_ref()).is_some_and(|s| s.ws.ready_state() == WebSocket::OPEN);
+        match self.chat.typed(&input.value()) {
+            chat::Typed::Say(..) if !connected => {
+                self.chat.notice("not connected: not sent".into(), now);
+            }
+            chat::Typed::Say(channel, text) => {
+                self.send(&Message::Say { channel, text });
+                input.set_value("");
+            }
+            chat::Typed::Mute(name) => {
+                let text = format!("{name} is muted, for you only (/unmute {name})");
+                self.chat.muted.insert(name);
+                chat_panel::save_muted(&self.window, &self.chat);
+                self.chat.notice(text, now);
+                input.set_value("");
+            }
+            chat::Typed::Unmute(name) => {
+                let text = format!("{name} is heard again");
+                self.chat.muted.remove(&name);
+                chat_panel::save_muted(&self.window, &self.chat);
+                self.chat.notice(text, now);
+                input.set_value("");
+            }
+            chat::Typed::Help(text) => self.chat.notice(text, now),
+            chat::Typed::Nothing => {}
+        }
+        self.render_chat();
     }
 
     fn toggle_lobby(&self) {
@@ -1090,7 +1180,29 @@ fn install(app: &Shared) -> Result<(), JsValue> {
         if e.ctrl_key() || e.meta_key() || e.alt_key() {
             return;
         }
-        if e.code() == "KeyM" {
+        // Typing in the chat box: keys are text, not flight. Esc goes back to flying,
+        // Tab to the next channel.
+        if (e.target()).is_some_and(|t| t.dyn_ref::<web_sys::HtmlInputElement>().is_some()) {
+            match e.key().as_str() {
+                "Escape" => {
+                    if let Some(input) = a.chat_input() {
+                        let _ = input.blur();
+                    }
+                }
+                "Tab" => {
+                    e.prevent_default();
+                    let next = (a.chat.active + 1) % a.chat.tabs.len();
+                    a.chat.select(next);
+                    a.render_chat();
+                }
+                _ => {}
+            }
+            return;
+        }
+        if (e.code() == "Enter" || e.code() == "KeyT") && !e.repeat() {
+            e.prevent_default();
+            a.start_typing();
+        } else if e.code() == "KeyM" {
             if !e.repeat() {
                 a.toggle_mode();
             }
@@ -1151,6 +1263,7 @@ fn install(app: &Shared) -> Result<(), JsValue> {
     listen(app, &board, "click", |a, _| a.toggle_board())?;
     let rooms: HtmlElement = element(&document, "rooms-btn")?;
     listen(app, &rooms, "click", |a, _| a.toggle_lobby())?;
+    install_chat(app, &document)?;
     // On a small screen the board starts closed: the view comes first.
     let small = |v: Result<JsValue, JsValue>, limit: f64| {
         v.ok().and_then(|v| v.as_f64()).is_some_and(|v| v < limit)
@@ -1159,6 +1272,7 @@ fn install(app: &Shared) -> Result<(), JsValue> {
         && let Ok(panel) = element::<HtmlElement>(&document, "board")
     {
         panel.set_hidden(true);
+        app.borrow_mut().show_chat(false);
     }
     // On-screen buttons (touch devices) hold the key named in their data-key.
     let pads = document.query_selector_all("#touch button[data-key]")?;
@@ -1177,6 +1291,40 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             listen(app, &pad, kind, move |a, _| a.key(bit, false))?;
         }
     }
+    Ok(())
+}
+
+/// The chat panel's controls: the box (sent on Enter, through the form), the tabs, a
+/// sender's name (starts a direct message), the title (opens and closes the panel).
+fn install_chat(app: &Shared, document: &Document) -> Result<(), JsValue> {
+    let form: HtmlElement = element(document, "chat-form")?;
+    listen(app, &form, "submit", |a, e| {
+        e.prevent_default();
+        a.submit_chat();
+    })?;
+    let tabs: HtmlElement = element(document, "chat-tabs")?;
+    listen(app, &tabs, "click", |a, e| {
+        let tab = (e.target()).and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        if let Some(i) = tab.and_then(|t| t.get_attribute("data-tab")?.parse().ok()) {
+            a.chat.select(i);
+            a.render_chat();
+        }
+    })?;
+    let log: HtmlElement = element(document, "chat-log")?;
+    listen(app, &log, "click", |a, e| {
+        let who = (e.target()).and_then(|t| t.dyn_into::<web_sys::Element>().ok());
+        if let Some(name) = who.and_then(|t| t.get_attribute("data-name")) {
+            a.start_typing();
+            if let Some(input) = a.chat_input() {
+                input.set_value(&format!("@{name} "));
+            }
+        }
+    })?;
+    let toggle: HtmlElement = element(document, "chat-toggle")?;
+    listen(app, &toggle, "click", |a, _| {
+        let open = !a.chat_open;
+        a.show_chat(open);
+    })?;
     Ok(())
 }
 

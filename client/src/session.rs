@@ -36,6 +36,10 @@ pub enum Effect {
     Race,
     /// The frame size changed ([`Session::viewport`]).
     Resized,
+    /// A chat line, to file in the chat.
+    Chat(protocol::ChatLine),
+    /// A word from the chat (a message refused, chat unavailable).
+    ChatNotice(String),
 }
 
 pub struct Session {
@@ -289,6 +293,8 @@ impl Session {
             } => Effect::Refused { full: false, text },
             Message::Error { code, text } => Effect::ServerError(format!("{code:?}: {text}")),
             Message::Pong(stamp) => Effect::Pong(stamp),
+            Message::Chat(line) => Effect::Chat(line),
+            Message::ChatNotice(text) => Effect::ChatNotice(text),
             _ => Effect::Disconnect("unexpected message from server".into()),
         }
     }

@@ -585,3 +585,54 @@ test("rooms: invite links, the lobby, a full room says so and offers the others"
   await second.page.close();
   await first.page.close();
 });
+
+test("chat: two pages talk, markup stays text, typing never flies, direct messages get a tab", async () => {
+  const a = await open("?name=ann");
+  const b = await open("?name=bob");
+  await waitFrames(a.page, 0, "server");
+  await waitFrames(b.page, 0, "server");
+  // Enter opens the box; what is typed there is text, not flight.
+  await a.page.keyboard.press("Enter");
+  assert.equal(await a.page.evaluate(() => document.activeElement?.id), "chat-input");
+  const before = await frames(a.page);
+  await a.page.keyboard.type("www <img src=x onerror=window.pwned=1> <b>hi</b>");
+  await a.page.waitForTimeout(400);
+  assert.equal(await frames(a.page), before, "no frames: the aircraft did not move");
+  await a.page.keyboard.press("Enter");
+  const said = "www <img src=x onerror=window.pwned=1> <b>hi</b>";
+  for (const p of [a.page, b.page]) {
+    await p.waitForFunction((t) => document.getElementById("chat-log").textContent.includes(t), said,
+      { timeout: 10000 });
+  }
+  const seen = await b.page.evaluate(() => ({
+    markup: document.querySelectorAll("#chat-log img, #chat-log b").length,
+    pwned: window.pwned === 1,
+    who: [...document.querySelectorAll("#chat-log .who")].map((w) => w.textContent),
+  }));
+  assert.deepEqual({ ...seen, who: [...new Set(seen.who)] }, { markup: 0, pwned: false, who: ["ann"] });
+  assert.equal(await a.page.inputValue("#chat-input"), "", "sent: the box is empty again");
+  // Esc goes back to flying.
+  await a.page.keyboard.press("Escape");
+  assert.notEqual(await a.page.evaluate(() => document.activeElement?.id), "chat-input");
+  // A name in the log starts a direct message; the addressee gets a tab of its own.
+  await b.page.click("#chat-log .who");
+  assert.equal(await b.page.inputValue("#chat-input"), "@ann ");
+  await b.page.keyboard.type("psst");
+  await b.page.keyboard.press("Enter");
+  await a.page.waitForFunction(() => [...document.querySelectorAll("#chat-tabs button")]
+    .some((t) => t.textContent === "@bob (1)"), null, { timeout: 10000 });
+  assert.ok(!(await a.page.evaluate(() => document.getElementById("chat-log").textContent.includes("psst"))),
+    "filed under @bob, not #world");
+  // Refused messages say why, in the box's tab.
+  await a.page.keyboard.press("KeyT");
+  await a.page.keyboard.type(said);
+  await a.page.keyboard.press("Enter");
+  await a.page.waitForFunction(() => document.querySelector("#chat-log li.notice")?.textContent
+    .includes("you said that a moment ago"), null, { timeout: 10000 });
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  if (process.env.VOXELCAST_SCREENSHOTS) {
+    await a.page.screenshot({ path: join(process.env.VOXELCAST_SCREENSHOTS, "chat.png") });
+  }
+  await b.page.close();
+  await a.page.close();
+});

@@ -55,7 +55,7 @@ pub struct Chat {
     bus: Bus,
     /// Names (folded to lower case) an operator muted, until when (ms since the epoch).
     mutes: Arc<Mutex<HashMap<String, u64>>>,
-    /// Ids of messages not kept (direct ones, or everything without a store).
+    /// Ids of channel messages when there is no store to number them.
     next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -175,6 +175,8 @@ impl Chat {
     ) -> Result<ChatLine, ChatError> {
         let time = now_ms();
         let id = match (&self.store, channel_key(room, &channel)) {
+            // Direct messages are not kept, and have no place in a sequence.
+            (_, None) => 0,
             (Some(store), Some(key)) => store
                 .save_chat(&key, from, flags, time as i64, &text)
                 .await
@@ -182,7 +184,9 @@ impl Chat {
                     tracing::warn!(error = %e, "a chat message was not saved");
                     ChatError::Unavailable(e)
                 })?,
-            _ => 1 + (self.next_id).fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            (None, Some(_)) => {
+                1 + (self.next_id).fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            }
         };
         Ok(ChatLine {
             id,
