@@ -92,6 +92,8 @@ impl Chat {
         if line.id != 0 && tab.lines.get(at).is_some_and(|l| l.id == line.id) {
             return false;
         }
+        // News: live, not the player's own words, not in the tab being read.
+        let news = !(history || line.from == self.me || (open && i == self.active));
         let new = Line {
             id: line.id,
             claimed: line.flags & chat_flags::CLAIMED != 0,
@@ -108,7 +110,7 @@ impl Chat {
         while tab.lines.len() > KEEP {
             tab.lines.pop_front();
         }
-        if !history && !(open && i == self.active) && tab_from_other(&tab.lines, &self.me) {
+        if news {
             tab.unread += 1;
         }
         true
@@ -200,11 +202,6 @@ impl Chat {
             _ => Typed::Say(channel, text),
         }
     }
-}
-
-/// The newest line is someone else's (a player's own words are not news to them).
-fn tab_from_other(lines: &VecDeque<Line>, me: &str) -> bool {
-    lines.back().is_some_and(|l| l.from != me)
 }
 
 #[cfg(test)]
