@@ -33,7 +33,13 @@ fn fill(document: &Document, json: &JsValue) {
             .map(|e| {
                 let name = get(&e, "name").as_string().unwrap_or_default();
                 let seconds = get(&e, "seconds").as_f64().unwrap_or(0.0);
-                format!("{name} {}", clock(seconds))
+                // A claimed name: its owner flew this.
+                let mark = if get(&e, "claimed").as_bool() == Some(true) {
+                    " ✓"
+                } else {
+                    ""
+                };
+                format!("{name}{mark} {}", clock(seconds))
             })
             .collect();
         let empty = ["no runs yet".to_owned()];

@@ -2,9 +2,10 @@
 //! frames the server renders or frames it renders itself from the same cameras.
 //!
 //! **Invariant:** only this crate touches web APIs, and only in this file, `web.rs`,
-//! `board.rs`, `lobby.rs`, `chat_panel.rs`, `video.rs` and `bench.rs`; the game logic
+//! `account.rs`, `board.rs`, `lobby.rs`, `chat_panel.rs`, `video.rs` and `bench.rs`; the game logic
 //! it drives ([`session`], [`input`], [`race`], [`chat`]) is plain Rust, tested natively.
 
+mod account;
 pub mod auto;
 pub mod bench;
 mod board;
@@ -130,6 +131,7 @@ struct App {
     chat: chat::Chat,
     /// The chat panel is open (its lines are read as they come).
     chat_open: bool,
+    account: account::Account,
 }
 
 #[derive(Default)]
@@ -204,6 +206,7 @@ impl App {
                 ..chat::Chat::default()
             },
             chat_open: true,
+            account: account::Account::default(),
             window,
             document,
         })
@@ -1264,6 +1267,7 @@ fn install(app: &Shared) -> Result<(), JsValue> {
     let rooms: HtmlElement = element(&document, "rooms-btn")?;
     listen(app, &rooms, "click", |a, _| a.toggle_lobby())?;
     install_chat(app, &document)?;
+    install_account(app, &document)?;
     // On a small screen the board starts closed: the view comes first.
     let small = |v: Result<JsValue, JsValue>, limit: f64| {
         v.ok().and_then(|v| v.as_f64()).is_some_and(|v| v < limit)
@@ -1324,6 +1328,49 @@ fn install_chat(app: &Shared, document: &Document) -> Result<(), JsValue> {
     listen(app, &toggle, "click", |a, _| {
         let open = !a.chat_open;
         a.show_chat(open);
+    })?;
+    Ok(())
+}
+
+/// The account box: who this browser is (asked once), and its buttons and form.
+fn install_account(app: &Shared, document: &Document) -> Result<(), JsValue> {
+    let weak = Rc::downgrade(app);
+    let (window, doc) = (app.borrow().window.clone(), document.clone());
+    account::refresh(&window, &doc, move |name| {
+        if let Some(app) = weak.upgrade() {
+            app.borrow_mut().account.name = name;
+        }
+    });
+    let button: HtmlElement = element(document, "account-btn")?;
+    listen(app, &button, "click", |a, _| {
+        if a.account.name.is_some() {
+            account::sign_out(&a.window);
+        } else {
+            let mode = match a.account.mode {
+                Some(_) => None,
+                None => Some(account::Mode::Claim),
+            };
+            a.account.mode = mode;
+            account::show_form(&a.document, mode, &a.session.name);
+        }
+    })?;
+    let switch: HtmlElement = element(document, "account-switch")?;
+    listen(app, &switch, "click", |a, _| {
+        let mode = match (a.account.name.is_some(), a.account.mode) {
+            (true, Some(_)) => None,
+            (true, None) => Some(account::Mode::Password),
+            (false, Some(account::Mode::SignIn)) => Some(account::Mode::Claim),
+            (false, _) => Some(account::Mode::SignIn),
+        };
+        a.account.mode = mode;
+        account::show_form(&a.document, mode, &a.session.name);
+    })?;
+    let form: HtmlElement = element(document, "account-form")?;
+    listen(app, &form, "submit", |a, e| {
+        e.prevent_default();
+        if let Some(mode) = a.account.mode {
+            account::submit(&a.window, &a.document, mode);
+        }
     })?;
     Ok(())
 }

@@ -92,3 +92,28 @@ pub async fn fetch_json(window: &web_sys::Window, url: &str) -> Result<JsValue, 
 pub fn get(v: &JsValue, key: &str) -> JsValue {
     js_sys::Reflect::get(v, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
+
+/// `POST url` with a JSON body; the status and the JSON answer (null if none).
+pub async fn post_json(
+    window: &web_sys::Window,
+    url: &str,
+    body: &JsValue,
+) -> Result<(u16, JsValue), JsValue> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&js_sys::JSON::stringify(body)?.into());
+    let headers = web_sys::Headers::new()?;
+    headers.set("Content-Type", "application/json")?;
+    init.set_headers(&headers);
+    let response: web_sys::Response =
+        wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init))
+            .await?
+            .dyn_into()?;
+    let json = match response.json() {
+        Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
+            .await
+            .unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    };
+    Ok((response.status(), json))
+}

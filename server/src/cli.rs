@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Database URL instead of the SQLite file in --data (e.g. postgres://…).
     #[arg(long)]
     pub database: Option<String>,
+    /// File holding the operators' token (16 characters or more): with it, POST
+    /// /api/admin/{mute,kick,revoke} with `Authorization: Bearer <token>` moderate.
+    #[arg(long)]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 fn parse_process(s: &str) -> Result<String, String> {

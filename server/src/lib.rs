@@ -5,6 +5,7 @@
 //! (`http::request`, `ws::frame`, `ws::receiver`, `ws::handshake`) is sans-IO: byte
 //! slices in, typed results out; `net` and `ws::conn` do the I/O.
 
+pub mod accounts;
 pub mod chat;
 pub mod cli;
 pub mod cluster;

@@ -104,9 +104,29 @@ fn serve(args: &cli::Args) -> anyhow::Result<()> {
         };
         let lobby = std::sync::Arc::new(game::lobby::Lobby::new(rooms, cluster, chat));
         lobby.start(shutdown.clone());
+        let admin_token = match &s.admin_token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            )
+            .filter(|t| t.len() >= 16)
+            .map(Some)
+            .with_context(|| {
+                format!(
+                    "{}: an operator token is 16 characters at least",
+                    path.display()
+                )
+            })?,
+            None => None,
+        };
         let endpoint = game::Endpoint {
             lobby,
             ws: ws::conn::WsConfig::default(),
+            accounts: std::sync::Arc::new(server::accounts::Accounts::new(Some(store.clone()))),
+            admin_token,
+            allowed_origins: s.allowed_origins.clone(),
         };
         let server = net::Server::new(config, endpoint, shutdown);
         println!("voxelcast is running: open http://{addr}/");

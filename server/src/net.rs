@@ -52,13 +52,29 @@ pub trait GameEndpoint: Send + Sync + 'static {
     /// One line of JSON for `GET /stats`.
     fn stats(&self) -> String;
 
-    /// Answers `GET /api/…` (`path` without the query, `query` after the `?`);
-    /// `None` when there is no such endpoint.
-    fn api(
-        &self,
-        path: &str,
-        query: &str,
-    ) -> impl std::future::Future<Output = Option<ApiReply>> + Send;
+    /// Answers a call to `/api/…` or `/map/…` (GET, HEAD, or POST with its body read
+    /// already); `None` when there is no such endpoint.
+    fn api(&self, call: &ApiCall<'_>)
+    -> impl std::future::Future<Output = Option<ApiReply>> + Send;
+}
+
+/// Largest body a JSON endpoint reads.
+pub const MAX_API_BODY: usize = 4096;
+
+/// A call to an endpoint: what it may look at.
+pub struct ApiCall<'a> {
+    pub method: &'a str,
+    /// Without the query.
+    pub path: &'a str,
+    /// After the `?`.
+    pub query: &'a str,
+    /// The head: cookies, `Origin`, `Host`.
+    pub request: &'a Request,
+    /// At most [`MAX_API_BODY`] bytes (empty for GET).
+    pub body: &'a [u8],
+    /// Who is calling: the peer, or with a proxy on this machine in front (nginx), the
+    /// `X-Real-IP` it passes on.
+    pub client: std::net::IpAddr,
 }
 
 /// An endpoint's answer.
@@ -70,6 +86,8 @@ pub struct ApiReply {
     pub cache: &'static str,
     /// A matching If-None-Match gets a 304.
     pub etag: Option<String>,
+    /// More header lines (`Set-Cookie`, `Retry-After`).
+    pub headers: Vec<(&'static str, String)>,
     pub body: bytes::Bytes,
 }
 
@@ -261,8 +279,20 @@ impl<G: GameEndpoint> Server<G> {
                     .await;
                 return;
             }
+            if req.method == "POST" && path.starts_with("/api/") {
+                let keep_alive = req.keep_alive() && !*self.shutdown.borrow();
+                let Some(response) = self.post(&mut stream, &mut buf, &req, keep_alive).await
+                else {
+                    return;
+                };
+                if stream.write_all(&response).await.is_err() || !keep_alive {
+                    return;
+                }
+                continue;
+            }
             let keep_alive = req.keep_alive() && !req.has_body() && !*self.shutdown.borrow();
-            let response = self.static_response(&req, keep_alive).await;
+            let response =
+                (self.static_response(&req, keep_alive, client_address(&stream, &req))).await;
             if stream.write_all(&response).await.is_err() || !keep_alive {
                 return;
             }
@@ -312,7 +342,81 @@ impl<G: GameEndpoint> Server<G> {
         }
     }
 
-    async fn static_response(&self, req: &Request, keep_alive: bool) -> Vec<u8> {
+    /// A POST to a JSON endpoint: its body read (within the head's deadline and
+    /// [`MAX_API_BODY`]), then answered. `None`: the peer went away or was too slow.
+    async fn post(
+        &self,
+        stream: &mut TcpStream,
+        buf: &mut Vec<u8>,
+        req: &Request,
+        keep_alive: bool,
+    ) -> Option<Vec<u8>> {
+        let len = match req.body_length(MAX_API_BODY) {
+            Ok(n) => n,
+            Err(e) => return Some(simple(e.status(), &format!("{e}\n"), false, &[])),
+        };
+        let deadline = Instant::now() + self.config.head_timeout;
+        while buf.len() < len {
+            buf.reserve(len - buf.len());
+            match tokio::time::timeout_at(deadline, stream.read_buf(buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return None,
+                Err(_) => return Some(simple(408, "request body took too long\n", false, &[])),
+            }
+        }
+        let body: Vec<u8> = buf.drain(..len).collect();
+        let path = req.target.split('?').next().unwrap_or_default();
+        let call = ApiCall {
+            method: "POST",
+            path,
+            query: crate::http::query::of_target(&req.target),
+            request: req,
+            body: &body,
+            client: client_address(stream, req),
+        };
+        Some(self.api_response(&call, keep_alive).await)
+    }
+
+    async fn api_response(&self, call: &ApiCall<'_>, keep_alive: bool) -> Vec<u8> {
+        let connection = if keep_alive { "keep-alive" } else { "close" };
+        let Some(reply) = self.game.api(call).await else {
+            return simple(404, "no such endpoint\n", keep_alive, &[]);
+        };
+        if let Some(etag) = &reply.etag
+            && if_none_match(call.request, etag)
+        {
+            return Head::new(304)
+                .header("ETag", etag)
+                .header("Cache-Control", reply.cache)
+                .header("Connection", connection)
+                .finish();
+        }
+        let body = reply.body;
+        let mut head = Head::new(reply.status)
+            .header("Content-Type", reply.content_type)
+            .header("Content-Length", body.len())
+            .header("Cache-Control", reply.cache)
+            .header("X-Content-Type-Options", "nosniff")
+            .header("Connection", connection);
+        if let Some(etag) = &reply.etag {
+            head = head.header("ETag", etag);
+        }
+        for (name, value) in &reply.headers {
+            head = head.header(name, value);
+        }
+        let mut out = head.finish();
+        if call.method != "HEAD" {
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    async fn static_response(
+        &self,
+        req: &Request,
+        keep_alive: bool,
+        peer: std::net::IpAddr,
+    ) -> Vec<u8> {
         let head_only = req.method == "HEAD";
         if req.method != "GET" && !head_only {
             return simple(
@@ -328,34 +432,15 @@ impl<G: GameEndpoint> Server<G> {
         let connection = if keep_alive { "keep-alive" } else { "close" };
         let path = req.target.split('?').next().unwrap_or_default();
         if path.starts_with("/api/") || path.starts_with("/map/") {
-            let query = crate::http::query::of_target(&req.target);
-            let Some(reply) = self.game.api(path, query).await else {
-                return simple(404, "no such endpoint\n", keep_alive, &[]);
+            let call = ApiCall {
+                method: &req.method,
+                path,
+                query: crate::http::query::of_target(&req.target),
+                request: req,
+                body: &[],
+                client: peer,
             };
-            if let Some(etag) = &reply.etag
-                && if_none_match(req, etag)
-            {
-                return Head::new(304)
-                    .header("ETag", etag)
-                    .header("Cache-Control", reply.cache)
-                    .header("Connection", connection)
-                    .finish();
-            }
-            let body = reply.body;
-            let mut head = Head::new(reply.status)
-                .header("Content-Type", reply.content_type)
-                .header("Content-Length", body.len())
-                .header("Cache-Control", reply.cache)
-                .header("X-Content-Type-Options", "nosniff")
-                .header("Connection", connection);
-            if let Some(etag) = &reply.etag {
-                head = head.header("ETag", etag);
-            }
-            let mut out = head.finish();
-            if !head_only {
-                out.extend_from_slice(&body);
-            }
-            return out;
+            return self.api_response(&call, keep_alive).await;
         }
         if path == "/stats" {
             let body = self.game.stats();
@@ -485,6 +570,18 @@ async fn file_tag(path: &std::path::Path) -> std::io::Result<(u64, String)> {
 }
 
 /// Logs how a WebSocket connection ended, once, at a level that matches its cause.
+/// The caller's address: the peer's, or when the peer is a proxy on this machine
+/// (nginx in front), the `X-Real-IP` it sets.
+fn client_address(stream: &TcpStream, req: &Request) -> std::net::IpAddr {
+    let peer = stream
+        .peer_addr()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    match req.header("x-real-ip").map(|v| v.trim().parse()) {
+        Some(Ok(ip)) if peer.is_loopback() => ip,
+        _ => peer,
+    }
+}
+
 pub fn log_ending(ending: &Ending, who: &str) {
     match ending {
         Ending::PeerClosed(code) => tracing::info!(who, code, "closed by peer"),

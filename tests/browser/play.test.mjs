@@ -636,3 +636,45 @@ test("chat: two pages talk, markup stays text, typing never flies, direct messag
   await b.page.close();
   await a.page.close();
 });
+
+test("accounts: a guest claims its name, is still signed in after a reload, then signs out", async () => {
+  const name = `Zara${Date.now() % 100000}`; // a server keeps claims: a fresh name each run
+  const { page, errors } = await open(`?name=${name}`);
+  await waitFrames(page, 0, "server");
+  await page.waitForFunction(() => document.getElementById("account-state").textContent === "playing as a guest");
+  await page.click("#account-btn");
+  assert.equal(await page.inputValue("#account-name"), name);
+  await page.fill("#account-password", "short");
+  await page.click("#account-submit");
+  await page.waitForFunction(() => document.getElementById("account-why").textContent !== "");
+  assert.match(await page.textContent("#account-why"), /8 to 128 characters/);
+  await page.fill("#account-password", "zara's secret");
+  await Promise.all([page.waitForNavigation(), page.click("#account-submit")]);
+  await page.waitForFunction((n) => document.getElementById("account-state").textContent === `signed in as ${n} ✓`,
+    name, { timeout: 10000 });
+  // The session is in a cookie no script can read; the game knows the name from it.
+  assert.ok(!(await page.evaluate(() => document.cookie)).includes("vc_session"));
+  const cookies = await context.cookies(url);
+  const session = cookies.find((c) => c.name === "vc_session");
+  assert.ok(session && session.httpOnly && session.sameSite === "Strict", JSON.stringify(cookies));
+  await page.goto(url + "?mode=server&name=somebody");
+  await page.waitForFunction((n) => document.getElementById("hud-name").textContent === n,
+    name, { timeout: 10000 });
+  // Signed-in words carry the mark.
+  await page.keyboard.press("Enter");
+  await page.keyboard.type("claimed and proud");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction((n) => [...document.querySelectorAll("#chat-log li")]
+    .some((li) => li.textContent.includes(`${n} ✓`) && li.textContent.includes("claimed and proud")),
+  name, { timeout: 10000 });
+  await page.keyboard.press("Escape");
+  await Promise.all([page.waitForNavigation(), page.click("#account-btn")]);
+  await page.waitForFunction(() => document.getElementById("account-state").textContent === "playing as a guest",
+    null, { timeout: 10000 });
+  assert.equal((await context.cookies(url)).find((c) => c.name === "vc_session"), undefined);
+  assert.deepEqual(errors.filter((e) => !/40[01]/.test(e)), []);
+  if (process.env.VOXELCAST_SCREENSHOTS) {
+    await page.screenshot({ path: join(process.env.VOXELCAST_SCREENSHOTS, "account.png") });
+  }
+  await page.close();
+});

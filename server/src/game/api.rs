@@ -12,8 +12,9 @@ const MAX_LIMIT: u32 = 50;
 /// An answer: the network layer's, so it goes out as it is.
 pub use crate::net::ApiReply as Reply;
 
-pub(super) fn reply(status: u16, body: serde_json::Value) -> Reply {
+pub(crate) fn reply(status: u16, body: serde_json::Value) -> Reply {
     Reply {
+        headers: Vec::new(),
         status,
         content_type: "application/json",
         cache: "no-store",
@@ -22,11 +23,11 @@ pub(super) fn reply(status: u16, body: serde_json::Value) -> Reply {
     }
 }
 
-pub(super) fn bad(why: impl std::fmt::Display) -> Reply {
+pub(crate) fn bad(why: impl std::fmt::Display) -> Reply {
     reply(400, json!({ "error": why.to_string() }))
 }
 
-pub(super) fn not_found(why: impl std::fmt::Display) -> Reply {
+pub(crate) fn not_found(why: impl std::fmt::Display) -> Reply {
     reply(404, json!({ "error": why.to_string() }))
 }
 
@@ -88,6 +89,7 @@ impl Game {
         match path {
             "/api/course" => Some(self.course_json(q)),
             "/api/overview.png" => Some(Reply {
+                headers: Vec::new(),
                 status: 200,
                 content_type: "image/png",
                 // The map never changes while the server runs.
@@ -107,6 +109,7 @@ impl Game {
             return not_found("no such map here");
         }
         Reply {
+            headers: Vec::new(),
             status: 200,
             content_type: "application/octet-stream",
             cache: "public, max-age=31536000, immutable",
@@ -155,6 +158,7 @@ impl Game {
                         "ticks": e.time,
                         "seconds": e.time as f64 / super::TICK_HZ as f64,
                         "finished_at": e.finished_at,
+                        "claimed": e.claimed,
                     })
                 })
                 .collect()

@@ -26,6 +26,11 @@ const FLOOD_STRIKES: u32 = 300;
 pub struct Endpoint {
     pub lobby: Arc<super::lobby::Lobby>,
     pub ws: WsConfig,
+    pub accounts: Arc<crate::accounts::Accounts>,
+    /// The operators' bearer token (`--admin-token-file`); none: no operator endpoints.
+    pub admin_token: Option<String>,
+    /// Origins besides the site's own whose pages may use a session (`--allowed-origin`).
+    pub allowed_origins: Vec<String>,
 }
 
 /// A parameter of `/ws?room=<id>&seat=<token>`, if given.
@@ -40,8 +45,20 @@ impl GameEndpoint for Endpoint {
         self.lobby.stats_json()
     }
 
-    async fn api(&self, path: &str, query: &str) -> Option<crate::net::ApiReply> {
-        self.lobby.api(path, query).await
+    async fn api(&self, call: &crate::net::ApiCall<'_>) -> Option<crate::net::ApiReply> {
+        let cx = crate::accounts::api::Context {
+            accounts: &self.accounts,
+            chat: self.lobby.chat(),
+            admin_token: self.admin_token.as_deref(),
+            allowed_origins: &self.allowed_origins,
+        };
+        if let Some(reply) = crate::accounts::api::handle(&cx, call).await {
+            return Some(reply);
+        }
+        match call.method {
+            "GET" | "HEAD" => self.lobby.api(call.path, call.query).await,
+            _ => None,
+        }
     }
 
     async fn serve(&self, conn: Upgraded, request: &Request, shutdown: watch::Receiver<bool>) {
@@ -57,6 +74,22 @@ impl GameEndpoint for Endpoint {
         let Some(game) = picked.or(self.lobby.rooms().first()).cloned() else {
             return; // a lobby without rooms: nothing to join
         };
+        // A session cookie counts only on an upgrade from our own pages: another site's
+        // page could open a socket with the player's cookie (cross-site WebSocket
+        // hijacking), and plays as a guest instead.
+        let token = crate::accounts::api::cookie_token(request);
+        let own_page = crate::accounts::api::same_origin(request, &self.allowed_origins);
+        let account = match token {
+            Some(t) if own_page => self.accounts.session(t).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "session not checked: playing as a guest");
+                None
+            }),
+            Some(_) => {
+                tracing::info!(%peer, "a session cookie from another site's page: ignored");
+                None
+            }
+            None => None,
+        };
         let (out, drain) = conn::new_outbox(&self.ws);
         let mut player = PlayerConn {
             missing_room: wanted.filter(|_| picked.is_none()),
@@ -68,7 +101,9 @@ impl GameEndpoint for Endpoint {
             bucket: TokenBucket::new(MESSAGES_PER_SECOND, 2.0 * MESSAGES_PER_SECOND),
             strikes: 0,
             lobby: self.lobby.clone(),
-            claimed: false,
+            claimed: account.is_some(),
+            account: account.map(|a| a.name),
+            accounts: self.accounts.clone(),
             limiter: rules::Limiter::new(Instant::now()),
             chat: None,
         };
@@ -95,6 +130,9 @@ struct PlayerConn {
     lobby: Arc<super::lobby::Lobby>,
     /// The player is signed in: an account holds its name.
     claimed: bool,
+    /// The signed-in account's name: the player's name, whatever the Hello asks.
+    account: Option<String>,
+    accounts: Arc<crate::accounts::Accounts>,
     /// The player's chat allowance.
     limiter: rules::Limiter,
     /// Messages on their way to the chat, in order, by the connection's chat task (so a
@@ -215,6 +253,8 @@ impl PlayerConn {
                 return Err(violation("bad viewport"));
             }
         };
+        let mut hello = hello;
+        hello.name = self.name_for(&hello.name).await;
         let joined = self.game.join(&hello, viewport, out.clone(), self.deflate);
         let (id, name, viewport, mode) = match joined {
             Ok(joined) => joined,
@@ -292,6 +332,28 @@ impl PlayerConn {
             }
         });
         Ok(())
+    }
+
+    /// The name to join under: a signed-in player's account name; a guest's wish, unless
+    /// an account holds it (then a variant: `ace#2`), so no guest passes for the owner.
+    async fn name_for(&self, wanted: &str) -> String {
+        if let Some(name) = &self.account {
+            return name.clone();
+        }
+        let wanted = super::names::sanitize(wanted);
+        if wanted.is_empty() {
+            return wanted;
+        }
+        // Unknown (the store is down): the name is used as asked; nothing it does is
+        // recorded then either.
+        let claimed = self.accounts.claimed(&wanted).await.unwrap_or(false);
+        match claimed {
+            true => {
+                let key = crate::accounts::key(&wanted);
+                super::names::unique(&wanted, 0, |n| crate::accounts::key(n) == key)
+            }
+            false => wanted,
+        }
     }
 
     /// A chat message from the player: checked here (text, rate, repeats), then handed

@@ -2,7 +2,7 @@
 //! cameras, and per-player output: rendered frames (server mode) or camera state (client
 //! mode). The network layer hands us connections through [`crate::net::GameEndpoint`].
 
-mod api;
+pub(crate) mod api;
 pub mod bucket;
 pub mod bus;
 mod chat;

@@ -30,6 +30,10 @@ pub enum HttpError {
     TooManyHeaders(usize),
     #[error("HTTP version not supported")]
     VersionNotSupported,
+    #[error("a body needs a Content-Length here")]
+    LengthRequired,
+    #[error("request body larger than {0} bytes")]
+    BodyTooLarge(usize),
 }
 
 impl HttpError {
@@ -39,6 +43,8 @@ impl HttpError {
             HttpError::HeadTooLarge(_) | HttpError::TooManyHeaders(_) => 431,
             HttpError::UriTooLong(_) => 414,
             HttpError::VersionNotSupported => 505,
+            HttpError::LengthRequired => 411,
+            HttpError::BodyTooLarge(_) => 413,
         }
     }
 }
@@ -105,7 +111,34 @@ impl Request {
         }
     }
 
-    /// Whether a body follows the head (we never read request bodies).
+    /// The body's length by `Content-Length`, at most `max`: 0 without one. A chunked
+    /// body is refused (411: the JSON endpoints take small bodies of known length), as
+    /// are conflicting or malformed lengths (a request-smuggling staple).
+    pub fn body_length(&self, max: usize) -> Result<usize, HttpError> {
+        if self.header("transfer-encoding").is_some() {
+            return Err(HttpError::LengthRequired);
+        }
+        let mut length = None;
+        for v in self.headers("content-length").flat_map(|v| v.split(',')) {
+            let v = v.trim();
+            if v.is_empty() || v.len() > 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(HttpError::BadRequest("malformed Content-Length"));
+            }
+            let n: usize = v
+                .parse()
+                .map_err(|_| HttpError::BadRequest("malformed Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(HttpError::BadRequest("conflicting Content-Length"));
+            }
+            length = Some(n);
+        }
+        match length.unwrap_or(0) {
+            n if n > max => Err(HttpError::BodyTooLarge(max)),
+            n => Ok(n),
+        }
+    }
+
+    /// Whether a body follows the head (only the JSON endpoints read one).
     pub fn has_body(&self) -> bool {
         self.header("transfer-encoding").is_some()
             || self
@@ -247,6 +280,44 @@ fn is_tchar(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_lengths() {
+        let with = |headers: &[(&str, &str)]| Request {
+            method: "POST".into(),
+            target: "/api/x".into(),
+            minor: 1,
+            headers: (headers.iter())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        assert_eq!(with(&[]).body_length(10), Ok(0));
+        assert_eq!(with(&[("Content-Length", " 7 ")]).body_length(10), Ok(7));
+        assert_eq!(with(&[("content-length", "7, 7")]).body_length(10), Ok(7));
+        assert_eq!(
+            with(&[("Content-Length", "11")]).body_length(10),
+            Err(HttpError::BodyTooLarge(10))
+        );
+        assert_eq!(
+            with(&[("Content-Length", "99999999999999999999")]).body_length(10),
+            Err(HttpError::BadRequest("malformed Content-Length"))
+        );
+        for bad in ["-1", "1e3", "", "0x10"] {
+            assert!(
+                with(&[("Content-Length", bad)]).body_length(10).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            with(&[("Content-Length", "3"), ("Content-Length", "4")]).body_length(10),
+            Err(HttpError::BadRequest("conflicting Content-Length"))
+        );
+        assert_eq!(
+            with(&[("Transfer-Encoding", "chunked")]).body_length(10),
+            Err(HttpError::LengthRequired)
+        );
+        assert_eq!(HttpError::LengthRequired.status(), 411);
+    }
 
     fn check(input: &str, expected: Result<Option<usize>, HttpError>) -> Option<Request> {
         let got = parse(input.as_bytes(), &Limits::default());

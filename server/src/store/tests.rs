@@ -134,3 +134,91 @@ fn blobs_and_splits_round_trip_and_damage_is_contained() {
         "postgres://…@db:5432/vc"
     );
 }
+
+#[tokio::test]
+async fn chat_history_keeps_the_last_messages_per_channel() {
+    let dir = temp_dir("chat");
+    let store = Store::open(&sqlite_url(&dir)).await.unwrap();
+    for i in 0..150 {
+        let id = (store.save_chat("world:r1", "ann", 0, i, &format!("w{i}")))
+            .await
+            .unwrap();
+        assert!(id > 0);
+    }
+    store.save_chat("global", "bob", 2, 7, "<g>").await.unwrap();
+    let world = store.chat_history("world:r1", CHAT_KEEP).await.unwrap();
+    assert_eq!(world.len(), 100);
+    assert_eq!(world[0].body, "w50", "the last hundred, oldest first");
+    assert_eq!(world[99].body, "w149");
+    assert!(world.windows(2).all(|w| w[0].id < w[1].id));
+    let global = store.chat_history("global", CHAT_KEEP).await.unwrap();
+    assert_eq!(
+        global,
+        [StoredLine {
+            id: global[0].id,
+            name: "bob".into(),
+            flags: 2,
+            sent_at: 7,
+            body: "<g>".into(),
+        }]
+    );
+    // Pruned: at most a prune interval beyond the hundred kept.
+    let kept: i64 = sqlx::query("SELECT COUNT(*) FROM chat WHERE channel = 'world:r1'")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert!((100..132).contains(&kept), "{kept}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn accounts_and_sessions_expire_and_are_revoked() {
+    let dir = temp_dir("accounts");
+    let store = Store::open(&sqlite_url(&dir)).await.unwrap();
+    let ace = Account {
+        key: "ace".into(),
+        name: "Ace".into(),
+        hash: "h1".into(),
+    };
+    assert!(store.create_account(&ace, 1).await.unwrap());
+    let again = Account {
+        name: "ace".into(),
+        ..ace.clone()
+    };
+    assert!(
+        !store.create_account(&again, 2).await.unwrap(),
+        "taken, any case"
+    );
+    assert_eq!(store.account("ace").await.unwrap(), Some(ace.clone()));
+    assert!(store.is_claimed("Ace").await.unwrap());
+    assert!(
+        !store.is_claimed("ace").await.unwrap(),
+        "the exact name is marked"
+    );
+    store.create_session("t1", "ace", 10, 100).await.unwrap();
+    store.create_session("t2", "ace", 10, 1000).await.unwrap();
+    assert_eq!(store.session("t1", 50).await.unwrap(), Some(ace.clone()));
+    assert_eq!(store.session("t1", 100).await.unwrap(), None, "expired");
+    assert_eq!(store.session("nope", 50).await.unwrap(), None);
+    // A new password ends every other session.
+    store.set_password("ace", "h2", "t2").await.unwrap();
+    store.create_session("t3", "ace", 10, 1000).await.unwrap();
+    assert_eq!(store.session("t2", 50).await.unwrap().unwrap().hash, "h2");
+    store.set_password("ace", "h3", "t3").await.unwrap();
+    assert_eq!(store.session("t2", 50).await.unwrap(), None);
+    assert!(store.session("t3", 50).await.unwrap().is_some());
+    store.delete_session("t3", 50).await.unwrap();
+    assert_eq!(store.session("t3", 50).await.unwrap(), None, "signed out");
+    store.create_session("t4", "ace", 10, 1000).await.unwrap();
+    store.create_session("t5", "ace", 10, 1000).await.unwrap();
+    assert_eq!(store.delete_sessions_of("ace").await.unwrap(), 2, "revoked");
+    // The board marks claimed names.
+    store.save_run(&run("Ace", 500, 1)).await.unwrap();
+    store.save_run(&run("zed", 600, 1)).await.unwrap();
+    let board = store.leaderboard("c1", 0, 10).await.unwrap();
+    let marks: Vec<(&str, bool)> = board.iter().map(|e| (e.name.as_str(), e.claimed)).collect();
+    assert_eq!(marks, [("Ace", true), ("zed", false)]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -21,6 +21,20 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
+        Server::launch(extra, false)
+    }
+
+    /// Like [`Server::start`], with everything down to debug logged to [`Server::log`].
+    pub fn start_logged(extra: &[&str]) -> Server {
+        Server::launch(extra, true)
+    }
+
+    /// What the server has logged so far (a server started with `start_logged`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn launch(extra: &[&str], logged: bool) -> Server {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("voxelcast-http-{}-{n}", std::process::id()));
@@ -47,8 +61,12 @@ impl Server {
                 "1",
             ])
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if logged { "debug" } else { "warn" })
             .stdout(Stdio::piped())
+            .stderr(match logged {
+                true => Stdio::from(std::fs::File::create(dir.join("server.log")).unwrap()),
+                false => Stdio::inherit(),
+            })
             .spawn()
             .unwrap();
         let mut line = String::new();
