@@ -68,6 +68,14 @@ fn fill(document: &Document, json: &wasm_bindgen::JsValue, here: &str, name: &st
     if let Some(el) = document.get_element_by_id("hud-all") {
         el.set_text_content(Some(&format!("{total:.0}")));
     }
+    // With Redis away, only this server's rooms are known: say so, play goes on.
+    if let Some(note) = document.get_element_by_id("lobby-note") {
+        let down = get(json, "redis").as_string().as_deref() == Some("down");
+        let text = "The cluster's registry (Redis) is unavailable: only this server's rooms \
+                    are listed. Play goes on.";
+        note.set_text_content(down.then_some(text));
+        let _ = note.toggle_attribute_with_force("hidden", !down);
+    }
     let Some(list) = document.get_element_by_id("lobby-list") else {
         return;
     };

@@ -83,6 +83,14 @@ redis.call('PEXPIRE', KEYS[2], ARGV[2] - ARGV[1])
 return 1
 "#;
 
+/// Turns a reserved seat into a player. KEYS: seats, room hash; ARGV: the token.
+const CLAIM: &str = r#"
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'players', 1)
+end
+return 0
+"#;
+
 /// What reserving a seat came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Seat {
@@ -244,12 +252,20 @@ impl Cluster {
         })
     }
 
-    /// The seat's player arrived (it counts among the room's players from the next
-    /// renewal on): the reservation goes.
+    /// The seat's player arrived: the reservation goes and the player counts in the
+    /// room's entry at once, in one step (else, until the next renewal, the seat would
+    /// be free again for someone else).
     pub async fn claim(&self, room: &str, token: &str) -> Result<(), ClusterError> {
         let (room, token) = (room.to_owned(), token.to_owned());
-        self.call(async move |c| c.zrem::<_, _, ()>(seats(&room), token).await)
-            .await
+        self.call(async move |c| {
+            redis::Script::new(CLAIM)
+                .key(seats(&room))
+                .key(key(&room))
+                .arg(token)
+                .invoke_async::<()>(c)
+                .await
+        })
+        .await
     }
 
     /// Sends a run saved here to the other processes.

@@ -5,10 +5,10 @@
 
 mod common;
 
+use common::flight::steer;
 use common::{Server, Ws};
-use shared::course::Gate;
 use shared::protocol::{
-    CourseInfo, GhostRun, Hello, Input, Message, RaceEvent, RenderMode, RunResult, VERSION, keys,
+    CourseInfo, GhostRun, Hello, Message, RaceEvent, RenderMode, RunResult, VERSION,
 };
 
 fn send(ws: &mut Ws, msg: &Message) {
@@ -50,42 +50,6 @@ fn board(server: &Server) -> serde_json::Value {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let body = response.split_once("\r\n\r\n").unwrap().1;
     serde_json::from_str(body).unwrap()
-}
-
-/// Steers towards `gate`: the heading to its centre (a look delta) and climbing or
-/// sinking to its height, high enough over the terrain ahead while far from it.
-fn steer(cam: &shared::Camera, gate: &Gate, map: &shared::Map, seq: u32) -> Input {
-    let size = (map.width() as f32, map.height() as f32);
-    let wrapped = |d: f32, p: f32| d - (d / p).round() * p;
-    let (dx, dy) = (
-        wrapped(gate.x - cam.x, size.0),
-        wrapped(gate.y - cam.y, size.1),
-    );
-    let want = dx.atan2(-dy);
-    let turn = wrapped(want - cam.yaw, std::f32::consts::TAU);
-    let distance = dx.hypot(dy);
-    let mut target = gate.altitude;
-    if distance > 70.0 {
-        let (sx, sy) = (dx / distance, dy / distance);
-        let ahead = (0..=12)
-            .map(|i| map.height_at(cam.x + sx * i as f32 * 8.0, cam.y + sy * i as f32 * 8.0))
-            .fold(0.0f32, f32::max);
-        target = target.max(ahead + 30.0);
-    }
-    let climb = if cam.altitude < target - 2.0 {
-        keys::UP
-    } else if cam.altitude > target + 2.0 {
-        keys::DOWN
-    } else {
-        0
-    };
-    Input {
-        seq,
-        keys: keys::FORWARD | keys::FAST | climb,
-        look_x: (turn * 1000.0).round().clamp(-3000.0, 3000.0) as i16,
-        look_y: 0,
-        client_time: 0,
-    }
 }
 
 #[test]

@@ -678,3 +678,20 @@ test("accounts: a guest claims its name, is still signed in after a reload, then
   }
   await page.close();
 });
+
+test("without its Redis, a server plays on and its lobby says so", async () => {
+  const base = process.env.VOXELCAST_NO_REDIS_URL;
+  if (!base) throw new Error("set VOXELCAST_NO_REDIS_URL (cargo xtask test does): a server whose --redis is down");
+  const { page, errors } = await open("?name=alone", base);
+  await waitFrames(page, 0, "server");
+  await page.keyboard.press("KeyO");
+  await page.waitForFunction(() => !document.getElementById("lobby-note").hidden, null, { timeout: 10000 });
+  const note = await page.textContent("#lobby-note");
+  assert.match(note, /registry \(Redis\) is unavailable: only this server's rooms are listed\. Play goes on\./);
+  const rooms = await page.evaluate(() => [...document.querySelectorAll("#lobby-list li")].map((li) => li.dataset.room));
+  assert.deepEqual(rooms, ["r1"]);
+  const stats = await (await fetch(`${base}stats`)).json();
+  assert.equal(stats.redis, "down");
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -9,7 +9,7 @@ export async function racer({ url, name }) {
   const nameBytes = new TextEncoder().encode(name);
   const hello = new DataView(new ArrayBuffer(11 + nameBytes.length));
   hello.setUint8(0, 1); // Hello
-  hello.setUint16(1, 4, true); // protocol version
+  hello.setUint16(1, 5, true); // protocol version
   hello.setUint8(3, 1); // client-side rendering: a State every tick, no frames
   hello.setUint16(4, 160, true);
   hello.setUint16(6, 100, true);

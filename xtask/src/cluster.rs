@@ -127,6 +127,123 @@ fn nginx_conf(dir: &Path, port: u16, servers: &[&str]) -> anyhow::Result<String>
     ))
 }
 
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The whole stack, stopped when dropped: fields drop in order, nginx first, then the
+/// servers, PostgreSQL, Redis, and last the directory they all used.
+pub struct Cluster {
+    _nginx: Guard,
+    pub servers: Vec<Running>,
+    _postgres: Postgres,
+    _redis_server: Guard,
+    _dir: TempDir,
+    pub redis_port: u16,
+    /// nginx's port on loopback: the cluster's one address.
+    pub port: u16,
+    pub database: String,
+}
+
+impl Cluster {
+    /// Starts redis-server, PostgreSQL, the server processes p1, p2, p3 (each with
+    /// `args` besides its name, Redis and database) and nginx, in a directory of its own.
+    pub fn start(binary: &Path, args: &[&str]) -> anyhow::Result<Cluster> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("voxelcast-cluster-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(dir.join("nginx"))?;
+        let temp = TempDir(dir.clone());
+        let redis_port = free_port()?;
+        let redis_server = Guard(
+            Command::new("redis-server")
+                .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .spawn()
+                .context("redis-server")?,
+            "TERM",
+        );
+        wait_for_port(redis_port, "redis-server")?;
+        let postgres = Postgres::start(&dir.join("postgres"))?;
+        let redis = format!("redis://127.0.0.1:{redis_port}");
+        let database = postgres.url();
+        let mut servers = Vec::new();
+        for p in ["p1", "p2", "p3"] {
+            let mut all = vec!["--process", p, "--redis", &redis, "--database", &database];
+            all.extend_from_slice(args);
+            servers.push(Running::start(binary, &all)?);
+        }
+        let addrs: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
+        let port = free_port()?;
+        let conf = dir.join("nginx/nginx.conf");
+        std::fs::write(&conf, nginx_conf(&dir.join("nginx"), port, &addrs)?)?;
+        let nginx = Guard(
+            Command::new("/usr/sbin/nginx")
+                .arg("-p")
+                .arg(dir.join("nginx"))
+                .arg("-c")
+                .arg(&conf)
+                .spawn()
+                .context("nginx")?,
+            "QUIT",
+        );
+        wait_for_port(port, "nginx")?;
+        Ok(Cluster {
+            _nginx: nginx,
+            servers,
+            _postgres: postgres,
+            _redis_server: redis_server,
+            _dir: temp,
+            redis_port,
+            port,
+            database,
+        })
+    }
+
+    /// Fails if any server process has panicked.
+    pub fn ensure_no_panics(&self) -> anyhow::Result<()> {
+        self.servers.iter().try_for_each(Running::ensure_no_panics)
+    }
+}
+
+/// The cluster test in `cargo xtask test`: `server/tests/deployed.rs` against a cluster
+/// of one-room, two-seat processes (so rooms fill), told where everything is.
+pub fn check(binary: &Path) -> anyhow::Result<()> {
+    setup::postgres()?;
+    setup::nginx()?;
+    let cluster = Cluster::start(binary, &["--rooms", "1", "--max-players", "2"])?;
+    let servers: Vec<String> = (cluster.servers.iter())
+        .map(|s| format!("{}={}", s.addr, s.pid()))
+        .collect();
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(crate::steps::root())
+        .args([
+            "test",
+            "-p",
+            "server",
+            "--test",
+            "deployed",
+            "--",
+            "--ignored",
+            "--test-threads=1",
+        ])
+        .env("VOXELCAST_CLUSTER", format!("127.0.0.1:{}", cluster.port))
+        .env("VOXELCAST_CLUSTER_SERVERS", servers.join(","))
+        .env(
+            "VOXELCAST_CLUSTER_REDIS_PORT",
+            cluster.redis_port.to_string(),
+        );
+    run(&mut cmd)?;
+    cluster.ensure_no_panics()
+}
+
 pub fn cluster() -> anyhow::Result<()> {
     setup::wasm_target()?;
     setup::nasm()?;
@@ -135,63 +252,21 @@ pub fn cluster() -> anyhow::Result<()> {
     setup::nginx()?;
     crate::steps::build_wasm()?;
     let binary = crate::steps::build_server()?;
-    let dir = std::env::temp_dir().join(format!("voxelcast-cluster-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("nginx"))?;
-
-    let redis_port = free_port()?;
-    let redis_server = Guard(
-        Command::new("redis-server")
-            .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("redis-server")?,
-        "TERM",
+    let cluster = Cluster::start(&binary, &["--rooms", "2"])?;
+    let addrs: Vec<&str> = cluster.servers.iter().map(|s| s.addr.as_str()).collect();
+    println!(
+        "redis redis://127.0.0.1:{}, PostgreSQL {}, servers {addrs:?}",
+        cluster.redis_port, cluster.database
     );
-    wait_for_port(redis_port, "redis-server")?;
-    let postgres = Postgres::start(&dir.join("postgres"))?;
-    let redis = format!("redis://127.0.0.1:{redis_port}");
-    let database = postgres.url();
-    let mut servers = Vec::new();
-    for p in ["p1", "p2", "p3"] {
-        let args = [
-            "--process",
-            p,
-            "--rooms",
-            "2",
-            "--redis",
-            &redis,
-            "--database",
-            &database,
-        ];
-        servers.push(Running::start(&binary, &args)?);
-    }
-    let addrs: Vec<&str> = servers.iter().map(|s| s.addr.as_str()).collect();
-    let port = free_port()?;
-    let conf = dir.join("nginx/nginx.conf");
-    std::fs::write(&conf, nginx_conf(&dir.join("nginx"), port, &addrs)?)?;
-    let nginx = Guard(
-        Command::new("/usr/sbin/nginx")
-            .arg("-p")
-            .arg(dir.join("nginx"))
-            .arg("-c")
-            .arg(&conf)
-            .spawn()
-            .context("nginx")?,
-        "QUIT",
+    println!(
+        "voxelcast cluster is running: open http://127.0.0.1:{}/ (Ctrl-C stops it)",
+        cluster.port
     );
-    wait_for_port(port, "nginx")?;
-    println!("redis {redis}, PostgreSQL {database}, servers {addrs:?}");
-    println!("voxelcast cluster is running: open http://127.0.0.1:{port}/ (Ctrl-C stops it)");
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(tokio::signal::ctrl_c())?;
     eprintln!("xtask: stopping the cluster");
-    drop(nginx);
-    drop(servers);
-    drop(postgres);
-    drop(redis_server);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(cluster);
     Ok(())
 }

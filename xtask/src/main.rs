@@ -29,7 +29,11 @@ enum Command {
     /// Build the wasm client into www/pkg.
     Wasm,
     /// Start redis, PostgreSQL, three servers and nginx on loopback; Ctrl-C stops them.
-    Cluster,
+    /// With --check: run the cluster tests against such a stack and stop it.
+    Cluster {
+        #[arg(long)]
+        check: bool,
+    },
     /// Run the benchmarks (all, or the named ones).
     Bench {
         /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections
@@ -48,7 +52,10 @@ fn main() -> std::process::ExitCode {
         Command::Play { server_args } => steps::play(&server_args),
         Command::Test => steps::test(),
         Command::Wasm => setup::wasm_target().and_then(|()| steps::build_wasm()),
-        Command::Cluster => cluster::cluster(),
+        Command::Cluster { check: false } => cluster::cluster(),
+        Command::Cluster { check: true } => (setup::redis())
+            .and_then(|()| steps::build_server())
+            .and_then(|s| cluster::check(&s)),
         Command::Bench { which } => steps::bench(&which),
         Command::Fuzz { seconds } => steps::fuzz(seconds),
     };

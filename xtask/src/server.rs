@@ -84,6 +84,11 @@ impl Running {
 }
 
 impl Running {
+    /// The process id (for a test that kills it with -9).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Resident memory of the server process, KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;

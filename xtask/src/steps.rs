@@ -116,21 +116,27 @@ pub fn test() -> anyhow::Result<()> {
     running.ensure_no_panics()?;
     // A second server with two small rooms, for the lobby's tests.
     let rooms = crate::server::Running::start(&server, &["--rooms", "2", "--max-players", "1"])?;
+    // A third whose Redis is not there (port 9, discard): the page must say so.
+    let alone = crate::server::Running::start(&server, &["--redis", "redis://127.0.0.1:9"])?;
     run(Command::new("node")
         .args(["--test", "--test-concurrency=1"])
         .current_dir(&browser_tests)
         .env("VOXELCAST_URL", format!("http://{}/", running.addr))
         .env("VOXELCAST_ROOMS_URL", format!("http://{}/", rooms.addr))
+        .env("VOXELCAST_NO_REDIS_URL", format!("http://{}/", alone.addr))
         .env("CHROMIUM", &chromium))?;
-    running.ensure_no_panics()?;
-    rooms.ensure_no_panics()?;
+    for s in [&running, &rooms, &alone] {
+        s.ensure_no_panics()?;
+    }
     drop(running);
     drop(rooms);
+    drop(alone);
+    crate::cluster::check(&server)?;
     fuzz(10)?;
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     // fmt, clippy (native; both with the fuzz crate), clippy (wasm32), cargo test, wasm
-    // build, Autobahn, browser, fuzz.
-    println!("xtask: 8 passed, 0 failed");
+    // build, Autobahn, browser, cluster (Redis, PostgreSQL, nginx), fuzz.
+    println!("xtask: 9 passed, 0 failed");
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! web root of its own, and a minimal blocking WebSocket client.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod flight;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -112,6 +114,16 @@ impl Drop for Server {
     }
 }
 
+/// Sends `request` to `addr` and reads the whole answer until the peer closes.
+pub fn exchange_at(addr: &str, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A Hello for browser-side rendering at 64x48, raw frames, no name.
 pub fn client_hello() -> Vec<u8> {
     use shared::protocol::{Hello, Message, RenderMode, VERSION};
@@ -148,7 +160,17 @@ impl Ws {
     /// Opens with `extra` header lines and `behind` written in the same write as the
     /// request; returns the response head too.
     pub fn open_sending(server: &Server, path: &str, extra: &str, behind: &[u8]) -> (Ws, String) {
-        let mut s = server.connect();
+        Ws::handshake(server.connect(), path, extra, behind)
+    }
+
+    /// Opens a WebSocket to `addr` (a server or a proxy) with `extra` header lines.
+    pub fn open_at(addr: &str, path: &str, extra: &str) -> (Ws, String) {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Ws::handshake(s, path, extra, &[])
+    }
+
+    fn handshake(mut s: TcpStream, path: &str, extra: &str, behind: &[u8]) -> (Ws, String) {
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").into_bytes();
         request.extend_from_slice(behind);
         s.write_all(&request).unwrap();
@@ -223,6 +245,34 @@ impl Ws {
             assert_ne!(op, 8, "closed while waiting for message {tag}");
             if p.first() == Some(&tag) {
                 return p;
+            }
+        }
+    }
+
+    /// Skips data frames until a close frame (its code) or the connection's end (`None`).
+    pub fn close_code_or_gone(&mut self) -> Option<u16> {
+        loop {
+            let mut h = [0u8; 2];
+            if self.0.read_exact(&mut h).is_err() {
+                return None;
+            }
+            let len = match h[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    self.0.read_exact(&mut b).ok()?;
+                    u16::from_be_bytes(b) as usize
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    self.0.read_exact(&mut b).ok()?;
+                    u64::from_be_bytes(b) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0; len];
+            self.0.read_exact(&mut payload).ok()?;
+            if h[0] & 0x0f == 8 {
+                return payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
             }
         }
     }
