@@ -224,9 +224,19 @@ fn seats_are_reserved_atomically_and_lapse() {
             cluster.reserve("x-r1", "late", hold).await.unwrap(),
             Seat::Full
         );
-        // A seat claimed (its player arrived) frees the reservation.
+        // A seat claimed (its player arrived) counts as a player at once: no gap in
+        // which someone else could take it before the next renewal.
         cluster
             .claim("x-r1", &format!("t{}", reserved[0]))
+            .await
+            .unwrap();
+        assert_eq!(
+            cluster.reserve("x-r1", "next", hold).await.unwrap(),
+            Seat::Full
+        );
+        // The next renewal says how many really play: that one left again.
+        cluster
+            .advertise(std::slice::from_ref(&room))
             .await
             .unwrap();
         assert_eq!(

@@ -11,14 +11,14 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// A game client speaking just enough WebSocket for load tests.
-struct Client {
-    rd: BufReader<OwnedReadHalf>,
-    wr: OwnedWriteHalf,
-    buf: Vec<u8>,
+pub(crate) struct Client {
+    pub(crate) rd: BufReader<OwnedReadHalf>,
+    pub(crate) wr: OwnedWriteHalf,
+    pub(crate) buf: Vec<u8>,
 }
 
 impl Client {
-    async fn connect(
+    pub(crate) async fn connect(
         addr: &str,
         mode: RenderMode,
         width: u16,
@@ -56,7 +56,7 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, msg: &Message<'_>) -> anyhow::Result<()> {
+    pub(crate) async fn send(&mut self, msg: &Message<'_>) -> anyhow::Result<()> {
         send(&mut self.wr, msg).await
     }
 
@@ -96,7 +96,7 @@ async fn read_frame(rd: &mut BufReader<OwnedReadHalf>, buf: &mut Vec<u8>) -> any
 }
 
 /// Sends a small message (under 126 bytes: Hello, Input) as one masked frame.
-async fn send(wr: &mut OwnedWriteHalf, msg: &Message<'_>) -> anyhow::Result<()> {
+pub(crate) async fn send(wr: &mut OwnedWriteHalf, msg: &Message<'_>) -> anyhow::Result<()> {
     let mut body = Vec::new();
     msg.encode(&mut body);
     let mut frame = vec![0x82, 0x80 | body.len() as u8, 0, 0, 0, 0];
@@ -105,13 +105,13 @@ async fn send(wr: &mut OwnedWriteHalf, msg: &Message<'_>) -> anyhow::Result<()> 
     Ok(())
 }
 
-struct Reader {
-    rd: BufReader<OwnedReadHalf>,
-    buf: Vec<u8>,
+pub(crate) struct Reader {
+    pub(crate) rd: BufReader<OwnedReadHalf>,
+    pub(crate) buf: Vec<u8>,
 }
 
 impl Reader {
-    async fn recv(&mut self) -> anyhow::Result<Message<'_>> {
+    pub(crate) async fn recv(&mut self) -> anyhow::Result<Message<'_>> {
         recv(&mut self.rd, &mut self.buf).await
     }
 }
@@ -125,14 +125,14 @@ async fn recv<'a>(
     Message::decode(buf).context("bad message")
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -141,7 +141,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// What a latency client sends.
 #[derive(Clone, Copy, Debug)]
-enum Pattern {
+pub(crate) enum Pattern {
     /// A mouse-look input every 50 ms.
     Look,
     /// Key changes as a person makes them: press, hold 120–250 ms, press another,
@@ -261,7 +261,7 @@ fn latency_run(
     Ok(())
 }
 
-async fn latency_client(
+pub(crate) async fn latency_client(
     addr: &str,
     pattern: Pattern,
     w: u16,

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the one entry point for building, playing, testing and benchmarking, so
 //! a fresh machine needs nothing but cargo and these files.
 
+mod chat_load;
 mod cluster;
 mod conformance;
 mod load;
@@ -36,7 +37,7 @@ enum Command {
     },
     /// Run the benchmarks (all, or the named ones).
     Bench {
-        /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections
+        /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections, chat
         which: Vec<String>,
     },
     /// Run every fuzz target for a while.

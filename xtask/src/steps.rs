@@ -164,7 +164,7 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     if want("wasm") {
         browser_bench("bench/wasm-vs-js.mjs")?;
     }
-    if want("latency") || want("scale") || want("connections") || want("video") {
+    if want("latency") || want("scale") || want("connections") || want("video") || want("chat") {
         let server = build_server()?;
         if want("latency") {
             crate::load::latency(&server)?;
@@ -178,6 +178,9 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
         }
         if want("connections") {
             crate::load::connections(&server, 10_000)?;
+        }
+        if want("chat") {
+            crate::chat_load::chat(&server)?;
         }
     }
     Ok(())
