@@ -47,7 +47,7 @@ test("echo: text, binary, fragmented and large messages (compressed), ping, clos
 test("game: Hello gets a Welcome; text messages are refused with 1003", async () => {
   const ws = await connect("/ws");
   assert.equal(ws.extensions, "permessage-deflate", "compression negotiated with ws on /ws too");
-  const hello = Buffer.from([1, 4, 0, 0, 0x40, 1, 200, 0, 0, 3, 0, 0x61, 0x63, 0x65]); // protocol 4, 320x200, raw, "ace"
+  const hello = Buffer.from([1, 5, 0, 0, 0x40, 1, 200, 0, 0, 3, 0, 0x61, 0x63, 0x65]); // protocol 5, 320x200, raw, "ace"
   ws.send(hello);
   const welcome = (await next(ws)).data;
   assert.equal(welcome[0], 2, "Welcome tag");

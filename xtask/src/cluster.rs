@@ -120,7 +120,8 @@ fn nginx_conf(dir: &Path, port: u16, servers: &[&str]) -> anyhow::Result<String>
     }
     let d = dir.display();
     Ok(format!(
-        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n\
+        "daemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         worker_rlimit_nofile 65536;\nevents {{ worker_connections 30000; }}\nhttp {{\n\
          access_log {d}/access.log;\nclient_body_temp_path {d}/body;\nproxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi;\nuwsgi_temp_path {d}/uwsgi;\nscgi_temp_path {d}/scgi;\n\
          {site}\n}}\n"

@@ -24,9 +24,20 @@ impl Client {
         width: u16,
         height: u16,
     ) -> anyhow::Result<Client> {
+        Client::connect_to(addr, "/ws", mode, width, height).await
+    }
+
+    /// Connects to `path` (a room and seat, say) at `addr`, and joins.
+    pub(crate) async fn connect_to(
+        addr: &str,
+        path: &str,
+        mode: RenderMode,
+        width: u16,
+        height: u16,
+    ) -> anyhow::Result<Client> {
         let mut s = TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
-        s.write_all(format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").as_bytes()).await?;
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             head.push(s.read_u8().await?);
@@ -61,7 +72,7 @@ impl Client {
     }
 
     /// The next message, answering the server's pings on the way (as a browser does).
-    async fn recv(&mut self) -> anyhow::Result<Message<'_>> {
+    pub(crate) async fn recv(&mut self) -> anyhow::Result<Message<'_>> {
         loop {
             let opcode = read_frame(&mut self.rd, &mut self.buf).await?;
             match opcode {
@@ -90,7 +101,9 @@ async fn read_frame(rd: &mut BufReader<OwnedReadHalf>, buf: &mut Vec<u8>) -> any
     buf.resize(len, 0);
     rd.read_exact(buf).await?;
     if h[0] & 0x0f == 8 {
-        bail!("closed by the server");
+        let code = buf.get(..2).map_or(0, |c| u16::from_be_bytes([c[0], c[1]]));
+        let reason = String::from_utf8_lossy(buf.get(2..).unwrap_or_default());
+        bail!("closed by the server: {code} {reason}");
     }
     Ok(h[0] & 0x0f)
 }

@@ -3,6 +3,7 @@
 
 mod chat_load;
 mod cluster;
+mod cluster_load;
 mod conformance;
 mod load;
 mod server;
@@ -37,7 +38,7 @@ enum Command {
     },
     /// Run the benchmarks (all, or the named ones).
     Bench {
-        /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections, chat
+        /// render, flight, echo, echo-memory, wasm, latency, video, scale, connections, chat, cluster
         which: Vec<String>,
     },
     /// Run every fuzz target for a while.

@@ -164,7 +164,15 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
     if want("wasm") {
         browser_bench("bench/wasm-vs-js.mjs")?;
     }
-    if want("latency") || want("scale") || want("connections") || want("video") || want("chat") {
+    let loads = [
+        "latency",
+        "scale",
+        "connections",
+        "video",
+        "chat",
+        "cluster",
+    ];
+    if loads.iter().any(|l| want(l)) {
         let server = build_server()?;
         if want("latency") {
             crate::load::latency(&server)?;
@@ -181,6 +189,9 @@ pub fn bench(which: &[String]) -> anyhow::Result<()> {
         }
         if want("chat") {
             crate::chat_load::chat(&server)?;
+        }
+        if want("cluster") {
+            crate::cluster_load::cluster(&server)?;
         }
     }
     Ok(())
