@@ -97,6 +97,9 @@ struct App {
     room_wanted: Option<String>,
     /// The seat `/api/join` reserved, for the next socket.
     seat: Option<String>,
+    /// Sockets in a row that closed before a Welcome: after two, the room is taken for
+    /// gone (its process died) and the next try asks the lobby for another.
+    failed_joins: u32,
     /// The server refused the room (full): no reconnecting until the player picks.
     refused: bool,
     /// When the rooms were last fetched for the HUD's count.
@@ -181,6 +184,7 @@ impl App {
             auto,
             room_wanted: params.get("room").filter(|r| !r.is_empty()),
             seat: None,
+            failed_joins: 0,
             refused: false,
             last_rooms: f64::NEG_INFINITY,
             video_ok,
@@ -505,6 +509,9 @@ impl App {
             self.backoff_ms = 500;
             self.status(None);
             self.room_wanted = Some(self.session.room.clone());
+            self.failed_joins = 0;
+            // A reconnection, here or in another room, keeps the name given.
+            self.name = self.session.name.clone();
             // The minimap's terrain: this room's map.
             let room = js_sys::encode_uri_component(&self.session.room);
             self.overview
@@ -1130,9 +1137,16 @@ fn open_socket(app: &Shared) {
                 r => format!("{r}, code {}", c.code()),
             })
             .unwrap_or_default();
+        let welcomed = app.session.viewport.is_some();
         app.retire_socket();
         if app.refused {
             return; // the room was full: the lobby is up, the player picks
+        }
+        if !welcomed {
+            app.failed_joins += 1;
+            if app.failed_joins >= 2 && app.room_wanted.take().is_some() {
+                web_sys::console::warn_1(&"the room does not answer: asking the lobby".into());
+            }
         }
         app.schedule_reconnect(&why);
     });

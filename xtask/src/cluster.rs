@@ -215,8 +215,9 @@ impl Cluster {
 }
 
 /// The cluster test in `cargo xtask test`: `server/tests/deployed.rs` against a cluster
-/// of one-room, two-seat processes (so rooms fill), told where everything is.
-pub fn check(binary: &Path) -> anyhow::Result<()> {
+/// of one-room, two-seat processes (so rooms fill), told where everything is; then
+/// `tests/browser/cluster.test.mjs`, a page in Chromium whose room's process dies.
+pub fn check(binary: &Path, chromium: &str) -> anyhow::Result<()> {
     setup::postgres()?;
     setup::nginx()?;
     let cluster = Cluster::start(binary, &["--rooms", "1", "--max-players", "2"])?;
@@ -242,6 +243,17 @@ pub fn check(binary: &Path) -> anyhow::Result<()> {
             cluster.redis_port.to_string(),
         );
     run(&mut cmd)?;
+    // Then the page: its room's process killed, it finds another room by itself.
+    let browser_tests = crate::steps::root().join("tests/browser");
+    run(Command::new("node")
+        .args(["--test", "cluster.test.mjs"])
+        .current_dir(&browser_tests)
+        .env(
+            "VOXELCAST_CLUSTER_URL",
+            format!("http://127.0.0.1:{}/", cluster.port),
+        )
+        .env("VOXELCAST_CLUSTER_SERVERS", servers.join(","))
+        .env("CHROMIUM", chromium))?;
     cluster.ensure_no_panics()
 }
 

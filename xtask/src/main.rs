@@ -48,6 +48,17 @@ enum Command {
     },
 }
 
+/// `cargo xtask cluster --check`: what the test command's cluster step runs, alone.
+fn cluster_check() -> anyhow::Result<()> {
+    setup::wasm_target()?;
+    setup::nasm()?;
+    setup::redis()?;
+    let chromium = setup::chromium()?;
+    setup::node_modules(&steps::root().join("tests/browser"))?;
+    steps::build_wasm()?;
+    cluster::check(&steps::build_server()?, &chromium)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -55,9 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Test => steps::test(),
         Command::Wasm => setup::wasm_target().and_then(|()| steps::build_wasm()),
         Command::Cluster { check: false } => cluster::cluster(),
-        Command::Cluster { check: true } => (setup::redis())
-            .and_then(|()| steps::build_server())
-            .and_then(|s| cluster::check(&s)),
+        Command::Cluster { check: true } => cluster_check(),
         Command::Bench { which } => steps::bench(&which),
         Command::Fuzz { seconds } => steps::fuzz(seconds),
     };

@@ -131,7 +131,7 @@ pub fn test() -> anyhow::Result<()> {
     drop(running);
     drop(rooms);
     drop(alone);
-    crate::cluster::check(&server)?;
+    crate::cluster::check(&server, &chromium)?;
     fuzz(10)?;
     eprintln!("xtask: all checks passed in {:.0?}", started.elapsed());
     // fmt, clippy (native; both with the fuzz crate), clippy (wasm32), cargo test, wasm
