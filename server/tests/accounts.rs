@@ -6,7 +6,7 @@
 mod common;
 
 use common::{Server, Ws, status};
-use shared::protocol::{Channel, Hello, Message, RenderMode, VERSION, chat_flags};
+use shared::protocol::{Channel, Message, chat_flags};
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -74,24 +74,10 @@ fn who(server: &Server, cookie: &str) -> serde_json::Value {
     .body
 }
 
-fn hello(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    Message::Hello(Hello {
-        version: VERSION,
-        mode: RenderMode::Client,
-        width: 64,
-        height: 48,
-        encodings: 1,
-        name: name.into(),
-    })
-    .encode(&mut out);
-    out
-}
-
 /// Joins with `headers` (a cookie, an Origin) asking for `name`; the name given.
 fn join(server: &Server, headers: &str, name: &str) -> (Ws, String) {
     let (mut ws, _) = Ws::open_with(server, "/ws", headers);
-    ws.send(2, &hello(name));
+    ws.send(2, &common::hello(name));
     let Ok(Message::Welcome(w)) = Message::decode(&ws.message(2)) else {
         panic!("no Welcome");
     };

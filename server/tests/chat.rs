@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Server, Ws};
-use shared::protocol::{Channel, ChatLine, Hello, Message, RenderMode, VERSION, chat_flags};
+use shared::protocol::{Channel, ChatLine, Message, chat_flags};
 use std::time::{Duration, Instant};
 
 /// Joins as `name` (into `room`, if given); returns the socket and the name given.
@@ -15,17 +15,7 @@ fn player(server: &Server, name: &str, room: &str) -> (Ws, String) {
         r => format!("/ws?room={r}"),
     };
     let mut ws = Ws::open(server, &path);
-    let mut hello = Vec::new();
-    Message::Hello(Hello {
-        version: VERSION,
-        mode: RenderMode::Client,
-        width: 64,
-        height: 48,
-        encodings: 1,
-        name: name.into(),
-    })
-    .encode(&mut hello);
-    ws.send(2, &hello);
+    ws.send(2, &common::hello(name));
     let welcome = ws.message(2);
     let Ok(Message::Welcome(w)) = Message::decode(&welcome) else {
         panic!("no Welcome");

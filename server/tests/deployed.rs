@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Ws, exchange_at};
-use shared::protocol::{Channel, ChatLine, CourseInfo, Hello, Message, RenderMode, VERSION};
+use shared::protocol::{Channel, ChatLine, CourseInfo, Message};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -90,17 +90,7 @@ fn join(front: &str, name: &str, headers: &str) -> Player {
     let room = answer["room"].as_str().expect("a room").to_owned();
     let seat = answer["seat"].as_str().expect("a seat (Redis is up)");
     let (mut ws, _) = Ws::open_at(front, &format!("/ws?room={room}&seat={seat}"), headers);
-    let mut hello = Vec::new();
-    Message::Hello(Hello {
-        version: VERSION,
-        mode: RenderMode::Client,
-        width: 64,
-        height: 48,
-        encodings: 1,
-        name: name.into(),
-    })
-    .encode(&mut hello);
-    ws.send(2, &hello);
+    ws.send(2, &common::hello(name));
     let Ok(Message::Welcome(w)) = Message::decode(&ws.message(2)) else {
         panic!("no Welcome for {name}");
     };

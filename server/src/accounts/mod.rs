@@ -80,6 +80,15 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.ok()
 }
 
+/// [`password::hash`] on a blocking thread.
+async fn hash_off_thread(password: &str) -> Result<String, AccountError> {
+    let owned = password.to_owned();
+    let hashed = blocking(move || password::hash(&owned))
+        .await
+        .ok_or_else(|| password::PasswordError::Hash("the hashing thread failed".into()))?;
+    Ok(hashed?)
+}
+
 impl Accounts {
     /// Without a store, claiming and signing in answer "unavailable".
     pub fn new(store: Option<Store>) -> Accounts {
@@ -128,13 +137,7 @@ impl Accounts {
         let by_address = format!("claim:{client}");
         self.must_wait(std::slice::from_ref(&by_address))?;
         self.attempts().failed(&by_address, Instant::now());
-        let owned = password.to_owned();
-        let hash =
-            blocking(move || password::hash(&owned))
-                .await
-                .ok_or(AccountError::Password(password::PasswordError::Hash(
-                    "the hashing thread failed".into(),
-                )))??;
+        let hash = hash_off_thread(password).await?;
         let account = Account {
             key: key(&clean),
             name: clean,
@@ -236,13 +239,7 @@ impl Accounts {
             self.attempts().failed(&by_name, Instant::now());
             return Err(AccountError::Wrong);
         }
-        let new = new.to_owned();
-        let hash =
-            blocking(move || password::hash(&new))
-                .await
-                .ok_or(AccountError::Password(password::PasswordError::Hash(
-                    "the hashing thread failed".into(),
-                )))??;
+        let hash = hash_off_thread(new).await?;
         (self.store()?)
             .set_password(&account.key, &hash, &token::digest(token))
             .await?;

@@ -15,6 +15,15 @@ pub struct Account {
     pub hash: String,
 }
 
+/// An account from a row of `key, name, hash`.
+fn account_of(r: &sqlx::any::AnyRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        key: r.try_get(0)?,
+        name: r.try_get(1)?,
+        hash: r.try_get(2)?,
+    })
+}
+
 impl Store {
     /// Creates the account; `false` if the name is claimed already (by any case).
     pub async fn create_account(
@@ -40,14 +49,7 @@ impl Store {
             .bind(key)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Account {
-                key: r.try_get(0)?,
-                name: r.try_get(1)?,
-                hash: r.try_get(2)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_of).transpose()
     }
 
     /// Whether an account holds exactly this name.
@@ -107,14 +109,7 @@ impl Store {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Account {
-                key: r.try_get(0)?,
-                name: r.try_get(1)?,
-                hash: r.try_get(2)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(account_of).transpose()
     }
 
     /// Ends a session (signing out); lapsed sessions go at the same time.

@@ -126,6 +126,11 @@ pub fn exchange_at(addr: &str, request: &[u8]) -> String {
 
 /// A Hello for browser-side rendering at 64x48, raw frames, no name.
 pub fn client_hello() -> Vec<u8> {
+    hello("")
+}
+
+/// A Hello for browser-side rendering at 64x48, raw frames, asking for `name`.
+pub fn hello(name: &str) -> Vec<u8> {
     use shared::protocol::{Hello, Message, RenderMode, VERSION};
     let mut body = Vec::new();
     Message::Hello(Hello {
@@ -134,7 +139,7 @@ pub fn client_hello() -> Vec<u8> {
         width: 64,
         height: 48,
         encodings: 1,
-        name: String::new(),
+        name: name.into(),
     })
     .encode(&mut body);
     body
