@@ -216,7 +216,8 @@ impl Cluster {
 
 /// The cluster test in `cargo xtask test`: `server/tests/deployed.rs` against a cluster
 /// of one-room, two-seat processes (so rooms fill), told where everything is; then
-/// `tests/browser/cluster.test.mjs`, a page in Chromium whose room's process dies.
+/// `tests/browser/in-cluster.mjs` (not a `*.test.mjs`: the browser step would run it
+/// without a cluster), a page in Chromium whose room's process dies.
 pub fn check(binary: &Path, chromium: &str) -> anyhow::Result<()> {
     setup::postgres()?;
     setup::nginx()?;
@@ -246,7 +247,7 @@ pub fn check(binary: &Path, chromium: &str) -> anyhow::Result<()> {
     // Then the page: its room's process killed, it finds another room by itself.
     let browser_tests = crate::steps::root().join("tests/browser");
     run(Command::new("node")
-        .args(["--test", "cluster.test.mjs"])
+        .args(["--test", "in-cluster.mjs"])
         .current_dir(&browser_tests)
         .env(
             "VOXELCAST_CLUSTER_URL",
