@@ -214,7 +214,7 @@ impl Chat {
                     id: l.id,
                     channel: channel.clone(),
                     from: l.name,
-                    flags: (l.flags & !chat_flags::HISTORY) | chat_flags::HISTORY,
+                    flags: l.flags | chat_flags::HISTORY,
                     time: l.sent_at.max(0) as u64,
                     text: l.body,
                 });
