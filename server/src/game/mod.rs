@@ -321,10 +321,6 @@ impl Game {
         self.listen_chat();
     }
 
-    pub fn chat(&self) -> &crate::chat::Chat {
-        &self.chat
-    }
-
     pub fn room(&self) -> &str {
         &self.room
     }
