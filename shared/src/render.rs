@@ -218,6 +218,7 @@ impl<'a> Frame<'a> {
 
     /// The highest cell in the blocks spanned by `corners` (block coordinates), or the
     /// map's highest when they span more than a few blocks.
+    #[inline(always)]
     fn highest_within(&self, corners: &[(i32, i32)]) -> i32 {
         let (mut x0, mut y0) = corners[0];
         let (mut x1, mut y1) = corners[0];
@@ -302,6 +303,7 @@ impl<'a> Frame<'a> {
     /// `SKIP` passes over slices that cannot show (off only for the reference in tests).
     /// `SNAP` notes y-buffers for `snaps` on the way (aircraft in view; see [`Snaps`]):
     /// off, the loop is the same as without it.
+    #[inline(always)]
     fn columns<const N: usize, const SKIP: bool, const SNAP: bool>(
         &self,
         col: usize,
@@ -558,10 +560,6 @@ pub struct Renderer {
     tints: Option<Box<Tints>>,
     /// The y-buffers to note for the aircraft of the frame being drawn.
     snaps: Snaps,
-    /// Scratch: the texel row of each screen row of a sprite, and where each texel row
-    /// starts on screen (see `draw_aircraft`).
-    texel_rows: Vec<u8>,
-    row_at: Vec<usize>,
     /// The aircraft the last frame showed.
     shown: Vec<Shown>,
     sky: Vec<u8>,
@@ -646,8 +644,6 @@ impl Renderer {
         let stride = viewport.height() + PAD;
         let mut order: Vec<&SnapRequest> = snaps.requests.iter().collect();
         order.sort_by(|a, b| b.placement.z.total_cmp(&a.placement.z));
-        let mut texel_rows = std::mem::take(&mut self.texel_rows);
-        let mut row_at = std::mem::take(&mut self.row_at);
         let mut shown = std::mem::take(&mut self.shown);
         for r in order {
             let p = &r.placement;
@@ -656,18 +652,21 @@ impl Renderer {
                 fog[tints.colour(r.aircraft.tint, class as u8) as usize]
             });
             // A texel's row depends on the screen row only, its column on the screen
-            // column only: each worked out once. Texel rows grow with screen rows.
-            texel_rows.clear();
-            texel_rows.extend(r.rows.clone().map(|row| (texel_row(p, row) / ART_W) as u8));
-            // Magnified (nearer than the bitmap's own size), a column is drawn as runs,
-            // one a texel row: texel row `t` covers screen rows `row_at[t]..row_at[t + 1]`
-            // after `r.rows.start`. Smaller, pixel by pixel.
-            let runs = r.rows.len() >= ART_H;
-            if runs {
-                row_at.clear();
-                row_at
-                    .extend((0..=ART_H).map(|t| texel_rows.partition_point(|&v| (v as usize) < t)));
+            // column only: each worked out once. Texel rows grow with screen rows, so
+            // texel row `t` covers screen rows `row_at[t]..row_at[t + 1]` after
+            // `r.rows.start` (none when it falls between two rows).
+            let texel_row = TexelMap::new(p.top, p.height, ART_H);
+            let mut row_at = [r.rows.len(); ART_H + 1];
+            let mut t = 0;
+            for (i, row) in r.rows.clone().enumerate() {
+                let under = texel_row.at(row);
+                while t <= under {
+                    row_at[t] = i;
+                    t += 1;
+                }
             }
+            let texel_col = TexelMap::new(p.left, p.width, ART_W);
+            let runs = art.runs(p.heading);
             let mut any = false;
             for (i, col) in r.cols.clone().enumerate() {
                 // Rows from `cover` down belong to nearer terrain.
@@ -675,47 +674,22 @@ impl Renderer {
                     .saturating_sub(r.rows.start)
                     .min(r.rows.len());
                 let column = &mut self.columns[col * stride + PAD + r.rows.start..][..r.rows.len()];
-                let u = texel_col(p, col);
-                let [top, bottom] = art.opaque_rows(p.heading, u);
-                let texels = art.column(p.heading, u);
-                if runs {
-                    for t in top..bottom {
-                        let class = texels[t];
-                        let (a, b) = (row_at[t], row_at[t + 1].min(cover));
-                        if class != 0 && a < b {
-                            column[a..b].fill(colours[class as usize]);
-                            any = true;
-                        }
+                for run in runs.column(texel_col.at(col)) {
+                    let from = row_at[run.start as usize];
+                    let to = row_at[run.end as usize];
+                    if let Some(span) = column.get_mut(from..to.min(cover)) {
+                        span.fill(colours[run.class as usize & 7]);
+                        any |= !span.is_empty();
                     }
-                } else {
-                    let first = texel_rows.partition_point(|&v| (v as usize) < top);
-                    let last = texel_rows
-                        .partition_point(|&v| (v as usize) < bottom)
-                        .min(cover);
-                    let (Some(dst), Some(src)) =
-                        (column.get_mut(first..last), texel_rows.get(first..last))
-                    else {
-                        continue;
-                    };
-                    let mut drawn = 0u8;
-                    for (d, &t) in dst.iter_mut().zip(src) {
-                        // Masks that the compiler sees are in bounds: no checks here.
-                        let class = texels[t as usize & (ART_H - 1)];
-                        let c = colours[class as usize & 7];
-                        if class != 0 {
-                            *d = c;
-                        }
-                        drawn |= class;
+                    if to >= cover {
+                        break;
                     }
-                    any |= drawn != 0;
                 }
             }
             if any {
                 Self::note_shown(&mut shown, art, r);
             }
         }
-        self.texel_rows = texel_rows;
-        self.row_at = row_at;
         self.shown = shown;
     }
 
@@ -938,20 +912,41 @@ fn opaque_span(
     )
 }
 
-/// The bitmap texel under pixel (`col`, `row`) of a placed sprite (nearest texel).
+/// The bitmap texel under pixel (`col`, `row`) of a placed sprite.
 #[cfg(test)]
 fn sprite_texel(p: &Placement, col: usize, row: usize) -> usize {
-    texel_row(p, row) + texel_col(p, col)
+    TexelMap::new(p.top, p.height, ART_H).at(row) * ART_W
+        + TexelMap::new(p.left, p.width, ART_W).at(col)
 }
 
-/// The texel column under screen column `col` of a placed sprite.
-fn texel_col(p: &Placement, col: usize) -> usize {
-    (((col as f32 + 0.5 - p.left) / p.width * ART_W as f32) as usize).min(ART_W - 1)
+/// Which texel lies under each pixel along one side of a placed sprite (the nearest,
+/// by the pixel's centre), in 16.16 fixed point: a pixel costs an add and a shift, no
+/// division or float conversion, and native and wasm agree to the bit.
+#[derive(Clone, Copy, Debug)]
+struct TexelMap {
+    /// Texel position of pixel 0's centre, and of one pixel, 16.16.
+    origin: i64,
+    step: i64,
+    last: i64,
 }
 
-/// Where the texel row under screen row `row` of a placed sprite starts in the bitmap.
-fn texel_row(p: &Placement, row: usize) -> usize {
-    (((row as f32 + 0.5 - p.top) / p.height * ART_H as f32) as usize).min(ART_H - 1) * ART_W
+impl TexelMap {
+    /// For a side starting at pixel position `start`, `size` pixels long, `texels` long.
+    fn new(start: f32, size: f32, texels: usize) -> TexelMap {
+        const ONE: f32 = 65536.0;
+        let scale = texels as f32 / size;
+        TexelMap {
+            origin: ((0.5 - start) * scale * ONE) as i64,
+            step: (scale * ONE) as i64,
+            last: texels as i64 - 1,
+        }
+    }
+
+    /// The texel under pixel `at`.
+    #[inline(always)]
+    fn at(&self, at: usize) -> usize {
+        ((self.origin + at as i64 * self.step) >> 16).clamp(0, self.last) as usize
+    }
 }
 
 /// Screen row of the horizon.

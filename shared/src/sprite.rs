@@ -81,11 +81,37 @@ pub struct Art {
     headings: Vec<[u8; ART_W * ART_H]>,
     /// Per heading, the bitmap's opaque box: columns and rows `[start, end)`.
     boxes: Vec<([usize; 2], [usize; 2])>,
-    /// Per heading and texel column, its opaque rows `[start, end)` (empty: `[0, 0]`).
-    columns: Vec<[[usize; 2]; ART_W]>,
-    /// The bitmaps column by column: texel column `u` of bitmap `i` is
-    /// `transposed[i][u]`, top row first (what the renderer reads down a screen column).
-    transposed: Vec<[[u8; ART_H]; ART_W]>,
+    /// The bitmaps column by column as opaque runs, top first (what the renderer draws
+    /// down a screen column): texel column `u` of bitmap `i` is
+    /// `runs[starts[i][u] as usize..starts[i][u + 1] as usize]`.
+    runs: Vec<Run>,
+    starts: Vec<[u32; ART_W + 1]>,
+}
+
+/// One bitmap of [`Art`] as opaque runs down each texel column.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnRuns<'a> {
+    runs: &'a [Run],
+    starts: &'a [u32; ART_W + 1],
+}
+
+impl<'a> ColumnRuns<'a> {
+    /// The opaque runs of texel column `u`, top first.
+    #[inline(always)]
+    pub fn column(&self, u: usize) -> &'a [Run] {
+        let u = u.min(ART_W - 1);
+        self.runs
+            .get(self.starts[u] as usize..self.starts[u + 1] as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// Texel rows `[start, end)` of one opaque class down a texel column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub start: u8,
+    pub end: u8,
+    pub class: u8,
 }
 
 /// A triangle of the model, in map units (x right wing, y nose, z up), and its class.
@@ -127,38 +153,34 @@ impl Art {
         headings.extend(ghosts);
         headings.push(draw_bead());
         let boxes = headings.iter().map(opaque_box).collect();
-        let columns = headings
+        let mut runs = Vec::new();
+        let starts = headings
             .iter()
             .map(|b| {
-                core::array::from_fn(|c| {
-                    let opaque = |r: &usize| b[r * ART_W + c] != 0;
-                    match ((0..ART_H).find(opaque), (0..ART_H).rfind(opaque)) {
-                        (Some(top), Some(bottom)) => [top, bottom + 1],
-                        _ => [0, 0],
+                let mut starts = [0; ART_W + 1];
+                for (u, start) in starts.iter_mut().enumerate() {
+                    *start = runs.len() as u32;
+                    if u < ART_W {
+                        column_runs(b, u, &mut runs);
                     }
-                })
+                }
+                starts
             })
-            .collect();
-        let transposed = headings
-            .iter()
-            .map(|b| core::array::from_fn(|u| core::array::from_fn(|t| b[t * ART_W + u])))
             .collect();
         Art {
             headings,
             boxes,
-            columns,
-            transposed,
+            runs,
+            starts,
         }
     }
 
-    /// The opaque rows `[start, end)` of texel column `u` of bitmap `i`.
-    pub fn opaque_rows(&self, i: usize, u: usize) -> [usize; 2] {
-        self.columns[i % BITMAPS][u % ART_W]
-    }
-
-    /// Texel column `u` of bitmap `i`, top row first.
-    pub fn column(&self, i: usize, u: usize) -> &[u8; ART_H] {
-        &self.transposed[i % BITMAPS][u % ART_W]
+    /// Bitmap `i` as opaque runs down each texel column.
+    pub fn runs(&self, i: usize) -> ColumnRuns<'_> {
+        ColumnRuns {
+            runs: &self.runs,
+            starts: &self.starts[i % BITMAPS],
+        }
     }
 
     /// The opaque part of bitmap `i`: texel columns and rows `[start, end)`.
@@ -229,6 +251,25 @@ fn draw_bead() -> [u8; ART_W * ART_H] {
             _ => MID,
         }
     })
+}
+
+/// Appends texel column `u` of `bitmap` as runs of one opaque class.
+fn column_runs(bitmap: &[u8; ART_W * ART_H], u: usize, runs: &mut Vec<Run>) {
+    let mut t = 0;
+    while t < ART_H {
+        let class = bitmap[t * ART_W + u];
+        let start = t;
+        while t < ART_H && bitmap[t * ART_W + u] == class {
+            t += 1;
+        }
+        if class != 0 {
+            runs.push(Run {
+                start: start as u8,
+                end: t as u8,
+                class,
+            });
+        }
+    }
 }
 
 /// The smallest box holding every opaque texel.
