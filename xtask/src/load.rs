@@ -173,6 +173,15 @@ impl Pattern {
         }
     }
 
+    /// The row's short name, for `VOXELCAST_LATENCY_ROWS`.
+    fn key(self) -> &'static str {
+        match self {
+            Pattern::Look => "look",
+            Pattern::KeysHuman => "keys-human",
+            Pattern::KeysEveryFrame => "keys-every-frame",
+        }
+    }
+
     /// The `n`th input (from 1) and how long to wait after it.
     fn input(self, n: u32, player: usize) -> (Input, Duration) {
         // Held keys a person might go through: fly, fly and turn, climb, let go.
@@ -219,9 +228,18 @@ pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
         "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
     );
     println!("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    // `VOXELCAST_LATENCY_ROWS=keys-human/64/640x360,look/16/320x200` runs only those rows.
+    let only = std::env::var("VOXELCAST_LATENCY_ROWS").ok();
     for pattern in [Pattern::Look, Pattern::KeysHuman, Pattern::KeysEveryFrame] {
         for (w, h) in [(320u16, 200u16), (640, 360)] {
             for players in [1usize, 16, 64] {
+                let row = format!("{}/{players}/{w}x{h}", pattern.key());
+                if only
+                    .as_ref()
+                    .is_some_and(|o| !o.split(',').any(|r| r.trim() == row))
+                {
+                    continue;
+                }
                 if let Some(b) = &baseline {
                     latency_run(b, "baseline", pattern, w, h, players)?;
                 }

@@ -150,8 +150,8 @@ struct Player {
     frame_seq: u32,
     /// Forces a frame even if the camera did not move (after a mode switch or unpause).
     dirty: bool,
-    /// Waiting in the render queue.
-    queued: bool,
+    /// Waiting in the render queue, and in which part.
+    queued: Option<tick::Queued>,
     race: race::Race,
     /// The client decodes video frames (it listed them in Hello).
     video_listed: bool,
@@ -399,7 +399,7 @@ impl Game {
                 last_frame_at: Instant::now() - Duration::from_secs(1),
                 frame_seq: 0,
                 dirty: true,
-                queued: false,
+                queued: None,
                 race: race::Race::default(),
                 video_listed: hello.encodings & FrameEncoding::Video.bit() != 0,
                 video: None,

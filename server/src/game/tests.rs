@@ -233,6 +233,37 @@ fn frames_that_answer_an_input_go_first() {
 }
 
 #[test]
+fn an_input_moves_a_frame_the_tick_queued_ahead_of_the_others() {
+    let game = game(60);
+    let mut clock = Clock::new();
+    let (a, _da) = join(&game);
+    let (b, _db) = join(&game);
+    for (id, seq) in [(a, 1), (b, 1)] {
+        game.apply_input(id, &input(seq, keys::FORWARD, 0));
+    }
+    render_queued(&game);
+    // Both fly: the tick queues a frame for each, behind one still waiting.
+    game.render_queue.push(u16::MAX);
+    clock.tick(&game);
+    // b turns while its tick frame waits.
+    game.apply_input(b, &input(2, keys::FORWARD | keys::TURN_LEFT, 0));
+    assert_eq!(
+        game.render_queue.try_pop(),
+        Some(b),
+        "b's frame moved ahead"
+    );
+    assert_eq!(game.render_queue.try_pop(), Some(u16::MAX));
+    assert_eq!(game.render_queue.try_pop(), Some(a));
+    assert_eq!(game.render_queue.try_pop(), None, "b waits once, not twice");
+    // The frame drawn for b answers the turn.
+    let job = tick::take_job(&game, b).expect("b's frame");
+    tick::finish_job(&game, job);
+    let mut answered = None;
+    game.with_player(b, |p| answered = p.last_frame.map(|(_, input)| input));
+    assert_eq!(answered, Some(2));
+}
+
+#[test]
 fn input_frames_have_a_budget_of_their_own() {
     let game = game(30);
     let mut clock = Clock::new();

@@ -260,8 +260,13 @@ pub(super) fn maybe_render(
     why: Why,
     world: &World,
 ) {
-    if !p.mode.server_renders() || !p.welcomed || p.paused || p.queued {
+    if !p.mode.server_renders() || !p.welcomed || p.paused {
         return;
+    }
+    // Waiting already: an input's frame may still move ahead of the ticks' frames.
+    match (p.queued, why) {
+        (None, _) | (Some(Queued::Tick), Why::Input) => {}
+        (Some(_), _) => return,
     }
     if p.rendering {
         // The frame being drawn predates this input: draw again as soon as it is done.
@@ -294,17 +299,34 @@ pub(super) fn maybe_render(
         p.dirty = true;
         return;
     }
-    if allowed {
-        p.queued = true;
-        p.urgent = false;
-        match why {
-            Why::Tick { .. } => {
-                p.last_frame_at = now;
-                game.render_queue.push(id);
+    if !allowed {
+        return;
+    }
+    p.urgent = false;
+    match (why, p.queued) {
+        (Why::Tick { .. }, _) => {
+            p.queued = Some(Queued::Tick);
+            p.last_frame_at = now;
+            game.render_queue.push(id);
+        }
+        // Not found: a render thread has just taken it and will draw this input too.
+        (Why::Input, Some(Queued::Tick)) => {
+            if game.render_queue.promote(id) {
+                p.queued = Some(Queued::Input);
             }
-            Why::Input => game.render_queue.push_input(id),
+        }
+        (Why::Input, _) => {
+            p.queued = Some(Queued::Input);
+            game.render_queue.push_input(id);
         }
     }
+}
+
+/// Which part of the render queue a player's frame waits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Queued {
+    Tick,
+    Input,
 }
 
 /// A render worker: draws queued frames until the queue closes.
@@ -344,7 +366,7 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     let mut players = game.players();
     let (by_id, world) = players.split();
     let p = by_id.get_mut(&id)?;
-    p.queued = false;
+    p.queued = None;
     if p.rendering {
         return None;
     }
@@ -453,6 +475,18 @@ impl RenderQueue {
     pub(super) fn push_input(&self, id: u16) {
         self.lock().inputs.push_back(id);
         self.ready.notify_one();
+    }
+
+    /// Moves a frame the tick queued for `id` to the inputs' queue (an input came for
+    /// it): false if it is no longer waiting.
+    pub(super) fn promote(&self, id: u16) -> bool {
+        let mut q = self.lock();
+        let Some(at) = q.ticks.iter().position(|&t| t == id) else {
+            return false;
+        };
+        q.ticks.remove(at);
+        q.inputs.push_back(id);
+        true
     }
 
     /// No frame is waiting.
