@@ -30,9 +30,10 @@ use std::time::{Duration, Instant};
 pub const TICK_HZ: u32 = 60;
 /// Seconds a tick simulates.
 const TICK_DT: f32 = 1.0 / TICK_HZ as f32;
-/// Frames input changes may bring between ticks, on top of the `--fps` cap: a little
+/// Frames input changes may bring between ticks, whatever the `--fps` cap: a little
 /// over one per input the client sends (at most one every 16 ms), with a short burst.
-/// So a player gets at most `--fps` + 64 frames a second, however it floods.
+/// Each counts against the cap (the tick's next frame waits a frame interval after it),
+/// so a player changing keys every frame gets about 64 frames a second, not twice that.
 const INPUT_FRAMES_PER_SECOND: f64 = 64.0;
 const INPUT_FRAME_BURST: f64 = 4.0;
 

@@ -264,7 +264,7 @@ fn an_input_moves_a_frame_the_tick_queued_ahead_of_the_others() {
 }
 
 #[test]
-fn input_frames_have_a_budget_of_their_own() {
+fn input_frames_have_a_budget_and_count_against_the_cap() {
     let game = game(30);
     let mut clock = Clock::new();
     let (id, mut drain) = join(&game);
@@ -290,9 +290,13 @@ fn input_frames_have_a_budget_of_their_own() {
         "a burst, then the rate: {drawn} drawn, {refilled} refilled"
     );
     assert_eq!(frames(&mut drain).len(), 1, "latest wins in the outbox");
-    // The tick is not held back by the input frames: its own cap applies.
+    // The last input's frame counts against the 30 fps cap: the tick's next frame comes
+    // a frame interval (two ticks) after it, not on top of it.
+    game.with_player(id, |p| clock.0 = p.last_frame_at);
     clock.tick(&game);
-    assert_eq!(render_queued(&game), 1);
+    assert_eq!(render_queued(&game), 0, "held: a frame was just drawn");
+    clock.tick(&game);
+    assert_eq!(render_queued(&game), 1, "a frame interval later");
 }
 
 #[test]

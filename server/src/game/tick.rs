@@ -303,10 +303,12 @@ pub(super) fn maybe_render(
         return;
     }
     p.urgent = false;
+    // Every frame counts against the cap, an input's too: the tick's next frame waits
+    // a frame interval after it (the input's frame never waits for the cap).
+    p.last_frame_at = now;
     match (why, p.queued) {
         (Why::Tick { .. }, _) => {
             p.queued = Some(Queued::Tick);
-            p.last_frame_at = now;
             game.render_queue.push(id);
         }
         // Not found: a render thread has just taken it and will draw this input too.
