@@ -13,6 +13,7 @@ use miniz_oxide::deflate::core::{
 };
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use shared::codec::Flush;
 use std::cell::RefCell;
 use thiserror::Error;
 
@@ -151,7 +152,7 @@ thread_local! {
 /// Compresses one message's payload for the wire (without the sync-flush tail).
 pub fn compress(payload: &[u8], deflate: Deflate, content: Content, out: &mut Vec<u8>) {
     match content {
-        Content::RunPlanes => shared::codec::deflate_planes(payload, TDEFLFlush::Sync, out),
+        Content::RunPlanes => shared::codec::deflate_planes(payload, Flush::Sync, out),
         Content::Any => compress_any(payload, deflate.server_window_bits.unwrap_or(15), out),
     }
     if out.ends_with(&TAIL) {
