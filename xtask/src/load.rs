@@ -225,9 +225,9 @@ pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
     let baseline = std::env::var_os("VOXELCAST_BASELINE_SERVER").map(std::path::PathBuf::from);
     println!("\n### Input-to-frame latency (loopback, server-side rendering)\n");
     println!(
-        "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
+        "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | load generator CPU | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
     );
-    println!("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     // `VOXELCAST_LATENCY_ROWS=keys-human/64/640x360,look/16/320x200` runs only those rows.
     let only = std::env::var("VOXELCAST_LATENCY_ROWS").ok();
     for pattern in [Pattern::Look, Pattern::KeysHuman, Pattern::KeysEveryFrame] {
@@ -260,7 +260,9 @@ fn latency_run(
 ) -> anyhow::Result<()> {
     let running = Running::start(server, &["--max-players", "200"])?;
     let addr = running.addr.clone();
+    let me = std::process::id();
     let (cpu0, t0) = (running.cpu_seconds()?, Instant::now());
+    let load0 = crate::server::cpu_seconds(me)?;
     let mut samples = runtime().block_on(async move {
         let mut tasks = Vec::new();
         for i in 0..players {
@@ -276,10 +278,11 @@ fn latency_run(
         anyhow::Ok(all)
     })?;
     let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
+    let load = (crate::server::cpu_seconds(me)? - load0) / t0.elapsed().as_secs_f64();
     samples.sort_by(f64::total_cmp);
     let p99 = percentile(&samples, 0.99);
     println!(
-        "| {} | {players} | {w}x{h} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.2} |",
+        "| {} | {players} | {w}x{h} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.0} % | {:.2} |",
         pattern.name(),
         percentile(&samples, 0.5),
         percentile(&samples, 0.95),
@@ -287,6 +290,7 @@ fn latency_run(
         percentile(&samples, 1.0),
         samples.len(),
         cpu * 100.0,
+        load * 100.0,
         p99 / 3.2
     );
     Ok(())

@@ -105,12 +105,7 @@ impl Running {
 
     /// CPU time (user + system) the server process has used, seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which is in parentheses): utime is the 14th field.
-        let rest = stat.rsplit_once(')').context("stat format")?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-        Ok(ticks / 100.0)
+        cpu_seconds(self.child.id())
     }
 
     /// A GET over plain HTTP/1.1; returns the body.
@@ -152,4 +147,16 @@ impl Drop for Running {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// CPU time (user + system) process `pid` has used, seconds.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses): utime is the 14th field.
+    let rest = stat.rsplit_once(')').context("stat format")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(i).context("stat format")?.parse::<f64>()?)
+    };
+    Ok((field(11)? + field(12)?) / 100.0)
 }
