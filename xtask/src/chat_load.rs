@@ -170,11 +170,7 @@ fn latency_with_chat(server: &std::path::Path, chatters: usize) -> anyhow::Resul
                 .await
             }));
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await??);
-        }
-        anyhow::Ok(all)
+        crate::load::gather(tasks).await
     })?;
     samples.sort_by(f64::total_cmp);
     let label = match chatters {

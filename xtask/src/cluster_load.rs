@@ -93,11 +93,7 @@ fn joins(front: &str, workers: usize) -> anyhow::Result<()> {
                 anyhow::Ok(took)
             }));
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await??);
-        }
-        anyhow::Ok(all)
+        crate::load::gather(tasks).await
     })?;
     times.sort_by(f64::total_cmp);
     let what = "a whole join: `/api/join`, WebSocket to the room, Hello, Welcome";

@@ -152,6 +152,17 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Waits for every client task and joins their samples; the first failure fails all.
+pub(crate) async fn gather<T>(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<T>>>>,
+) -> anyhow::Result<Vec<T>> {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}
+
 /// What a latency client sends.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Pattern {
@@ -271,11 +282,7 @@ fn latency_run(
                 latency_client(&addr, pattern, w, h, i).await
             }));
         }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await??);
-        }
-        anyhow::Ok(all)
+        gather(tasks).await
     })?;
     let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
     let load = (crate::server::cpu_seconds(me)? - load0) / t0.elapsed().as_secs_f64();
