@@ -89,9 +89,12 @@ pub struct FrameEncoder {
     /// The frame column by column: every run is contiguous.
     columns: Vec<u8>,
     planes: Vec<u8>,
-    /// Each run's length, then coded into the planes ([`push_lengths`]).
+    /// Each run's length, then coded into the planes ([`push_lengths`]), and its
+    /// colour: as long as the frame (a run on every row at most); the first runs used.
     lengths: Vec<u16>,
     colours: Vec<u8>,
+    /// A column of black, left of the first.
+    black: Vec<u8>,
     out: Vec<u8>,
 }
 
@@ -152,41 +155,43 @@ impl FrameEncoder {
         let (w, h) = (viewport.width(), viewport.height());
         self.planes.clear();
         self.planes.resize(4 + 2 * w, 0);
-        self.colours.clear();
-        self.lengths.clear();
-        let mut left: &[u8] = &[];
+        // Room for a run on every row, so a run is two stores and no capacity check;
+        // the first column's left neighbour is black.
+        let most = w * h;
+        if self.lengths.len() < most {
+            self.lengths.resize(most, 0);
+            self.colours.resize(most, 0);
+        }
+        self.black.resize(h, 0);
+        let (lengths, colours) = (&mut self.lengths[..most], &mut self.colours[..most]);
+        let mut n = 0;
+        let mut left: &[u8] = &self.black;
         for x in 0..w {
             let column = &columns[x * stride..][..h];
             let sky_rows = common_prefix(column, &sky[..h.min(sky.len())]);
             self.planes[4 + x] = sky_rows as u8;
             self.planes[4 + w + x] = (sky_rows >> 8) as u8;
-            if sky_rows == h {
-                left = column;
-                continue;
+            if sky_rows < h {
+                let mut runs = Runs {
+                    lengths,
+                    colours,
+                    n,
+                    column,
+                    left,
+                };
+                let mut start = sky_rows;
+                for_each_change(column, sky_rows + 1, |row| {
+                    runs.push(start, row);
+                    start = row;
+                });
+                runs.push(start, h);
+                n = runs.n;
             }
-            let (lengths, colours) = (&mut self.lengths, &mut self.colours);
-            // A run from `start` to `end`, in pieces of at most 256 rows (a length byte).
-            let mut run = |start: usize, end: usize| {
-                let mut y = start;
-                while y < end {
-                    let piece = (end - y).min(256);
-                    lengths.push(piece as u16);
-                    colours.push(column[start] ^ left.get(y).copied().unwrap_or(0));
-                    y += piece;
-                }
-            };
-            let mut start = sky_rows;
-            for_each_change(column, sky_rows + 1, |row| {
-                run(start, row);
-                start = row;
-            });
-            run(start, h);
             left = column;
         }
-        let runs = self.colours.len() as u32;
-        self.planes[..4].copy_from_slice(&runs.to_le_bytes());
-        push_lengths(&self.lengths, &mut self.planes);
-        self.planes.extend_from_slice(&self.colours);
+        self.planes[..4].copy_from_slice(&(n as u32).to_le_bytes());
+        push_lengths(&self.lengths[..n], &mut self.planes);
+        self.planes.extend_from_slice(&self.colours[..n]);
     }
 
     /// The planes as they are, or deflated.
@@ -196,6 +201,39 @@ impl FrameEncoder {
         }
         deflate_planes(&self.planes, Flush::Finish, &mut self.out);
         &self.out
+    }
+}
+
+/// Where [`FrameEncoder::build_planes`] writes one column's runs.
+struct Runs<'a> {
+    lengths: &'a mut [u16],
+    colours: &'a mut [u8],
+    /// Runs written so far, this column's and those before.
+    n: usize,
+    column: &'a [u8],
+    left: &'a [u8],
+}
+
+impl Runs<'_> {
+    /// The run of `column` from `start` to `end`.
+    #[inline(always)]
+    fn push(&mut self, start: usize, end: usize) {
+        if end - start > 256 {
+            return self.push_long(start, end);
+        }
+        self.lengths[self.n] = (end - start) as u16;
+        self.colours[self.n] = self.column[start] ^ self.left[start];
+        self.n += 1;
+    }
+
+    /// A run in pieces of at most 256 rows (a length byte); rare.
+    #[cold]
+    fn push_long(&mut self, start: usize, end: usize) {
+        for y in (start..end).step_by(256) {
+            self.lengths[self.n] = (end - y).min(256) as u16;
+            self.colours[self.n] = self.column[start] ^ self.left[y];
+            self.n += 1;
+        }
     }
 }
 
@@ -284,28 +322,66 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 }
 
 /// Calls `f` with every row from `from` on whose colour differs from the row above, in
-/// order: where a run starts. Eight rows at a time, one branch per word rather than per
-/// row (98 % of runs are under 16 rows, so a word holds one or two run starts).
+/// order: where a run starts. A block of rows at a time ([`changes`]), one branch per
+/// block rather than per row (98 % of runs are under 16 rows, so a block holds one or two
+/// run starts).
 #[inline(always)]
 fn for_each_change(column: &[u8], from: usize, mut f: impl FnMut(usize)) {
-    const LOW7: u64 = u64::MAX / 255 * 0x7f;
-    const HIGH: u64 = u64::MAX / 255 * 0x80;
     let mut row = from.max(1);
-    while let (Some(here), Some(above)) = (column.get(row..row + 8), column.get(row - 1..row + 7)) {
-        let diff = word(here) ^ word(above);
-        // The high bit of every byte that is not zero.
-        let mut changed = (((diff & LOW7) + LOW7) | diff) & HIGH;
+    while let Some(mut changed) = changes(column, row) {
         while changed != 0 {
-            f(row + (changed.trailing_zeros() / 8) as usize);
+            f(row + changed.trailing_zeros() as usize);
             changed &= changed - 1;
         }
-        row += 8;
+        row += CHANGES;
     }
     for r in row..column.len() {
         if column[r] != column[r - 1] {
             f(r);
         }
     }
+}
+
+/// Rows [`changes`] looks at a time.
+const CHANGES: usize = if cfg!(target_arch = "x86_64") { 16 } else { 8 };
+
+/// Bit `i` set where `column[row + i] != column[row + i - 1]`, for `i < CHANGES` (`row`
+/// ≥ 1); `None` if the column ends before. SSE2 (every x86_64): a compare and a movemask
+/// for 16 rows.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn changes(column: &[u8], row: usize) -> Option<u32> {
+    use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
+    let here = column.get(row..row + 16)?;
+    let above = column.get(row - 1..row + 15)?;
+    // SAFETY: both slices are 16 bytes long; unaligned loads.
+    let same = unsafe {
+        _mm_movemask_epi8(_mm_cmpeq_epi8(
+            _mm_loadu_si128(here.as_ptr().cast()),
+            _mm_loadu_si128(above.as_ptr().cast()),
+        ))
+    };
+    Some(!same as u32 & 0xffff)
+}
+
+/// The same eight rows at a time in a `u64` elsewhere (wasm32 never encodes; this is for
+/// other native servers).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn changes(column: &[u8], row: usize) -> Option<u32> {
+    changes_in_words(column, row)
+}
+
+/// [`changes`] for eight rows from `u64`s, on any target.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+fn changes_in_words(column: &[u8], row: usize) -> Option<u32> {
+    const LOW7: u64 = u64::MAX / 255 * 0x7f;
+    const HIGH: u64 = u64::MAX / 255 * 0x80;
+    let diff = word(column.get(row..row + 8)?) ^ word(column.get(row - 1..row + 7)?);
+    // The high bit of every byte that is not zero, then byte k's into bit 56 + k.
+    let changed = (((diff & LOW7) + LOW7) | diff) & HIGH;
+    Some((changed.wrapping_mul(0x0002_0408_1020_4081) >> 56) as u32)
 }
 
 /// Eight bytes as a little-endian word (`bytes` is eight long).
@@ -438,6 +514,35 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_masks_mark_every_row_unlike_the_one_above() {
+        let mut x = 99u32;
+        let column: Vec<u8> = (0..300)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                [0u8, 0, 0, 7, 200][(x >> 16) as usize % 5]
+            })
+            .collect();
+        let naive = |row: usize, rows: usize| -> u32 {
+            (0..rows)
+                .filter(|&i| column[row + i] != column[row + i - 1])
+                .map(|i| 1 << i)
+                .sum()
+        };
+        for row in 1..column.len() {
+            let words = changes_in_words(&column, row);
+            assert_eq!(words, (row + 8 <= column.len()).then(|| naive(row, 8)), "{row}");
+            let blocks = changes(&column, row);
+            assert_eq!(blocks, (row + CHANGES <= column.len()).then(|| naive(row, CHANGES)));
+        }
+        let mut starts = Vec::new();
+        for_each_change(&column, 5, |r| starts.push(r));
+        let expected: Vec<usize> = (5..column.len())
+            .filter(|&r| column[r] != column[r - 1])
+            .collect();
+        assert_eq!(starts, expected);
+    }
 
     #[test]
     fn deflated_planes_inflate_to_themselves() {
