@@ -90,7 +90,7 @@ pub struct FrameEncoder {
     columns: Vec<u8>,
     planes: Vec<u8>,
     /// Each run's length, then coded into the planes ([`push_lengths`]), and its
-    /// colour: as long as the frame (a run on every row at most); the first runs used.
+    /// colour; only the first runs are this frame's (they are written by index).
     lengths: Vec<u16>,
     colours: Vec<u8>,
     /// A column of black, left of the first.
@@ -155,15 +155,8 @@ impl FrameEncoder {
         let (w, h) = (viewport.width(), viewport.height());
         self.planes.clear();
         self.planes.resize(4 + 2 * w, 0);
-        // Room for a run on every row, so a run is two stores and no capacity check;
-        // the first column's left neighbour is black.
-        let most = w * h;
-        if self.lengths.len() < most {
-            self.lengths.resize(most, 0);
-            self.colours.resize(most, 0);
-        }
+        // The first column's left neighbour is black.
         self.black.resize(h, 0);
-        let (lengths, colours) = (&mut self.lengths[..most], &mut self.colours[..most]);
         let mut n = 0;
         let mut left: &[u8] = &self.black;
         for x in 0..w {
@@ -172,9 +165,16 @@ impl FrameEncoder {
             self.planes[4 + x] = sky_rows as u8;
             self.planes[4 + w + x] = (sky_rows >> 8) as u8;
             if sky_rows < h {
+                // Room for a run on every row of the column, so that a run is two
+                // stores, with no capacity check.
+                if self.lengths.len() < n + h {
+                    let room = (n + h).max(2 * self.lengths.len());
+                    self.lengths.resize(room, 0);
+                    self.colours.resize(room, 0);
+                }
                 let mut runs = Runs {
-                    lengths,
-                    colours,
+                    lengths: &mut self.lengths,
+                    colours: &mut self.colours,
                     n,
                     column,
                     left,
