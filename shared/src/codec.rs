@@ -532,9 +532,16 @@ mod tests {
         };
         for row in 1..column.len() {
             let words = changes_in_words(&column, row);
-            assert_eq!(words, (row + 8 <= column.len()).then(|| naive(row, 8)), "{row}");
+            assert_eq!(
+                words,
+                (row + 8 <= column.len()).then(|| naive(row, 8)),
+                "{row}"
+            );
             let blocks = changes(&column, row);
-            assert_eq!(blocks, (row + CHANGES <= column.len()).then(|| naive(row, CHANGES)));
+            assert_eq!(
+                blocks,
+                (row + CHANGES <= column.len()).then(|| naive(row, CHANGES))
+            );
         }
         let mut starts = Vec::new();
         for_each_change(&column, 5, |r| starts.push(r));

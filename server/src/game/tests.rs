@@ -217,7 +217,7 @@ fn frames_that_answer_an_input_go_first() {
         Some(a),
         "a flies: a tick frame"
     );
-    game.render_queue.push(a);
+    game.render_queue.push(a, Instant::now());
     // Two players join after the tick and press a key, c first.
     let (c, _dc) = join(&game);
     let (d, _dd) = join(&game);
@@ -233,6 +233,42 @@ fn frames_that_answer_an_input_go_first() {
 }
 
 #[test]
+fn tick_frames_wait_until_due_and_inputs_do_not() {
+    let queue = tick::RenderQueue::default();
+    let start = Instant::now();
+    let later = Duration::from_millis(40);
+    queue.push(1, start + later);
+    queue.push_input(2);
+    assert_eq!(queue.pop(), Some(2), "an input's frame at once");
+    assert!(
+        start.elapsed() < later,
+        "without waiting for the tick frame"
+    );
+    assert_eq!(queue.pop(), Some(1));
+    assert!(
+        start.elapsed() >= later,
+        "the tick frame not before it is due"
+    );
+    // The tick's frames spread over three quarters of its interval, in players' order.
+    let interval = Duration::from_secs(1) / TICK_HZ;
+    let dues: Vec<Instant> = (0..16).map(|k| tick::due(start, k, 16, 60, 1)).collect();
+    assert_eq!(dues[0], start);
+    assert!(dues.windows(2).all(|w| w[0] < w[1]));
+    assert!(dues[15] - start >= interval / 2 && dues[15] - start < interval * 3 / 4);
+    // At 30 fps over a frame interval (two ticks); queued soonest first.
+    assert!(tick::due(start, 15, 16, 30, 1) - start > interval);
+    queue.push(3, start + interval);
+    queue.push(4, start);
+    // Behind only once a frame has waited a whole tick past its due time.
+    assert!(!queue.behind(start + interval / 2));
+    assert!(queue.behind(start + interval));
+    assert_eq!(queue.pop(), Some(4));
+    assert!(!queue.behind(start + interval), "3 is due only then");
+    queue.push_input(5);
+    assert!(queue.behind(start), "an input's frame waits");
+}
+
+#[test]
 fn an_input_moves_a_frame_the_tick_queued_ahead_of_the_others() {
     let game = game(60);
     let mut clock = Clock::new();
@@ -243,7 +279,7 @@ fn an_input_moves_a_frame_the_tick_queued_ahead_of_the_others() {
     }
     render_queued(&game);
     // Both fly: the tick queues a frame for each, behind one still waiting.
-    game.render_queue.push(u16::MAX);
+    game.render_queue.push(u16::MAX, Instant::now());
     clock.tick(&game);
     // b turns while its tick frame waits.
     game.apply_input(b, &input(2, keys::FORWARD | keys::TURN_LEFT, 0));
@@ -319,8 +355,8 @@ fn tick_frames_thin_out_while_the_pool_falls_behind() {
     );
     let before = drawn();
     for _ in 0..10 {
-        // Frames left over from the last tick (for a player who has left since).
-        game.render_queue.push(u16::MAX);
+        // A frame due at the last tick still waits (for a player who has left since).
+        game.render_queue.push(u16::MAX, clock.0);
         clock.tick(&game);
         render_queued(&game);
     }
@@ -330,7 +366,7 @@ fn tick_frames_thin_out_while_the_pool_falls_behind() {
         "{behind} tick frames while behind"
     );
     // An input is still drawn at once.
-    game.render_queue.push(u16::MAX);
+    game.render_queue.push(u16::MAX, Instant::now());
     game.apply_input(id, &input(2, keys::BACK, 0));
     assert_eq!(game.render_queue.try_pop(), Some(id));
 }

@@ -23,6 +23,8 @@ const MAX_LISTED: usize = 32;
 const MAX_STRIDE: u32 = 4;
 /// Ticks without a backlog before the stride comes down by one.
 const STRIDE_RELAX_TICKS: u32 = 30;
+/// The part of a frame interval over which a tick's frames are spread (see [`due`]).
+const SPREAD: f64 = 0.75;
 
 pub async fn run(game: Arc<Game>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1) / TICK_HZ);
@@ -51,14 +53,15 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
     let mut players = game.players();
     players.tick = players.tick.wrapping_add(1);
     let tick = players.tick;
-    // Frames still waiting a whole frame interval after they were queued: the pool
-    // cannot keep up, so tick frames thin out (inputs' frames do not) until it can. (At
-    // 30 fps every player's frame is queued on the same tick, and drawing them all may
-    // take most of the next tick's interval without being late.)
+    // Frames still waiting a tick after they were due, a frame interval running: the
+    // pool cannot keep up, so tick frames thin out (inputs' frames do not) until it
+    // can. Not merely a queue that is never empty at a tick: 64 players at 30 fps all
+    // queue on the same tick, and drawing them took two ticks on time, which thinned
+    // them to a quarter at 60 % CPU.
     let ticks_per_frame = (TICK_HZ / game.config.fps.max(1)).max(1);
-    players.backlog_ticks = match game.render_queue.is_empty() {
-        true => 0,
-        false => players.backlog_ticks + 1,
+    players.backlog_ticks = match game.render_queue.behind(now) {
+        false => 0,
+        true => players.backlog_ticks + 1,
     };
     players.stride = if players.backlog_ticks >= ticks_per_frame {
         players.backlog_ticks = 0;
@@ -109,7 +112,8 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
         Roster::new(infos, game.map.width() as f32)
     });
     let (by_id, world) = players.split();
-    for (&id, p) in by_id.iter_mut() {
+    let count = by_id.len();
+    for (k, (&id, p)) in by_id.iter_mut().enumerate() {
         if p.paused || !p.welcomed {
             continue;
         }
@@ -134,7 +138,8 @@ pub(super) fn tick(game: &Arc<Game>, now: Instant) {
             }
             RenderMode::Client => {}
             RenderMode::Server | RenderMode::Video => {
-                maybe_render(game, id, p, now, Why::Tick { stride }, &world)
+                let due = due(now, k, count, game.config.fps, stride);
+                maybe_render(game, id, p, now, Why::Tick { stride, due }, &world)
             }
         }
     }
@@ -237,12 +242,23 @@ fn others_near<'a>(
     })
 }
 
+/// When the `k`th of `count` players' tick frame is drawn at `fps` and `stride`: spread
+/// over most of a frame interval rather than all at the tick. Drawn in one burst, the frames kept
+/// both cores busy for milliseconds after every tick, and the I/O threads, inputs'
+/// frames and anything else on the machine waited for a time slice; spread, a core is
+/// mostly free when an input comes. Each player keeps its place (the map's order), so
+/// its frames stay a frame interval apart.
+pub(super) fn due(tick: Instant, k: usize, count: usize, fps: u32, stride: u32) -> Instant {
+    let interval = Duration::from_secs(1) * stride.max(1) / fps.clamp(1, TICK_HZ);
+    tick + interval.mul_f64(SPREAD * k as f64 / count.max(1) as f64)
+}
+
 /// What asks for a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Why {
     /// The tick moved the camera: frames follow the `--fps` cap, `stride` times
-    /// further apart while the render pool falls behind.
-    Tick { stride: u32 },
+    /// further apart while the render pool falls behind, each drawn from `due` on.
+    Tick { stride: u32, due: Instant },
     /// An input changed the view: drawn at once, from the player's own input-frame
     /// budget, never held back by the cap.
     Input,
@@ -281,7 +297,7 @@ pub(super) fn maybe_render(
         return;
     }
     let allowed = match why {
-        Why::Tick { stride } => {
+        Why::Tick { stride, .. } => {
             let min_frame_gap = Duration::from_secs(1) * stride / game.config.fps.max(1);
             // A little slack, so that a 30 fps cap is met by every other 60 Hz tick
             // despite jitter.
@@ -307,9 +323,9 @@ pub(super) fn maybe_render(
     // a frame interval after it (the input's frame never waits for the cap).
     p.last_frame_at = now;
     match (why, p.queued) {
-        (Why::Tick { .. }, _) => {
+        (Why::Tick { due, .. }, _) => {
             p.queued = Some(Queued::Tick);
-            game.render_queue.push(id);
+            game.render_queue.push(id, due);
         }
         // Not found: a render thread has just taken it and will draw this input too.
         (Why::Input, Some(Queued::Tick)) => {
@@ -451,15 +467,9 @@ pub(super) struct RenderQueue {
 #[derive(Default)]
 struct Queues {
     inputs: std::collections::VecDeque<u16>,
-    ticks: std::collections::VecDeque<u16>,
+    /// Players and when their frame is due, soonest first.
+    ticks: std::collections::VecDeque<(u16, Instant)>,
     closed: bool,
-}
-
-impl Queues {
-    /// The next player to draw: inputs' frames before the ticks'.
-    fn next(&mut self) -> Option<u16> {
-        self.inputs.pop_front().or_else(|| self.ticks.pop_front())
-    }
 }
 
 impl RenderQueue {
@@ -467,9 +477,13 @@ impl RenderQueue {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a frame the tick asks for.
-    pub(super) fn push(&self, id: u16) {
-        self.lock().ticks.push_back(id);
+    /// Queues a frame the tick asks for, to be drawn from `due` on (after the frames
+    /// due no later: a tick's frames may be due after the next tick's first ones).
+    pub(super) fn push(&self, id: u16, due: Instant) {
+        let mut q = self.lock();
+        let at = q.ticks.partition_point(|&(_, d)| d <= due);
+        q.ticks.insert(at, (id, due));
+        drop(q);
         self.ready.notify_one();
     }
 
@@ -483,7 +497,7 @@ impl RenderQueue {
     /// it): false if it is no longer waiting.
     pub(super) fn promote(&self, id: u16) -> bool {
         let mut q = self.lock();
-        let Some(at) = q.ticks.iter().position(|&t| t == id) else {
+        let Some(at) = q.ticks.iter().position(|&(t, _)| t == id) else {
             return false;
         };
         q.ticks.remove(at);
@@ -491,30 +505,45 @@ impl RenderQueue {
         true
     }
 
-    /// No frame is waiting.
-    pub(super) fn is_empty(&self) -> bool {
+    /// At `now`, an input's frame waits, or a tick frame a whole tick after it was due.
+    pub(super) fn behind(&self, now: Instant) -> bool {
         let q = self.lock();
-        q.inputs.is_empty() && q.ticks.is_empty()
+        let late = Duration::from_secs(1) / TICK_HZ;
+        !q.inputs.is_empty() || q.ticks.front().is_some_and(|&(_, due)| due + late <= now)
     }
 
-    /// The next player to draw; `None` once closed.
-    fn pop(&self) -> Option<u16> {
+    /// The next player to draw, waiting for an input's frame or the first tick frame
+    /// to be due; `None` once closed.
+    pub(super) fn pop(&self) -> Option<u16> {
         let mut q = self.lock();
         loop {
             if q.closed {
                 return None;
             }
-            if let Some(id) = q.next() {
+            if let Some(id) = q.inputs.pop_front() {
                 return Some(id);
             }
-            q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            q = match q.ticks.front() {
+                Some(&(id, due)) if due <= now => {
+                    q.ticks.pop_front();
+                    return Some(id);
+                }
+                Some(&(_, due)) => match self.ready.wait_timeout(q, due - now) {
+                    Ok((q, _)) => q,
+                    Err(e) => e.into_inner().0,
+                },
+                None => self.ready.wait(q).unwrap_or_else(|e| e.into_inner()),
+            };
         }
     }
 
     /// The next player to draw, without waiting (tests drive the pool by hand).
     #[cfg(test)]
+    /// Tick frames come whether due or not.
     pub(super) fn try_pop(&self) -> Option<u16> {
-        self.lock().next()
+        let mut q = self.lock();
+        (q.inputs.pop_front()).or_else(|| q.ticks.pop_front().map(|(id, _)| id))
     }
 
     pub(super) fn close(&self) {
