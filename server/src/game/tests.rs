@@ -269,6 +269,23 @@ fn tick_frames_wait_until_due_and_inputs_do_not() {
 }
 
 #[test]
+fn a_promoted_frame_wakes_a_thread_waiting_for_a_due_time() {
+    let queue = Arc::new(tick::RenderQueue::default());
+    queue.push(7, Instant::now() + Duration::from_secs(30));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiting = queue.clone();
+    std::thread::spawn(move || tx.send(waiting.pop()));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(queue.promote(7), "an input for 7 came");
+    let popped = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(
+        popped,
+        Ok(Some(7)),
+        "drawn now, not when the tick frame was due"
+    );
+}
+
+#[test]
 fn an_input_moves_a_frame_the_tick_queued_ahead_of_the_others() {
     let game = game(60);
     let mut clock = Clock::new();

@@ -502,6 +502,9 @@ impl RenderQueue {
         };
         q.ticks.remove(at);
         q.inputs.push_back(id);
+        drop(q);
+        // The threads may be waiting for a tick frame to be due.
+        self.ready.notify_one();
         true
     }
 
