@@ -776,9 +776,7 @@ impl Renderer {
         let art = self.art.get_or_insert_with(Default::default);
         let (w, h) = (viewport.width(), viewport.height());
         let map_size = (map.width() as f32, map.height() as f32);
-        let horizon = horizon_row(cam, viewport);
-        let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
-        let projector = Projector::new(cam, map_size, w, horizon, focal);
+        let projector = Projector::for_frame(cam, map_size, viewport);
         for (index, a) in aircraft.iter().enumerate() {
             let Some(p) = projector.place(a) else {
                 continue;
@@ -950,7 +948,7 @@ impl TexelMap {
 }
 
 /// Screen row of the horizon.
-fn horizon_row(cam: &Camera, viewport: Viewport) -> f32 {
+pub(crate) fn horizon_row(cam: &Camera, viewport: Viewport) -> f32 {
     let h = viewport.height() as f32;
     h * 0.5 - cam.horizon * h
 }
@@ -1145,6 +1143,51 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn what_draws_the_same_picture_renders_the_same_pixels() {
+        let map = wall_map();
+        let cam = Camera {
+            altitude: 230.0,
+            horizon: 0.3,
+            ..looking_west(60.0)
+        };
+        let v = vp(96, 128);
+        let mut r = Renderer::new();
+        let mut draw = |a: &[Aircraft]| {
+            let mut out = vec![0; v.pixels()];
+            r.render_scene(&map, &cam, &RenderOptions::default(), v, a, &mut out);
+            out
+        };
+        let at = |x: f32, y: f32, yaw: f32| Aircraft {
+            x,
+            y,
+            altitude: 220.0,
+            yaw,
+            tint: 1,
+            look: Default::default(),
+        };
+        // One in view, one behind the camera.
+        let before = [at(40.0, 66.0, 0.3), at(90.0, 64.0, 0.0)];
+        let picture = draw(&before);
+        let projector = Projector::for_frame(&cam, (128.0, 128.0), v);
+        let (mut same, mut new) = (0, 0);
+        for step in -40..=40 {
+            let turn = step as f32 * 0.02;
+            let mut after = before;
+            after[0].yaw += turn;
+            after[1].yaw -= 3.0 * turn; // out of sight: anything goes
+            after[1].x += turn;
+            if projector.same_picture(&before, &after) {
+                assert!(draw(&after) == picture, "turned {turn}: same picture");
+                same += 1;
+            } else {
+                assert!(draw(&after) != picture, "turned {turn}: another bitmap");
+                new += 1;
+            }
+        }
+        assert!(same > 5 && new > 5, "{same} the same, {new} new");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! bitmaps serves every map and palette. Everything here is `+ - * /` and `libm`, so
 //! the server and the browser draw the same pixels.
 
-use crate::camera::Camera;
+use crate::camera::{Camera, Viewport};
 use crate::map::{Palette, SKY_BASE};
 
 /// Headings drawn: a sprite shows the one nearest to how the aircraft is turned
@@ -470,6 +470,26 @@ impl Projector {
             sin: libm::sinf(cam.yaw),
             cos: libm::cosf(cam.yaw),
         }
+    }
+
+    /// The projector the renderer uses for a frame of `camera` at `viewport` over a map
+    /// of `map_size`.
+    pub fn for_frame(camera: &Camera, map_size: (f32, f32), viewport: Viewport) -> Projector {
+        let cam = camera.sanitized();
+        let w = viewport.width();
+        let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
+        Projector::new(&cam, map_size, w, crate::render::horizon_row(&cam, viewport), focal)
+    }
+
+    /// Whether sprite lists `a` and `b` draw the same picture through this projector: as
+    /// many sprites, each pair equal, or both out of sight, or placed alike with the
+    /// same tint and look. An aircraft that turns a little still shows the same bitmap,
+    /// and one out of sight may do anything: no new frame for those.
+    pub fn same_picture(&self, a: &[Aircraft], b: &[Aircraft]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                x == y || (x.tint == y.tint && x.look == y.look && self.place(x) == self.place(y))
+            })
     }
 
     /// See [`place`].

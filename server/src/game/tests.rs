@@ -472,6 +472,26 @@ fn server_frames_show_the_others_in_view() {
     clock.tick(&game);
     let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
     assert!(queued.contains(&a), "a sees b climb: {queued:?}");
+    // (Draw what was taken from the queue above.)
+    for id in queued.into_iter().chain([b]) {
+        tick::render_one(&game, id);
+    }
+    // b stops and looks a little: the same bitmap of b, so no frame for a.
+    game.apply_input(b, &input(2, 0, 0));
+    render_queued(&game);
+    clock.tick(&game);
+    render_queued(&game);
+    game.apply_input(b, &input(3, 0, 1));
+    assert_eq!(game.render_queue.try_pop(), Some(b), "b's own view turned");
+    tick::render_one(&game, b);
+    clock.tick(&game);
+    let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
+    assert!(!queued.contains(&a), "a's picture is unchanged: {queued:?}");
+    // b turns side on: another bitmap, a new frame for a.
+    game.with_player(b, |p| p.camera.yaw += std::f32::consts::FRAC_PI_2);
+    clock.tick(&game);
+    let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
+    assert!(queued.contains(&a), "a sees b turn: {queued:?}");
 }
 
 /// A player on a run sees the record's ghost where the record was that far into its run,

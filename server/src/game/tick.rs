@@ -5,7 +5,7 @@ use crate::ws::outbox::Slot;
 use shared::protocol::{
     Frame, GhostRun, Label, Message, PlayerInfo, RaceEvent, RenderMode, State, VIDEO_KEY,
 };
-use shared::sprite::Aircraft;
+use shared::sprite::{Aircraft, Projector};
 use shared::{Camera, RenderOptions};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -290,8 +290,13 @@ pub(super) fn maybe_render(
         return;
     }
     let view = p.view(&game.flight, &game.map);
-    let same = p.last_frame == Some((view, p.last_input))
-        && p.others == scene(game, id, p, &view, world, &mut Vec::new());
+    // The same view, and the others drawn alike (one that turned a little, or is out
+    // of sight, changes no pixel): the picture has not changed.
+    let same = p.last_frame == Some((view, p.last_input)) && {
+        let size = (game.map.width() as f32, game.map.height() as f32);
+        let others = scene(game, id, p, &view, world, &mut Vec::new());
+        Projector::for_frame(&view, size, p.viewport).same_picture(&p.others, &others)
+    };
     let refine = same && p.video.as_ref().is_some_and(|v| v.refine > 0);
     if !p.dirty && same && !refine {
         return;
