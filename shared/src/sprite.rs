@@ -478,7 +478,8 @@ impl Projector {
         let cam = camera.sanitized();
         let w = viewport.width();
         let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
-        Projector::new(&cam, map_size, w, crate::render::horizon_row(&cam, viewport), focal)
+        let horizon = crate::render::horizon_row(&cam, viewport);
+        Projector::new(&cam, map_size, w, horizon, focal)
     }
 
     /// Whether sprite lists `a` and `b` draw the same picture through this projector: as
