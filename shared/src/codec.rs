@@ -515,14 +515,20 @@ impl FrameDecoder {
 mod tests {
     use super::*;
 
+    /// A repeatable stream of pseudo-random numbers: a linear congruential generator's
+    /// high bits.
+    fn lcg(mut x: u32) -> impl FnMut() -> u32 {
+        move || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            x >> 16
+        }
+    }
+
     #[test]
     fn change_masks_mark_every_row_unlike_the_one_above() {
-        let mut x = 99u32;
+        let mut next = lcg(99);
         let column: Vec<u8> = (0..300)
-            .map(|_| {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                [0u8, 0, 0, 7, 200][(x >> 16) as usize % 5]
-            })
+            .map(|_| [0u8, 0, 0, 7, 200][next() as usize % 5])
             .collect();
         let naive = |row: usize, rows: usize| -> u32 {
             (0..rows)
@@ -554,13 +560,8 @@ mod tests {
     #[test]
     fn deflated_planes_inflate_to_themselves() {
         // Planes-like bytes (mostly zeros), and bytes that do not compress at all.
-        let mut x = 12345u32;
-        let noise: Vec<u8> = (0..100_000)
-            .map(|_| {
-                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                (x >> 16) as u8
-            })
-            .collect();
+        let mut next = lcg(12345);
+        let noise: Vec<u8> = (0..100_000).map(|_| next() as u8).collect();
         let sparse: Vec<u8> = noise.iter().map(|&b| b.saturating_sub(230)).collect();
         for input in [&sparse[..], &noise[..], &[][..]] {
             let mut out = Vec::new();

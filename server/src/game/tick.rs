@@ -242,12 +242,13 @@ fn others_near<'a>(
     })
 }
 
-/// When the `k`th of `count` players' tick frame is drawn at `fps` and `stride`: spread
-/// over most of a frame interval rather than all at the tick. Drawn in one burst, the frames kept
-/// both cores busy for milliseconds after every tick, and the I/O threads, inputs'
-/// frames and anything else on the machine waited for a time slice; spread, a core is
-/// mostly free when an input comes. Each player keeps its place (the map's order), so
-/// its frames stay a frame interval apart.
+/// When the `k`th of `count` players' tick frame is drawn at `fps` and `stride`:
+/// spread over most of a frame interval rather than all at the tick. Drawn in one burst,
+/// the frames kept both cores busy for milliseconds after every tick, and the I/O
+/// threads, inputs' frames and anything else on the machine waited for a time slice;
+/// spread, a core is mostly free when an input comes. Each player keeps its place (the
+/// map's order), so its frames stay a frame interval apart; a frame shows the camera a
+/// tick ahead, so even the last in line is not behind the simulation when it arrives.
 pub(super) fn due(tick: Instant, k: usize, count: usize, fps: u32, stride: u32) -> Instant {
     let interval = Duration::from_secs(1) * stride.max(1) / fps.clamp(1, TICK_HZ);
     tick + interval.mul_f64(SPREAD * k as f64 / count.max(1) as f64)
@@ -546,9 +547,9 @@ impl RenderQueue {
         }
     }
 
-    /// The next player to draw, without waiting (tests drive the pool by hand).
+    /// The next player to draw, without waiting (tests drive the pool by hand): tick
+    /// frames come whether due or not.
     #[cfg(test)]
-    /// Tick frames come whether due or not.
     pub(super) fn try_pop(&self) -> Option<u16> {
         let mut q = self.lock();
         (q.inputs.pop_front()).or_else(|| q.ticks.pop_front().map(|(id, _)| id))
