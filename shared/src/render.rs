@@ -1122,11 +1122,11 @@ mod tests {
         let cam = cam.sanitized();
         let tints = Tints::new(map.palette());
         let art = crate::sprite::Art::new();
-        let focal = w as f32 * 0.5 / libm::tanf(cam.fov * 0.5);
         let size = (map.width() as f32, map.height() as f32);
+        let projector = Projector::for_frame(&cam, size, v);
         let mut placed: Vec<_> = aircraft
             .iter()
-            .filter_map(|a| Some((place(a, &cam, size, w, horizon_row(&cam, v), focal)?, a)))
+            .filter_map(|a| Some((projector.place(a)?, a)))
             .collect();
         placed.sort_by(|a, b| b.0.z.total_cmp(&a.0.z));
         for (p, a) in placed {
