@@ -134,9 +134,10 @@ struct Player {
     viewport: Viewport,
     wire: FrameWire,
     out: Outbox,
-    /// The renderer and frame buffers, made on the first server-side frame, lent to a
-    /// render thread while a frame is drawn, dropped in client mode.
-    scratch: Option<Scratch>,
+    /// The video encoder (its state runs from frame to frame), made on the first video
+    /// frame, lent to a render thread while a frame is drawn, kept across a switch to
+    /// lossless frames (a switch back starts with a key frame), dropped in client mode.
+    video_encoder: Option<Box<crate::video::VideoEncoder>>,
     /// A render thread is drawing this player's frame.
     rendering: bool,
     /// Camera and input of the last frame sent, and the others it showed, to send only
@@ -160,8 +161,8 @@ struct Player {
     video: Option<VideoLink>,
 }
 
-/// One player's video stream, as the game sees it (the encoder itself is in
-/// [`Scratch`], lent to render threads).
+/// One player's video stream, as the game sees it (the encoder itself is
+/// [`Player::video_encoder`], lent to render threads).
 struct VideoLink {
     pacer: crate::video::Pacer,
     /// The next frame must be a key frame: the stream (re)starts, or the decoder failed.
@@ -213,13 +214,13 @@ impl Player {
     }
 }
 
+/// What a render thread draws and encodes with. One a thread, not one a player: the
+/// buffers (≈ 0.5 MiB at 640x360) stay in that core's cache from frame to frame
+/// instead of sixteen players' worth cycling through it (`docs/BENCHMARKS.md`).
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Canvas {
     renderer: Renderer,
     encoder: shared::codec::FrameEncoder,
-    /// Made on the first video frame, kept across mode switches (a switch back to video
-    /// starts with a key frame).
-    video: Option<crate::video::VideoEncoder>,
 }
 
 /// Who a room is among others: its id, what to call its map, the bus it shares, and
@@ -311,7 +312,7 @@ impl Game {
             let game = self.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("render-{i}"))
-                .spawn(move || tick::render_worker(game));
+                .spawn(move || tick::render_worker(game, Canvas::default()));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a render thread");
             }
@@ -391,7 +392,7 @@ impl Game {
                 viewport,
                 wire: FrameWire::choose(hello.encodings, deflate),
                 out,
-                scratch: None,
+                video_encoder: None,
                 rendering: false,
                 last_frame: None,
                 others: Vec::new(),
@@ -495,7 +496,7 @@ impl Game {
             p.video = None;
         }
         if mode == RenderMode::Client {
-            p.scratch = None; // frame buffers are only needed for server-side frames
+            p.video_encoder = None; // only server-side frames need it
         }
         p.mode = mode;
         p.dirty = true;

@@ -30,16 +30,25 @@ fn join(game: &Game) -> (u16, Drain) {
 
 /// A player asking for `mode`, decoding `encodings`, welcomed; the mode it got.
 pub(super) fn join_as(game: &Game, mode: RenderMode, encodings: u8) -> (u16, Drain, RenderMode) {
+    join_sized(game, mode, encodings, Viewport::new(64, 48).unwrap())
+}
+
+/// The same with frames of `viewport`'s size.
+fn join_sized(
+    game: &Game,
+    mode: RenderMode,
+    encodings: u8,
+    viewport: Viewport,
+) -> (u16, Drain, RenderMode) {
     let (out, drain) = outbox::outbox(16);
     let hello = Hello {
         version: VERSION,
         mode,
-        width: 64,
-        height: 48,
+        width: viewport.width() as u16,
+        height: viewport.height() as u16,
         encodings,
         name: "t".into(),
     };
-    let viewport = Viewport::new(64, 48).unwrap();
     let (id, _, _, mode) = game.join(&hello, viewport, out, None).unwrap();
     game.with_player(id, |p| p.welcomed = true);
     (id, drain, mode)
@@ -55,11 +64,11 @@ fn input(seq: u32, keys: u16, look_x: i16) -> Input {
     }
 }
 
-/// Draws every queued frame; returns how many.
+/// Draws every queued frame on one canvas, as a render thread does; returns how many.
 pub(super) fn render_queued(game: &Game) -> usize {
-    let mut n = 0;
+    let (mut n, mut canvas) = (0, Canvas::default());
     while let Some(id) = game.render_queue.try_pop() {
-        tick::render_one(game, id);
+        tick::render_one(game, id, &mut canvas);
         n += 1;
     }
     n
@@ -198,7 +207,7 @@ fn an_input_during_a_render_is_drawn_right_after_it() {
     let job = tick::take_job(&game, game.render_queue.try_pop().unwrap()).unwrap();
     game.apply_input(id, &input(1, keys::TURN_RIGHT, 0));
     assert!(game.render_queue.try_pop().is_none(), "one frame at a time");
-    tick::finish_job(&game, job);
+    tick::finish_job(&game, job, &mut Canvas::default());
     assert_eq!(frames(&mut drain).last().map(|f| f.1), Some(0));
     assert_eq!(render_queued(&game), 1, "requeued as soon as it is done");
     assert_eq!(frames(&mut drain).last().map(|f| f.1), Some(1));
@@ -310,7 +319,7 @@ fn an_input_moves_a_frame_the_tick_queued_ahead_of_the_others() {
     assert_eq!(game.render_queue.try_pop(), None, "b waits once, not twice");
     // The frame drawn for b answers the turn.
     let job = tick::take_job(&game, b).expect("b's frame");
-    tick::finish_job(&game, job);
+    tick::finish_job(&game, job, &mut Canvas::default());
     let mut answered = None;
     game.with_player(b, |p| answered = p.last_frame.map(|(_, input)| input));
     assert_eq!(answered, Some(2));
@@ -473,8 +482,9 @@ fn server_frames_show_the_others_in_view() {
     let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
     assert!(queued.contains(&a), "a sees b climb: {queued:?}");
     // (Draw what was taken from the queue above.)
+    let mut canvas = Canvas::default();
     for id in queued.into_iter().chain([b]) {
-        tick::render_one(&game, id);
+        tick::render_one(&game, id, &mut canvas);
     }
     // b stops and looks a little: the same bitmap of b, so no frame for a.
     game.apply_input(b, &input(2, 0, 0));
@@ -483,7 +493,7 @@ fn server_frames_show_the_others_in_view() {
     render_queued(&game);
     game.apply_input(b, &input(3, 0, 1));
     assert_eq!(game.render_queue.try_pop(), Some(b), "b's own view turned");
-    tick::render_one(&game, b);
+    tick::render_one(&game, b, &mut Canvas::default());
     clock.tick(&game);
     let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
     assert!(!queued.contains(&a), "a's picture is unchanged: {queued:?}");
@@ -492,6 +502,50 @@ fn server_frames_show_the_others_in_view() {
     clock.tick(&game);
     let queued: Vec<u16> = std::iter::from_fn(|| game.render_queue.try_pop()).collect();
     assert!(queued.contains(&a), "a sees b turn: {queued:?}");
+}
+
+/// A render thread's canvas draws every player in turn: what it drew for one (another
+/// size, place and encoding) leaves nothing in the next one's frame.
+#[test]
+fn one_canvas_draws_each_player_as_a_canvas_of_its_own_would() {
+    let frames_drawn = |share: bool| {
+        let game = game(60);
+        let mut clock = Clock::new();
+        let (raw, runs) = (FrameEncoding::Raw.bit(), FrameEncoding::Runs.bit());
+        let mut players = [(64, 48, raw), (160, 100, runs), (96, 60, raw)].map(|(w, h, e)| {
+            let viewport = Viewport::new(w, h).unwrap();
+            join_sized(&game, RenderMode::Server, e, viewport)
+        });
+        for (k, (id, ..)) in players.iter().enumerate() {
+            game.with_player(*id, |p| {
+                p.camera.x = 40.0 + 60.0 * k as f32;
+                p.camera.yaw = k as f32;
+            });
+            game.apply_input(*id, &input(1, keys::FORWARD | keys::TURN_LEFT, 0));
+        }
+        let mut canvas = Canvas::default();
+        let mut frames = [(); 3].map(|_| Vec::new());
+        for _ in 0..4 {
+            clock.tick(&game);
+            while let Some(id) = game.render_queue.try_pop() {
+                match share {
+                    true => tick::render_one(&game, id, &mut canvas),
+                    false => tick::render_one(&game, id, &mut Canvas::default()),
+                }
+            }
+            // (Read each tick: a newer frame replaces one still waiting.)
+            for (k, (_, drain, _)) in players.iter_mut().enumerate() {
+                frames[k].extend(raw_frames(drain));
+            }
+        }
+        frames
+    };
+    let shared = frames_drawn(true);
+    assert_eq!(shared, frames_drawn(false));
+    for frames in &shared {
+        assert!(frames.len() >= 4, "a frame a tick: {}", frames.len());
+    }
+    assert_ne!(shared[0][0].1, shared[2][0].1, "two places, two pictures");
 }
 
 /// A player on a run sees the record's ghost where the record was that far into its run,

@@ -1,6 +1,6 @@
 //! The fixed-rate simulation tick and the dispatch of frames to the render pool.
 
-use super::{FrameWire, Game, Player, Scratch, TICK_HZ, ws_binary};
+use super::{Canvas, FrameWire, Game, Player, TICK_HZ, ws_binary};
 use crate::ws::outbox::Slot;
 use shared::protocol::{
     Frame, GhostRun, Label, Message, PlayerInfo, RaceEvent, RenderMode, State, VIDEO_KEY,
@@ -353,24 +353,25 @@ pub(super) enum Queued {
     Input,
 }
 
-/// A render worker: draws queued frames until the queue closes.
-pub(super) fn render_worker(game: Arc<Game>) {
+/// A render worker: draws queued frames on its own canvas until the queue closes.
+pub(super) fn render_worker(game: Arc<Game>, mut canvas: Canvas) {
     while let Some(id) = game.render_queue.pop() {
-        render_one(&game, id);
+        render_one(&game, id, &mut canvas);
     }
 }
 
 /// Draws and sends one queued frame of player `id`.
-pub(super) fn render_one(game: &Game, id: u16) {
+pub(super) fn render_one(game: &Game, id: u16, canvas: &mut Canvas) {
     if let Some(job) = take_job(game, id) {
-        finish_job(game, job);
+        finish_job(game, job, canvas);
     }
 }
 
-/// One frame to draw: what it shows, and the player's buffers, lent for the drawing.
+/// One frame to draw: what it shows, and the player's video encoder, lent for the
+/// drawing.
 pub(super) struct Job {
     id: u16,
-    scratch: Scratch,
+    video_encoder: Option<Box<crate::video::VideoEncoder>>,
     camera: Camera,
     last_input: u32,
     seq: u32,
@@ -409,7 +410,7 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
     p.frame_seq = p.frame_seq.wrapping_add(1);
     Some(Job {
         id,
-        scratch: p.scratch.take().unwrap_or_default(),
+        video_encoder: p.video_encoder.take(),
         camera,
         last_input: p.last_input,
         seq: p.frame_seq,
@@ -428,8 +429,8 @@ pub(super) fn take_job(game: &Game, id: u16) -> Option<Job> {
 
 /// Draws and sends the frame, gives the buffers back, and queues the next frame at
 /// once if an input came while this one was drawn.
-pub(super) fn finish_job(game: &Game, mut job: Job) {
-    let frame = render_frame(game, &mut job);
+pub(super) fn finish_job(game: &Game, mut job: Job, canvas: &mut Canvas) {
+    let frame = render_frame(game, &mut job, canvas);
     let sent = frame.as_ref().map(|f| f.payload.len());
     if let Some(frame) = frame {
         game.stats.frames.fetch_add(1, Ordering::Relaxed);
@@ -443,7 +444,7 @@ pub(super) fn finish_job(game: &Game, mut job: Job) {
     if let Some(p) = by_id.get_mut(&job.id) {
         p.rendering = false;
         if p.mode.server_renders() {
-            p.scratch = Some(job.scratch);
+            p.video_encoder = job.video_encoder;
         }
         if let (Some(v), Some(_)) = (&mut p.video, job.video) {
             match sent {
@@ -562,10 +563,15 @@ impl RenderQueue {
 }
 
 /// The frame message, or `None` when a video frame could not be encoded (logged).
-fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing> {
-    let (s, viewport) = (&mut job.scratch, job.viewport);
+fn render_frame(
+    game: &Game,
+    job: &mut Job,
+    canvas: &mut Canvas,
+) -> Option<crate::ws::frame::Outgoing> {
+    let viewport = job.viewport;
+    let Canvas { renderer, encoder } = canvas;
     // Column by column: the encoder wants columns, so no transpose into rows and back.
-    s.renderer.render_scene_columns(
+    renderer.render_scene_columns(
         &game.map,
         &job.camera,
         &RenderOptions::default(),
@@ -573,7 +579,7 @@ fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing
         &job.aircraft,
     );
     // Name labels for the players it shows: ghost and gates have none.
-    let labels = (s.renderer.shown().iter())
+    let labels = (renderer.shown().iter())
         .filter_map(|shown| {
             Some(Label {
                 id: *job.ids.get(shown.index)?,
@@ -583,11 +589,11 @@ fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing
         })
         .take(shared::protocol::MAX_LABELS)
         .collect();
-    let (columns, stride) = s.renderer.columns();
+    let (columns, stride) = renderer.columns();
     let (width, height) = (viewport.width(), viewport.height());
     let mut video_payload = Vec::new();
     if let Some((bitrate, key)) = job.video {
-        let encoder = match &mut s.video {
+        let video = match &mut job.video_encoder {
             Some(e) => e,
             None => {
                 let settings = crate::video::Settings {
@@ -596,7 +602,7 @@ fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing
                     ..Default::default()
                 };
                 match crate::video::VideoEncoder::new(game.map.palette(), settings) {
-                    Ok(e) => s.video.insert(e),
+                    Ok(e) => job.video_encoder.insert(Box::new(e)),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot start a video encoder");
                         return None;
@@ -605,10 +611,10 @@ fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing
             }
         };
         if key {
-            encoder.want_key();
+            video.want_key();
         }
-        encoder.set_bitrate(bitrate);
-        match encoder.encode_columns(columns, stride, width, height) {
+        video.set_bitrate(bitrate);
+        match video.encode_columns(columns, stride, width, height) {
             Ok(encoded) => {
                 video_payload.reserve(1 + encoded.data.len());
                 video_payload.push(if encoded.key { VIDEO_KEY } else { 0 });
@@ -623,13 +629,7 @@ fn render_frame(game: &Game, job: &mut Job) -> Option<crate::ws::frame::Outgoing
     let payload = if job.video.is_some() {
         &video_payload[..]
     } else {
-        s.encoder.encode_columns(
-            columns,
-            stride,
-            viewport,
-            job.wire.encoding,
-            s.renderer.sky(),
-        )
+        encoder.encode_columns(columns, stride, viewport, job.wire.encoding, renderer.sky())
     };
     Some(job.wire.message(&Message::Frame(Frame {
         seq: job.seq,
