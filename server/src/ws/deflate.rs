@@ -152,7 +152,7 @@ thread_local! {
 /// Compresses one message's payload for the wire (without the sync-flush tail).
 pub fn compress(payload: &[u8], deflate: Deflate, content: Content, out: &mut Vec<u8>) {
     match content {
-        Content::RunPlanes => shared::codec::deflate_planes(payload, Flush::Sync, out),
+        Content::RunPlanes => shared::codec::deflate_planes(&[payload], Flush::Sync, out),
         Content::Any => compress_any(payload, deflate.server_window_bits.unwrap_or(15), out),
     }
     if out.ends_with(&TAIL) {
