@@ -437,7 +437,7 @@ pub(super) fn finish_job(game: &Game, mut job: Job, canvas: &mut Canvas) {
         game.stats
             .frame_bytes
             .fetch_add(frame.payload.len() as u64, Ordering::Relaxed);
-        let _ = job.out.replace(Slot::Frame, frame);
+        let _ = job.out.send_frame(frame);
     }
     let mut players = game.players();
     let (by_id, world) = players.split();

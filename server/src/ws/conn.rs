@@ -99,6 +99,12 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> Ending {
     let _ = conn.stream.set_nodelay(true);
+    // Producers on other threads write frames themselves while the writer waits
+    // (`Outbox::send_frame`); without a duplicate (out of descriptors) all goes through it.
+    match std::os::fd::AsFd::as_fd(&conn.stream).try_clone_to_owned() {
+        Ok(fd) => drain.share_socket(std::net::TcpStream::from(fd)),
+        Err(e) => tracing::debug!(error = %e, "socket not shared with producers"),
+    }
     let (rd, wr) = conn.stream.into_split();
     let receiver = Receiver::new(config.max_message).with_deflate(conn.deflate);
     let reading = read_side(rd, conn.leftover, receiver, config, handler, out, shutdown);
@@ -461,14 +467,9 @@ fn write_now(wr: &OwnedWriteHalf, frame: &Outgoing) -> std::io::Result<usize> {
 
 /// Appends the part of `frame` after its first `n` bytes (header, then payload).
 fn append_rest(frame: &Outgoing, n: usize, out: &mut Vec<u8>) {
-    let head = frame.head();
-    out.extend_from_slice(head.get(n..).unwrap_or_default());
-    out.extend_from_slice(
-        frame
-            .payload
-            .get(n.saturating_sub(head.len())..)
-            .unwrap_or_default(),
-    );
+    let rest = frame.after(n);
+    out.extend_from_slice(rest.head());
+    out.extend_from_slice(&rest.payload);
 }
 
 /// A large frame with its header in one vectored write, without copying the payload.

@@ -172,6 +172,21 @@ impl Outgoing {
         &self.head[..self.head_len as usize]
     }
 
+    /// What is left to write after the first `n` bytes (header, then payload), as a
+    /// "frame" of those bytes alone, for a writer to finish.
+    pub fn after(&self, n: usize) -> Outgoing {
+        let head_len = self.head_len as usize;
+        let mut head = [0u8; 10];
+        let kept = head_len.saturating_sub(n);
+        head[..kept].copy_from_slice(&self.head[head_len - kept..head_len]);
+        let from = n.saturating_sub(head_len).min(self.payload.len());
+        Outgoing {
+            head,
+            head_len: kept as u8,
+            payload: self.payload.slice(from..),
+        }
+    }
+
     /// Bytes on the wire.
     pub fn len(&self) -> usize {
         self.head_len as usize + self.payload.len()
