@@ -56,6 +56,9 @@ pub fn deflate_planes(parts: &[&[u8]], flush: Flush, out: &mut Vec<u8>) {
         out.resize(zlib_rs::compress_bound(total) + 16 * (parts.len() + 1), 0);
         let mut written = 0;
         for (k, part) in parts.iter().enumerate() {
+            if part.is_empty() && k + 1 < parts.len() {
+                continue; // no block for nothing
+            }
             let mode = match flush {
                 _ if k + 1 < parts.len() => zlib_rs::DeflateFlush::Block,
                 Flush::Finish => zlib_rs::DeflateFlush::Finish,
@@ -110,8 +113,6 @@ pub struct FrameEncoder {
     colours: Vec<u8>,
     /// A column of black, left of the first.
     black: Vec<u8>,
-    /// Where the planes' length codes and colours start.
-    cuts: [usize; 2],
     out: Vec<u8>,
 }
 
@@ -138,7 +139,7 @@ impl FrameEncoder {
         transpose(indices, w, h, w, &mut columns);
         self.build_planes(&columns, h, viewport, sky);
         self.columns = columns;
-        self.finish(encoding)
+        self.finish(encoding, viewport.width())
     }
 
     /// The same from a frame stored column by column, as [`crate::Renderer::columns`]
@@ -163,7 +164,7 @@ impl FrameEncoder {
             return &self.out;
         }
         self.build_planes(columns, stride, viewport, sky);
-        self.finish(encoding)
+        self.finish(encoding, viewport.width())
     }
 
     /// `[run count u32][sky rows: w low bytes, w high bytes][length codes][colour per run]`
@@ -207,22 +208,36 @@ impl FrameEncoder {
             left = column;
         }
         self.planes[..4].copy_from_slice(&(n as u32).to_le_bytes());
-        let lengths_at = self.planes.len();
         push_lengths(&self.lengths[..n], &mut self.planes);
-        self.cuts = [lengths_at, self.planes.len()];
         self.planes.extend_from_slice(&self.colours[..n]);
     }
 
     /// The planes as they are, or deflated.
-    fn finish(&mut self, encoding: FrameEncoding) -> &[u8] {
+    fn finish(&mut self, encoding: FrameEncoding, width: usize) -> &[u8] {
         if encoding == FrameEncoding::RunPlanes {
             return &self.planes;
         }
-        let (head, colours) = self.planes.split_at(self.cuts[1]);
-        let (head, lengths) = head.split_at(self.cuts[0]);
-        deflate_planes(&[head, lengths, colours], Flush::Finish, &mut self.out);
+        deflate_planes(
+            &plane_parts(&self.planes, width),
+            Flush::Finish,
+            &mut self.out,
+        );
         &self.out
     }
+}
+
+/// Run planes of a frame `width` columns wide cut where the length codes and the
+/// colours start (see [`FrameEncoder::build_planes`]), for deflating each in a block of
+/// its own; any bytes at all give three parts.
+pub fn plane_parts(planes: &[u8], width: usize) -> [&[u8]; 3] {
+    let runs = planes
+        .first_chunk()
+        .map_or(0, |n| u32::from_le_bytes(*n) as usize);
+    let lengths_at = (4 + 2 * width).min(planes.len());
+    let colours_at = planes.len().saturating_sub(runs).max(lengths_at);
+    let (head, colours) = planes.split_at(colours_at);
+    let (head, lengths) = head.split_at(lengths_at);
+    [head, lengths, colours]
 }
 
 /// Where [`FrameEncoder::build_planes`] writes one column's runs.
@@ -576,6 +591,26 @@ mod tests {
             .filter(|&r| column[r] != column[r - 1])
             .collect();
         assert_eq!(starts, expected);
+    }
+
+    #[test]
+    fn plane_parts_cut_where_lengths_and_colours_start() {
+        let (w, h) = (64, 48);
+        let sky = sky(h);
+        let v = Viewport::new(w as u32, h as u32).unwrap();
+        let mut encoder = FrameEncoder::new();
+        let indices = frame(w, h, &sky);
+        let planes = encoder.encode(&indices, v, FrameEncoding::RunPlanes, &sky);
+        let runs = u32::from_le_bytes(planes[..4].try_into().unwrap()) as usize;
+        let [head, lengths, colours] = plane_parts(planes, w);
+        assert_eq!((head.len(), colours.len()), (4 + 2 * w, runs));
+        assert!(!lengths.is_empty());
+        // Anything else is cut somewhere, never lost.
+        let mut next = lcg(7);
+        for len in [0, 3, 4, 50, 200] {
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            assert_eq!(plane_parts(&bytes, w).concat(), bytes);
+        }
     }
 
     #[test]

@@ -591,13 +591,22 @@ impl FrameWire {
         deflate: None,
     };
 
-    fn message(&self, msg: &Message) -> Outgoing {
+    /// The frame message for the wire. Its run planes (which end it) are deflated a
+    /// block a plane: `planes` are the planes' parts ([`shared::codec::plane_parts`]).
+    fn message(&self, msg: &Message, planes: [&[u8]; 3]) -> Outgoing {
         let frame = ws_binary(msg);
         let Some(d) = self.deflate else {
             return frame;
         };
+        let [_, lengths, colours] = planes.map(<[u8]>::len);
+        let end = frame.payload.len();
+        let parts = [
+            end.saturating_sub(lengths + colours),
+            end.saturating_sub(colours),
+        ];
         let mut compressed = Vec::new();
-        crate::ws::deflate::compress(&frame.payload, d, Content::RunPlanes, &mut compressed);
+        let content = Content::RunPlanes { parts };
+        crate::ws::deflate::compress(&frame.payload, d, content, &mut compressed);
         Outgoing::compressed(OpCode::Binary, compressed)
     }
 }

@@ -138,8 +138,9 @@ pub enum Content {
     /// Anything: LZ77 matches and Huffman codes, level 1.
     Any,
     /// Frames of run planes: Huffman codes only, as [`shared::codec::deflate_planes`]
-    /// does (no matches, so any window allows it).
-    RunPlanes,
+    /// does (no matches, so any window allows it), a block for each of the message's
+    /// `parts` (its length codes and colours start at these offsets).
+    RunPlanes { parts: [usize; 2] },
 }
 
 thread_local! {
@@ -152,7 +153,12 @@ thread_local! {
 /// Compresses one message's payload for the wire (without the sync-flush tail).
 pub fn compress(payload: &[u8], deflate: Deflate, content: Content, out: &mut Vec<u8>) {
     match content {
-        Content::RunPlanes => shared::codec::deflate_planes(&[payload], Flush::Sync, out),
+        Content::RunPlanes { parts } => {
+            let [a, b] = parts.map(|at| at.min(payload.len()));
+            let (head, rest) = payload.split_at(a.min(b));
+            let (lengths, colours) = rest.split_at(b - a.min(b));
+            shared::codec::deflate_planes(&[head, lengths, colours], Flush::Sync, out)
+        }
         Content::Any => compress_any(payload, deflate.server_window_bits.unwrap_or(15), out),
     }
     if out.ends_with(&TAIL) {
@@ -431,13 +437,24 @@ mod tests {
         );
         let mut encoder = FrameEncoder::new();
         let planes = encoder.encode(&frame, v, FrameEncoding::RunPlanes, renderer.sky());
+        let [head, lengths, _] = shared::codec::plane_parts(planes, 320);
+        let parts = [head.len(), head.len() + lengths.len()];
         let mut literals = Vec::new();
         for bits in [8, 12, 15] {
             let d = Deflate {
                 server_window_bits: Some(bits),
                 client_no_context_takeover: true,
             };
-            compress(planes, d, Content::RunPlanes, &mut literals);
+            // One block, then a block a plane: smaller (each plane's own codes).
+            let whole = Content::RunPlanes { parts: [0, 0] };
+            compress(planes, d, whole, &mut literals);
+            let one_block = literals.len();
+            compress(planes, d, Content::RunPlanes { parts }, &mut literals);
+            assert!(
+                literals.len() < one_block,
+                "{} against {one_block}",
+                literals.len()
+            );
             // Less to squeeze than before protocol 2 packed two short run lengths in a
             // byte (then under 3/4): the planes are denser, the frame about as small.
             assert!(
