@@ -498,6 +498,8 @@ impl Game {
         if mode == RenderMode::Client {
             p.video_encoder = None; // only server-side frames need it
         }
+        // Render threads write their frames to the socket themselves.
+        p.out.write_frames_directly(mode.server_renders());
         p.mode = mode;
         p.dirty = true;
         mode

@@ -74,10 +74,38 @@ pub(super) fn render_queued(game: &Game) -> usize {
     n
 }
 
+/// What waits in the outbox, in order, taken as a writer without a socket to lend
+/// takes it (frames are never written directly here).
+pub(super) fn written(drain: &mut Drain) -> Vec<crate::ws::frame::Outgoing> {
+    let mut out = Vec::new();
+    while let Some(next) = drain.ready() {
+        match next {
+            Next::Send(o) => out.push(o),
+            Next::LendSocket => drain.lend_socket(None),
+            Next::Close(_) | Next::Trim | Next::Stop => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn only_players_who_get_frames_ask_for_the_socket() {
+    let game = game(60);
+    let raw = FrameEncoding::Raw.bit();
+    let (_, mut server, _) = join_as(&game, RenderMode::Server, raw);
+    let (id, mut client, _) = join_as(&game, RenderMode::Client, raw);
+    let asks =
+        |d: &mut Drain| std::iter::from_fn(|| d.ready()).any(|n| matches!(n, Next::LendSocket));
+    assert!(asks(&mut server), "frames to write directly");
+    assert!(!asks(&mut client), "a descriptor saved");
+    game.set_mode(id, RenderMode::Server);
+    assert!(asks(&mut client), "frames from now on");
+}
+
 /// The frames waiting in the outbox: (camera, last input).
 fn frames(drain: &mut Drain) -> Vec<(Camera, u32)> {
     let mut out = Vec::new();
-    while let Some(Next::Send(o)) = drain.ready() {
+    for o in written(drain) {
         if let Ok(Message::Frame(f)) = Message::decode(&o.payload) {
             out.push((f.camera, f.last_input));
         }
@@ -420,7 +448,7 @@ fn at_30_fps_a_queue_that_drains_within_the_frame_interval_is_not_behind() {
 /// The raw frames waiting in the outbox: (camera, palette indices).
 fn raw_frames(drain: &mut Drain) -> Vec<(Camera, Vec<u8>, Vec<shared::protocol::Label>)> {
     let mut out = Vec::new();
-    while let Some(Next::Send(o)) = drain.ready() {
+    for o in written(drain) {
         if let Ok(Message::Frame(f)) = Message::decode(&o.payload) {
             out.push((f.camera, f.payload.to_vec(), f.labels));
         }

@@ -4,7 +4,7 @@
 use super::tests::{Clock, game, join_as, render_queued};
 use super::*;
 use crate::video::yuv::Planes;
-use crate::ws::outbox::{Drain, Next};
+use crate::ws::outbox::Drain;
 use openh264::formats::YUVSource;
 use shared::protocol::{Input, VIDEO_KEY, keys};
 
@@ -13,7 +13,7 @@ const BOTH: u8 = 1 << FrameEncoding::Raw as u8 | 1 << FrameEncoding::Video as u8
 /// Frames waiting in the outbox: (seq, camera, encoding, payload).
 fn sent(drain: &mut Drain) -> Vec<(u32, Camera, FrameEncoding, Vec<u8>)> {
     let mut out = Vec::new();
-    while let Some(Next::Send(o)) = drain.ready() {
+    for o in super::tests::written(drain) {
         if let Ok(Message::Frame(f)) = Message::decode(&o.payload) {
             out.push((f.seq, f.camera, f.encoding, f.payload.to_vec()));
         }

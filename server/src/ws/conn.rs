@@ -99,12 +99,6 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> Ending {
     let _ = conn.stream.set_nodelay(true);
-    // Producers on other threads write frames themselves while the writer waits
-    // (`Outbox::send_frame`); without a duplicate (out of descriptors) all goes through it.
-    match std::os::fd::AsFd::as_fd(&conn.stream).try_clone_to_owned() {
-        Ok(fd) => drain.share_socket(std::net::TcpStream::from(fd)),
-        Err(e) => tracing::debug!(error = %e, "socket not shared with producers"),
-    }
     let (rd, wr) = conn.stream.into_split();
     let receiver = Receiver::new(config.max_message).with_deflate(conn.deflate);
     let reading = read_side(rd, conn.leftover, receiver, config, handler, out, shutdown);
@@ -384,6 +378,16 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut drain: Drain) {
                     return;
                 }
                 batch = Vec::new();
+                continue;
+            }
+            Next::LendSocket => {
+                // Render threads write frames themselves while this waits; without a
+                // duplicate (out of descriptors) every frame comes through here.
+                let socket = std::os::fd::AsFd::as_fd(wr.as_ref()).try_clone_to_owned();
+                if let Err(e) = &socket {
+                    tracing::warn!(error = %e, "socket not lent for direct frames");
+                }
+                drain.lend_socket(socket.ok().map(std::net::TcpStream::from));
                 continue;
             }
         };

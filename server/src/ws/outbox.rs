@@ -55,17 +55,37 @@ struct Pending {
     /// nothing, cleared when it takes something): only then may a producer write to
     /// the socket itself ([`Outbox::send_frame`]).
     idle: bool,
-    /// The connection's socket, for those direct writes; given back when the writer stops.
-    socket: Option<std::net::TcpStream>,
+    /// The socket lent to producers for those direct writes.
+    sharing: Sharing,
     /// What the socket did not take of a frame written directly: the writer sends it
     /// before anything else.
     rest: Option<Outgoing>,
 }
 
+/// Whether producers may write to the socket themselves ([`Outbox::send_frame`]). A
+/// lent socket is a duplicate, a descriptor more, so only connections that get frames
+/// ask for one: 10,000 state-only players do not double the descriptors they hold.
+#[derive(Default)]
+enum Sharing {
+    #[default]
+    Off,
+    /// Asked for: the writer is to lend it ([`Next::LendSocket`]).
+    Wanted,
+    /// The writer has been asked and answers with [`Drain::lend_socket`].
+    Asked,
+    Lent(std::net::TcpStream),
+}
+
 impl Pending {
+    /// The writer has a socket to lend.
+    fn lend_socket(&self) -> bool {
+        matches!(self.sharing, Sharing::Wanted) && !self.closed
+    }
+
     /// Anything for the writer.
     fn any(&self) -> bool {
         self.aborted
+            || self.lend_socket()
             || self.rest.is_some()
             || !self.local.is_empty()
             || !self.queue.is_empty()
@@ -102,6 +122,9 @@ pub enum Next {
     Trim,
     /// Everything is gone: stop.
     Stop,
+    /// Producers will write frames themselves ([`Outbox::send_frame`]): lend them a
+    /// duplicate of the socket ([`Drain::lend_socket`]).
+    LendSocket,
 }
 
 /// An outbox whose reliable queue holds up to `queue` frames.
@@ -233,6 +256,21 @@ impl Outbox {
         })
     }
 
+    /// Whether frames sent with [`Outbox::send_frame`] may be written by the producer
+    /// itself: on for a player who gets server-rendered frames (the writer then lends
+    /// a duplicate of the socket), off for one who does not (the duplicate is closed).
+    pub fn write_frames_directly(&self, on: bool) {
+        let unused = self.shared.update(|p| match (on, &p.sharing) {
+            (true, Sharing::Off) => {
+                p.sharing = Sharing::Wanted;
+                (None, p.lend_socket())
+            }
+            (true, _) => (None, false),
+            (false, _) => (Some(std::mem::take(&mut p.sharing)), false),
+        });
+        drop(unused); // a lent socket is closed outside the lock
+    }
+
     /// Sends a frame (latest wins, as [`Slot::Frame`]) from the caller's thread when the
     /// writer waits with nothing to do: written to the socket at once, without waking
     /// the connection's task and waiting for a worker thread to run it (a render thread
@@ -248,7 +286,7 @@ impl Outbox {
             }
             if p.idle
                 && !p.any()
-                && let Some(socket) = &p.socket
+                && let Sharing::Lent(socket) = &p.sharing
             {
                 // Under the lock: neither the writer nor another producer can write
                 // until the socket has what it takes of this frame.
@@ -337,10 +375,17 @@ impl Drain {
         self.more
     }
 
-    /// Lets producers write frames to `socket` themselves while the writer waits
-    /// ([`Outbox::send_frame`]); `socket` is the connection's, duplicated.
-    pub fn share_socket(&self, socket: std::net::TcpStream) {
-        self.shared.lock().socket = Some(socket);
+    /// Lends producers `socket`, a duplicate of the connection's, to write frames to
+    /// themselves while the writer waits ([`Outbox::send_frame`]), as
+    /// [`Next::LendSocket`] asked. `None` (no duplicate: out of descriptors) stops
+    /// the asking; frames then all go through the writer.
+    pub fn lend_socket(&self, socket: Option<std::net::TcpStream>) {
+        let mut p = self.shared.lock();
+        p.sharing = match (socket, &p.sharing) {
+            (Some(s), Sharing::Asked) => Sharing::Lent(s),
+            // Switched off since it was asked for (the duplicate is closed), or none.
+            _ => Sharing::Off,
+        };
     }
 
     fn take(shared: &Shared, p: &mut Pending) -> Option<Next> {
@@ -355,6 +400,10 @@ impl Drain {
         }
         if let Some(rest) = p.rest.take() {
             return Some(Next::Send(rest));
+        }
+        if p.lend_socket() {
+            p.sharing = Sharing::Asked;
+            return Some(Next::LendSocket);
         }
         if let Some(frame) = p.local.pop_front() {
             return Some(Next::Send(frame));
@@ -407,7 +456,7 @@ impl Drop for Drain {
         let socket = {
             let mut p = self.shared.lock();
             p.closed = true;
-            p.socket.take()
+            std::mem::take(&mut p.sharing)
         };
         drop(socket);
         self.shared.room.notify_waiters();
@@ -431,6 +480,7 @@ mod tests {
             Next::Close(f) => format!("close {:?}", &f.payload[..2]),
             Next::Trim => "trim".into(),
             Next::Stop => "stop".into(),
+            Next::LendSocket => "lend socket".into(),
         }
     }
 
@@ -614,7 +664,9 @@ mod tests {
                         assert!(last_frame < Some(i), "latest-wins frames only move on");
                         last_frame = Some(i);
                     }
-                    Next::Close(_) | Next::Trim => panic!("nobody closed or trimmed"),
+                    Next::Close(_) | Next::Trim | Next::LendSocket => {
+                        panic!("nobody closed, trimmed or asked for the socket")
+                    }
                     Next::Stop => return (next_of, last_frame),
                 }
             }
@@ -656,6 +708,16 @@ mod tests {
         (server, peer)
     }
 
+    /// Asks for direct writes and lends the writer's socket, as `conn::write_loop` does.
+    fn lend(out: &Outbox, drain: &mut Drain, socket: std::net::TcpStream) {
+        assert!(drain.ready().is_none(), "nothing asked for yet");
+        out.write_frames_directly(true);
+        out.write_frames_directly(true);
+        assert_eq!(drain.ready().map(text).as_deref(), Some("lend socket"));
+        assert!(drain.ready().is_none(), "asked once");
+        drain.lend_socket(Some(socket));
+    }
+
     /// Lets the writer look once, find nothing and wait, as it does between frames.
     async fn writer_waits(drain: &mut Drain) {
         let wait = tokio::time::timeout(std::time::Duration::from_millis(1), drain.next());
@@ -672,7 +734,7 @@ mod tests {
     async fn a_frame_goes_to_the_socket_at_once_while_the_writer_waits() {
         let (server, mut peer) = socket_pair();
         let (out, mut drain) = outbox(4);
-        drain.share_socket(server);
+        lend(&out, &mut drain, server);
         let frame = bin(b"frame 1");
         let whole = [frame.head(), &frame.payload[..]].concat();
         // The writer is busy (it has not looked yet): the frame waits for it.
@@ -696,7 +758,7 @@ mod tests {
     async fn the_rest_of_a_frame_the_socket_took_in_part_goes_first() {
         let (server, mut peer) = socket_pair();
         let (out, mut drain) = outbox(4);
-        drain.share_socket(server);
+        lend(&out, &mut drain, server);
         writer_waits(&mut drain).await;
         // More than a socket's buffers hold while the peer does not read.
         let payload: Vec<u8> = (0..16 << 20).map(|i: u32| (i % 251) as u8).collect();
@@ -727,7 +789,7 @@ mod tests {
     async fn the_shared_socket_closes_when_the_writer_stops() {
         let (server, mut peer) = socket_pair();
         let (out, mut drain) = outbox(4);
-        drain.share_socket(server);
+        lend(&out, &mut drain, server);
         writer_waits(&mut drain).await;
         // The writer's own end is gone with it; the game still holds the outbox.
         drop(drain);
@@ -735,5 +797,26 @@ mod tests {
         let read = std::io::Read::read(&mut peer, &mut byte);
         assert_eq!(read.unwrap(), 0, "the peer sees the end");
         assert_eq!(out.send_frame(bin(b"late")), Err(Closed));
+    }
+
+    #[tokio::test]
+    async fn direct_writes_switched_off_close_the_lent_socket() {
+        let (server, mut peer) = socket_pair();
+        let (out, mut drain) = outbox(4);
+        lend(&out, &mut drain, server);
+        writer_waits(&mut drain).await;
+        out.write_frames_directly(false);
+        out.send_frame(bin(b"frame")).unwrap();
+        assert_eq!(drain.ready().map(text).as_deref(), Some("send frame"));
+        let mut byte = [0u8];
+        let read = std::io::Read::read(&mut peer, &mut byte);
+        assert_eq!(read.unwrap(), 0, "the duplicate is closed");
+        // No duplicate to be had: asked once, then never again.
+        out.write_frames_directly(true);
+        assert_eq!(drain.ready().map(text).as_deref(), Some("lend socket"));
+        drain.lend_socket(None);
+        out.send_frame(bin(b"frame")).unwrap();
+        assert_eq!(drain.ready().map(text).as_deref(), Some("send frame"));
+        assert!(drain.ready().is_none());
     }
 }
