@@ -786,7 +786,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_shared_socket_closes_when_the_writer_stops() {
+    async fn the_lent_socket_closes_when_the_writer_stops() {
         let (server, mut peer) = socket_pair();
         let (out, mut drain) = outbox(4);
         lend(&out, &mut drain, server);
