@@ -724,6 +724,20 @@ mod tests {
         assert!(wait.await.is_err(), "nothing to write");
     }
 
+    /// An outbox whose writer has lent the socket and waits; the peer's end.
+    async fn lent_and_waiting() -> (Outbox, Drain, std::net::TcpStream) {
+        let (server, peer) = socket_pair();
+        let (out, mut drain) = outbox(4);
+        lend(&out, &mut drain, server);
+        writer_waits(&mut drain).await;
+        (out, drain, peer)
+    }
+
+    /// The peer reads the end of the stream (and not a timeout).
+    fn reads_the_end(peer: &mut std::net::TcpStream) -> bool {
+        matches!(std::io::Read::read(peer, &mut [0u8]), Ok(0))
+    }
+
     fn read_exactly(peer: &mut std::net::TcpStream, n: usize) -> Vec<u8> {
         let mut got = vec![0; n];
         std::io::Read::read_exact(peer, &mut got).unwrap();
@@ -756,10 +770,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_rest_of_a_frame_the_socket_took_in_part_goes_first() {
-        let (server, mut peer) = socket_pair();
-        let (out, mut drain) = outbox(4);
-        lend(&out, &mut drain, server);
-        writer_waits(&mut drain).await;
+        let (out, mut drain, mut peer) = lent_and_waiting().await;
         // More than a socket's buffers hold while the peer does not read.
         let payload: Vec<u8> = (0..16 << 20).map(|i: u32| (i % 251) as u8).collect();
         let frame = bin(&payload);
@@ -787,30 +798,20 @@ mod tests {
 
     #[tokio::test]
     async fn the_lent_socket_closes_when_the_writer_stops() {
-        let (server, mut peer) = socket_pair();
-        let (out, mut drain) = outbox(4);
-        lend(&out, &mut drain, server);
-        writer_waits(&mut drain).await;
+        let (out, drain, mut peer) = lent_and_waiting().await;
         // The writer's own end is gone with it; the game still holds the outbox.
         drop(drain);
-        let mut byte = [0u8];
-        let read = std::io::Read::read(&mut peer, &mut byte);
-        assert_eq!(read.unwrap(), 0, "the peer sees the end");
+        assert!(reads_the_end(&mut peer), "the peer sees the end");
         assert_eq!(out.send_frame(bin(b"late")), Err(Closed));
     }
 
     #[tokio::test]
     async fn direct_writes_switched_off_close_the_lent_socket() {
-        let (server, mut peer) = socket_pair();
-        let (out, mut drain) = outbox(4);
-        lend(&out, &mut drain, server);
-        writer_waits(&mut drain).await;
+        let (out, mut drain, mut peer) = lent_and_waiting().await;
         out.write_frames_directly(false);
         out.send_frame(bin(b"frame")).unwrap();
         assert_eq!(drain.ready().map(text).as_deref(), Some("send frame"));
-        let mut byte = [0u8];
-        let read = std::io::Read::read(&mut peer, &mut byte);
-        assert_eq!(read.unwrap(), 0, "the duplicate is closed");
+        assert!(reads_the_end(&mut peer), "the duplicate is closed");
         // No duplicate to be had: asked once, then never again.
         out.write_frames_directly(true);
         assert_eq!(drain.ready().map(text).as_deref(), Some("lend socket"));
