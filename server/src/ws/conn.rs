@@ -557,13 +557,23 @@ mod tests {
         peer: tokio::net::TcpSocket,
         config: WsConfig,
     ) -> (TcpStream, tokio::task::JoinHandle<Ending>) {
+        let (peer, _, server) = served_with_outbox(peer, config).await;
+        (peer, server)
+    }
+
+    /// The same, and a handle to the connection's outbox, as the game holds one.
+    async fn served_with_outbox(
+        peer: tokio::net::TcpSocket,
+        config: WsConfig,
+    ) -> (TcpStream, Outbox, tokio::task::JoinHandle<Ending>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer = peer.connect(listener.local_addr().unwrap()).await.unwrap();
         // Frames go out as written (Nagle would hold the second of two back-to-back).
         peer.set_nodelay(true).unwrap();
         let (stream, _) = listener.accept().await.unwrap();
+        let (out, drain) = new_outbox(&config);
+        let handle = out.clone();
         let server = tokio::spawn(async move {
-            let (out, drain) = new_outbox(&config);
             // Kept alive for the connection's life: a dropped sender reads as shutdown.
             let (_keep, shutdown) = watch::channel(false);
             let conn = Upgraded {
@@ -581,7 +591,7 @@ mod tests {
             )
             .await
         });
-        (peer, server)
+        (peer, handle, server)
     }
 
     /// One unmasked server frame with a short payload: (opcode, payload).
@@ -720,6 +730,55 @@ mod tests {
             );
             expect_echoes(&mut rd, count, size).await;
             writer.await.unwrap();
+        }
+    }
+
+    /// Frames a render thread writes itself to a peer that has stopped reading: no call
+    /// blocks (the lent socket does not wait, so one player never holds up a render
+    /// thread), and once the peer reads, what arrives is whole frames, each intact, in
+    /// order, up to the last one sent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn frames_written_directly_to_a_stalled_peer_never_block_and_arrive_whole() {
+        const SIZE: usize = 60_000;
+        const COUNT: u32 = 400;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let (mut peer, out, _server) = served_with_outbox(socket, config()).await;
+        out.write_frames_directly(true);
+        let frame = |i: u32| {
+            let mut payload = vec![(i % 251) as u8; SIZE];
+            payload[..4].copy_from_slice(&i.to_le_bytes());
+            Outgoing::new(OpCode::Binary, payload)
+        };
+        // 24 MB, far beyond what the sockets hold, from a thread of its own.
+        let sending = tokio::task::spawn_blocking(move || {
+            for i in 0..COUNT {
+                out.send_frame(frame(i)).unwrap();
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            out
+        });
+        let finished = tokio::time::timeout(Duration::from_secs(30), sending).await;
+        let _out = finished.expect("no send blocks").unwrap();
+        let mut last = None;
+        while last != Some(COUNT - 1) {
+            let mut head = [0u8; 4];
+            peer.read_exact(&mut head).await.unwrap();
+            assert_eq!(
+                (head[0], head[1]),
+                (0x82, 126),
+                "a binary frame, 16-bit length"
+            );
+            assert_eq!(u16::from_be_bytes([head[2], head[3]]) as usize, SIZE);
+            let mut payload = vec![0; SIZE];
+            peer.read_exact(&mut payload).await.unwrap();
+            let i = u32::from_le_bytes(payload[..4].try_into().unwrap());
+            assert!(last < Some(i), "in order: {i} after {last:?}");
+            assert!(
+                payload[4..].iter().all(|&b| b == (i % 251) as u8),
+                "frame {i} intact"
+            );
+            last = Some(i);
         }
     }
 
