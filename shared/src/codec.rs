@@ -38,7 +38,7 @@ pub enum Flush {
 ///
 /// Each of `parts` starts a block of its own, with codes for its own bytes: the sky
 /// rows, run lengths and colours are unlike each other, and blocks cut where they meet
-/// are 2 % smaller than blocks cut by count (`docs/BENCHMARKS.md`).
+/// are ≈ 2 % smaller than blocks cut by count (`docs/BENCHMARKS.md`).
 pub fn deflate_planes(parts: &[&[u8]], flush: Flush, out: &mut Vec<u8>) {
     COMPRESSOR.with_borrow_mut(|slot| {
         let deflate = slot.get_or_insert_with(|| {
@@ -55,7 +55,7 @@ pub fn deflate_planes(parts: &[&[u8]], flush: Flush, out: &mut Vec<u8>) {
         out.clear();
         out.resize(zlib_rs::compress_bound(total) + 16 * (parts.len() + 1), 0);
         let mut written = 0;
-        for (k, part) in parts.iter().enumerate() {
+        'parts: for (k, part) in parts.iter().enumerate() {
             if part.is_empty() && k + 1 < parts.len() {
                 continue; // no block for nothing
             }
@@ -80,8 +80,9 @@ pub fn deflate_planes(parts: &[&[u8]], flush: Flush, out: &mut Vec<u8>) {
                             && written < out.len()
                     }
                     Err(e) => {
+                        // A broken stream: nothing after it can be read either.
                         debug_assert!(false, "deflate: {e:?}");
-                        break;
+                        break 'parts;
                     }
                 };
                 if done {
