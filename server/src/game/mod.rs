@@ -594,12 +594,13 @@ impl FrameWire {
     };
 
     /// The frame message for the wire. Its run planes (which end it) are deflated a
-    /// block a plane: `planes` are the planes' parts ([`shared::codec::plane_parts`]).
-    fn message(&self, msg: &Message, planes: [&[u8]; 3]) -> Outgoing {
+    /// block a plane ([`shared::codec::plane_parts`]).
+    fn message(&self, msg: &Message) -> Outgoing {
         let frame = ws_binary(msg);
-        let Some(d) = self.deflate else {
+        let (Some(d), Message::Frame(f)) = (self.deflate, msg) else {
             return frame;
         };
+        let planes = shared::codec::plane_parts(f.payload, usize::from(f.width));
         let [_, lengths, colours] = planes.map(<[u8]>::len);
         let end = frame.payload.len();
         let parts = [

@@ -631,20 +631,16 @@ fn render_frame(
     } else {
         encoder.encode_columns(columns, stride, viewport, job.wire.encoding, renderer.sky())
     };
-    let planes = shared::codec::plane_parts(payload, viewport.width());
-    Some(job.wire.message(
-        &Message::Frame(Frame {
-            seq: job.seq,
-            camera: job.camera,
-            last_input: job.last_input,
-            width: viewport.width() as u16,
-            height: viewport.height() as u16,
-            labels,
-            encoding: job.wire.encoding,
-            payload,
-        }),
-        planes,
-    ))
+    Some(job.wire.message(&Message::Frame(Frame {
+        seq: job.seq,
+        camera: job.camera,
+        last_input: job.last_input,
+        width: viewport.width() as u16,
+        height: viewport.height() as u16,
+        labels,
+        encoding: job.wire.encoding,
+        payload,
+    })))
 }
 
 /// Who appears on each player's minimap: everyone on a quiet server (one shared message),
