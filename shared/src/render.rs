@@ -1145,6 +1145,24 @@ mod tests {
         out
     }
 
+    fn aircraft(x: f32, y: f32, altitude: f32, yaw: f32, tint: u8) -> Aircraft {
+        Aircraft {
+            x,
+            y,
+            altitude,
+            yaw,
+            tint,
+            look: Default::default(),
+        }
+    }
+
+    /// `aircraft` over the terrain, seen from `cam`.
+    fn scene(map: &Map, cam: &Camera, v: Viewport, aircraft: &[Aircraft]) -> Vec<u8> {
+        let mut out = vec![0; v.pixels()];
+        Renderer::new().render_scene(map, cam, &RenderOptions::default(), v, aircraft, &mut out);
+        out
+    }
+
     #[test]
     fn what_draws_the_same_picture_renders_the_same_pixels() {
         let map = wall_map();
@@ -1154,20 +1172,8 @@ mod tests {
             ..looking_west(60.0)
         };
         let v = vp(96, 128);
-        let mut r = Renderer::new();
-        let mut draw = |a: &[Aircraft]| {
-            let mut out = vec![0; v.pixels()];
-            r.render_scene(&map, &cam, &RenderOptions::default(), v, a, &mut out);
-            out
-        };
-        let at = |x: f32, y: f32, yaw: f32| Aircraft {
-            x,
-            y,
-            altitude: 220.0,
-            yaw,
-            tint: 1,
-            look: Default::default(),
-        };
+        let draw = |a: &[Aircraft]| scene(&map, &cam, v, a);
+        let at = |x: f32, y: f32, yaw: f32| aircraft(x, y, 220.0, yaw, 1);
         // One in view, one behind the camera.
         let before = [at(40.0, 66.0, 0.3), at(90.0, 64.0, 0.0)];
         let picture = draw(&before);
@@ -1201,19 +1207,8 @@ mod tests {
             ..looking_west(60.0)
         };
         let v = vp(96, 128);
-        let at = |x: f32, altitude: f32| Aircraft {
-            x,
-            y: 64.0,
-            altitude,
-            yaw: 0.5,
-            tint: 2,
-            look: Default::default(),
-        };
-        let draw = |a: &[Aircraft]| {
-            let mut out = vec![0; v.pixels()];
-            Renderer::new().render_scene(&map, &cam, &RenderOptions::default(), v, a, &mut out);
-            out
-        };
+        let at = |x: f32, altitude: f32| aircraft(x, 64.0, altitude, 0.5, 2);
+        let draw = |a: &[Aircraft]| scene(&map, &cam, v, a);
         let terrain = draw(&[]);
         let changed = |a: &[Aircraft]| draw(a).iter().zip(&terrain).filter(|(p, t)| p != t).count();
         // Between the camera and the wall: drawn over the wall.
