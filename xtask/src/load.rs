@@ -246,9 +246,11 @@ pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
     let baseline = std::env::var_os("VOXELCAST_BASELINE_SERVER").map(std::path::PathBuf::from);
     println!("\n### Input-to-frame latency (loopback, server-side rendering)\n");
     println!(
-        "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | server CPU (of 200 %) | load generator CPU | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
+        "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | frames drawn a second | server CPU (of 200 %) | load generator CPU | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
     );
-    println!("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     // `VOXELCAST_LATENCY_ROWS=keys-human/64/640x360,look/16/320x200` runs only those rows.
     let only = std::env::var("VOXELCAST_LATENCY_ROWS").ok();
     for pattern in [Pattern::Look, Pattern::KeysHuman, Pattern::KeysEveryFrame] {
@@ -294,18 +296,25 @@ fn latency_run(
         }
         gather(tasks).await
     })?;
-    let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
-    let load = (crate::server::cpu_seconds(me)? - load0) / t0.elapsed().as_secs_f64();
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = (running.cpu_seconds()? - cpu0) / secs;
+    let load = (crate::server::cpu_seconds(me)? - load0) / secs;
+    // What the server drew in all: with a key every frame, whether it keeps up.
+    let frames = serde_json::from_str::<serde_json::Value>(&running.http_get("/stats")?)
+        .ok()
+        .and_then(|v| v["frames"].as_u64())
+        .context("no frame count in /stats")?;
     samples.sort_by(f64::total_cmp);
     let p99 = percentile(&samples, 0.99);
     println!(
-        "| {} | {players} | {w}x{h} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.0} % | {:.2} |",
+        "| {} | {players} | {w}x{h} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {:.0} % | {:.0} % | {:.2} |",
         pattern.name(),
         percentile(&samples, 0.5),
         percentile(&samples, 0.95),
         p99,
         percentile(&samples, 1.0),
         samples.len(),
+        frames as f64 / secs,
         cpu * 100.0,
         load * 100.0,
         p99 / 3.2
