@@ -116,6 +116,9 @@ struct App {
     retired: Vec<Socket>,
     backoff_ms: i32,
     dragging: bool,
+    /// The pointer whose moves come as `pointerrawupdate` too: its looks are taken from
+    /// those (at once), not again from its `pointermove`s (aligned to animation frames).
+    raw_pointer: Option<i32>,
     /// The "loading the map" message is up.
     loading: bool,
     stats: Stats,
@@ -195,6 +198,7 @@ impl App {
             retired: Vec::new(),
             backoff_ms: 500,
             dragging: false,
+            raw_pointer: None,
             loading: false,
             stats: Stats::default(),
             listeners: Vec::new(),
@@ -238,6 +242,16 @@ impl App {
     fn keys_changed(&mut self) {
         let now = self.now();
         let input = self.input.poll_keys(now);
+        self.send_input(input, now);
+        self.wake();
+    }
+
+    /// A drag by (dx, dy) CSS pixels: the look goes out at once unless a message went
+    /// less than a frame ago (then with the next animation frame, as before).
+    fn look(&mut self, dx: f64, dy: f64) {
+        self.input.drag(dx, dy);
+        let now = self.now();
+        let input = self.input.poll(now, 16.0);
         self.send_input(input, now);
         self.wake();
     }
@@ -1263,12 +1277,24 @@ fn install(app: &Shared) -> Result<(), JsValue> {
             e.prevent_default();
         }
     })?;
+    // Chromium holds `pointermove` for the next animation frame (5-12 ms while the view
+    // animates) but sends `pointerrawupdate` at once: a look taken from it reaches the
+    // server that much sooner. Pointers that never send it are looked after by
+    // `pointermove` alone.
+    listen(app, &canvas, "pointerrawupdate", |a, e| {
+        if let Some(e) = e.dyn_ref::<PointerEvent>() {
+            a.raw_pointer = Some(e.pointer_id());
+            if a.dragging {
+                a.look(e.movement_x() as f64, e.movement_y() as f64);
+            }
+        }
+    })?;
     listen(app, &canvas, "pointermove", |a, e| {
         if let Some(e) = e.dyn_ref::<PointerEvent>()
             && a.dragging
+            && a.raw_pointer != Some(e.pointer_id())
         {
-            a.input.drag(e.movement_x() as f64, e.movement_y() as f64);
-            a.wake();
+            a.look(e.movement_x() as f64, e.movement_y() as f64);
         }
     })?;
     for kind in ["pointerup", "pointercancel"] {

@@ -214,6 +214,35 @@ test("late warp: a look moves the server's last frame before its answer arrives"
   await page.close();
 });
 
+test("a look leaves with the pointer's raw update, not the next animation frame", async () => {
+  // Chromium holds pointermove for the next animation frame; pointerrawupdate comes at
+  // once. Every Input the page sends is logged with the event being handled then.
+  const { page, errors } = await open("");
+  await waitFrames(page, 0, "server");
+  await settle(page);
+  await page.evaluate(() => {
+    window.__sent = [];
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+      const bytes = new Uint8Array(ArrayBuffer.isView(data) ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data);
+      // An Input (tag 3) with a look: look_x, little-endian, at bytes 7 and 8.
+      if (bytes[0] === 3 && (bytes[7] | bytes[8]) !== 0) window.__sent.push(window.event?.type ?? "none");
+      return send.call(this, data);
+    };
+  });
+  const box = await page.locator("#view").boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 12, box.y + box.height / 2);
+  await page.waitForTimeout(200);
+  await page.mouse.up();
+  const sent = await page.evaluate(() => window.__sent);
+  assert.ok(sent.length > 0, "the look went out");
+  assert.equal(sent[0], "pointerrawupdate", `sent from: ${sent.join(", ")}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test("two pages in one world see each other, the same in both modes", async () => {
   const a = await open("?name=alpha");
   await waitFrames(a.page, 0, "server");

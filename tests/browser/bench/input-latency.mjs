@@ -20,7 +20,9 @@ async function watch(page) {
     const w = (window.__latency = { at: 0, shows: [], frames: [], pendingShows: false, pendingFrames: false });
     const mark = (e) => { w.at = e.timeStamp; w.pendingShows = true; w.pendingFrames = true; };
     window.addEventListener("keydown", mark, { capture: true });
-    document.getElementById("view").addEventListener("pointermove", mark, { capture: true });
+    // The first a move's events: at once where Chromium has it (the page looks from it).
+    const move = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
+    document.getElementById("view").addEventListener(move, mark, { capture: true });
     new MutationObserver((records) => {
       const now = performance.now();
       for (const r of records) {
