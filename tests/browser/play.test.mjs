@@ -216,7 +216,8 @@ test("late warp: a look moves the server's last frame before its answer arrives"
 
 test("a look leaves with the pointer's raw update, not the next animation frame", async () => {
   // Chromium holds pointermove for the next animation frame; pointerrawupdate comes at
-  // once. Every Input the page sends is logged with the event being handled then.
+  // once. Every Input with a look that the page sends is logged with the event being
+  // handled then.
   const { page, errors } = await open("");
   await waitFrames(page, 0, "server");
   await settle(page);

@@ -20,7 +20,8 @@ async function watch(page) {
     const w = (window.__latency = { at: 0, shows: [], frames: [], pendingShows: false, pendingFrames: false });
     const mark = (e) => { w.at = e.timeStamp; w.pendingShows = true; w.pendingFrames = true; };
     window.addEventListener("keydown", mark, { capture: true });
-    // The first a move's events: at once where Chromium has it (the page looks from it).
+    // A move's first event: pointerrawupdate where Chromium has it (the page looks from
+    // it; pointermove waits for the next animation frame).
     const move = "onpointerrawupdate" in window ? "pointerrawupdate" : "pointermove";
     document.getElementById("view").addEventListener(move, mark, { capture: true });
     new MutationObserver((records) => {
