@@ -322,6 +322,21 @@ fn latency_run(
     Ok(())
 }
 
+/// Player `i`'s first input's delay (0–50 ms) and its clock's rate (0.99–1.01), from a
+/// hash of `i`: arbitrary but the same in every run.
+fn player_clock(i: usize) -> (Duration, f64) {
+    // splitmix64's finaliser.
+    let mut z = (i as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let phase = Duration::from_micros(z % 50_000);
+    let skew = 1.0 + ((z >> 32) % 2_001) as f64 / 100_000.0 - 0.01;
+    (phase, skew)
+}
+
 pub(crate) async fn latency_client(
     addr: &str,
     pattern: Pattern,
@@ -344,8 +359,16 @@ pub(crate) async fn latency_client(
     let writer = {
         let sent = sent.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis((i * 7 % 50) as u64)).await;
+            // On a schedule, as a page's animation frames are: a wait counts from when
+            // the last input was due, not from when it went (tokio's timers round up to
+            // the millisecond, which made "every 16 ms" every 17.2). Players are
+            // independent: each starts at a phase of its own and runs up to 1 % fast or
+            // slow (clocks differ), so who sends at the same moment as whom keeps
+            // changing, as with real players.
+            let (phase, skew) = player_clock(i);
+            let mut due = tokio::time::Instant::now() + phase;
             for seq in 1u32.. {
+                tokio::time::sleep_until(due).await;
                 if start.elapsed() > run_for {
                     break;
                 }
@@ -356,7 +379,9 @@ pub(crate) async fn latency_client(
                 if send(&mut wr, &Message::Input(input)).await.is_err() {
                     break;
                 }
-                tokio::time::sleep(wait).await;
+                // Late (the generator waited for a core): the next one a wait from now,
+                // not a burst to catch up.
+                due = (due + wait.mul_f64(skew)).max(tokio::time::Instant::now());
             }
             // Keep the socket open until the reader is done.
             std::future::pending::<()>().await;
