@@ -1,7 +1,7 @@
 //! Chat under load: fan-out to 1,000 players in one world, and the frame latency of
 //! server-rendered players while a chat burst goes on, against the same without it.
 
-use crate::load::{Client, Reader, percentile, runtime, send};
+use crate::load::{Client, Reader, percentile, runtime, send, servers};
 use crate::server::Running;
 use shared::protocol::{Channel, Message, RenderMode};
 use std::cell::RefCell;
@@ -18,30 +18,41 @@ fn age_ms(text: &str, epoch: Instant) -> Option<f64> {
     Some((epoch.elapsed().as_micros().saturating_sub(sent)) as f64 / 1000.0)
 }
 
+/// With `VOXELCAST_BASELINE_SERVER` set to another server binary, each row runs on that
+/// one too, right before.
 pub fn chat(server: &std::path::Path) -> anyhow::Result<()> {
     println!("\n### Chat fan-out: 1,000 players in one world (#world)\n");
     println!(
-        "| senders (a line every 2.1 s each) | lines a second | deliveries a second | p50 ms | p99 ms | max ms | dropped | server CPU (of 200 %) |"
+        "| senders (a line every 2.1 s each) | server | lines a second | deliveries a second | p50 ms | p99 ms | max ms | dropped | server CPU (of 200 %) |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for senders in [100usize, 400] {
-        fan_out(server, 1000, senders)?;
+        for (binary, label) in servers(server) {
+            fan_out(&binary, label, 1000, senders)?;
+        }
     }
     println!(
         "\n### Frame latency during a chat burst (16 server-rendered players, keys every frame, 320x200)\n"
     );
-    println!("| chat | p50 ms | p99 ms | max ms | samples |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| chat | server | p50 ms | p99 ms | max ms | samples |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: |");
     // Twice each, alternating, to see the spread.
     for burst in [0usize, 200, 0, 200] {
-        latency_with_chat(server, burst)?;
+        for (binary, label) in servers(server) {
+            latency_with_chat(&binary, label, burst)?;
+        }
     }
     Ok(())
 }
 
 /// `players` listeners (paused pages: no state, only chat), of which `senders` say a
 /// line every 2.1 s (the steady rate a player is allowed), for 10 s.
-fn fan_out(server: &std::path::Path, players: usize, senders: usize) -> anyhow::Result<()> {
+fn fan_out(
+    server: &std::path::Path,
+    label: &str,
+    players: usize,
+    senders: usize,
+) -> anyhow::Result<()> {
     let running = Running::start(server, &["--max-players", "2000"])?;
     let addr = running.addr.clone();
     let latencies = Rc::new(RefCell::new(Vec::<f64>::new()));
@@ -113,7 +124,7 @@ fn fan_out(server: &std::path::Path, players: usize, senders: usize) -> anyhow::
     let mut l = latencies.borrow_mut();
     l.sort_by(f64::total_cmp);
     println!(
-        "| {senders} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {dropped} | {:.0} % |",
+        "| {senders} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {dropped} | {:.0} % |",
         sent.get() as f64 / secs,
         l.len() as f64 / secs,
         percentile(&l, 0.5),
@@ -127,7 +138,11 @@ fn fan_out(server: &std::path::Path, players: usize, senders: usize) -> anyhow::
 /// 16 server-rendered players changing keys every frame, with `chatters` more players
 /// saying lines as fast as they are allowed (a burst of 5, then one every 2.1 s) in the
 /// same world, which everyone receives.
-fn latency_with_chat(server: &std::path::Path, chatters: usize) -> anyhow::Result<()> {
+fn latency_with_chat(
+    server: &std::path::Path,
+    server_label: &str,
+    chatters: usize,
+) -> anyhow::Result<()> {
     let running = Running::start(server, &["--max-players", "400"])?;
     let addr = running.addr.clone();
     let mut samples = runtime().block_on(async move {
@@ -178,7 +193,7 @@ fn latency_with_chat(server: &std::path::Path, chatters: usize) -> anyhow::Resul
         n => format!("{n} players chatting as fast as allowed"),
     };
     println!(
-        "| {label} | {:.2} | {:.2} | {:.2} | {} |",
+        "| {label} | {server_label} | {:.2} | {:.2} | {:.2} | {} |",
         percentile(&samples, 0.5),
         percentile(&samples, 0.99),
         percentile(&samples, 1.0),

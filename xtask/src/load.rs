@@ -238,12 +238,21 @@ impl Pattern {
     }
 }
 
+/// The servers a row runs on: `VOXELCAST_BASELINE_SERVER`'s binary first when it is
+/// set ("baseline"), then this build's ("this"), so a change is compared in one run.
+pub fn servers(server: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str)> {
+    let baseline = std::env::var_os("VOXELCAST_BASELINE_SERVER").map(|b| (b.into(), "baseline"));
+    baseline
+        .into_iter()
+        .chain([(server.to_path_buf(), "this")])
+        .collect()
+}
+
 /// Input sent → first Frame that reflects it (by input sequence), for mouse look and for
 /// key changes, at several player counts and frame sizes. With
 /// `VOXELCAST_BASELINE_SERVER` set to another server binary, each row runs on that one
 /// too, right before, so a change is compared in the same run.
 pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
-    let baseline = std::env::var_os("VOXELCAST_BASELINE_SERVER").map(std::path::PathBuf::from);
     println!("\n### Input-to-frame latency (loopback, server-side rendering)\n");
     println!(
         "| input | players | frame | server | p50 ms | p95 ms | p99 ms | max ms | samples | frames drawn a second | server CPU (of 200 %) | load generator CPU | p99 ÷ assembly server's single-client p99 (3.2 ms) |"
@@ -263,10 +272,9 @@ pub fn latency(server: &std::path::Path) -> anyhow::Result<()> {
                 {
                     continue;
                 }
-                if let Some(b) = &baseline {
-                    latency_run(b, "baseline", pattern, w, h, players)?;
+                for (binary, label) in servers(server) {
+                    latency_run(&binary, label, pattern, w, h, players)?;
                 }
-                latency_run(server, "this", pattern, w, h, players)?;
             }
         }
     }
