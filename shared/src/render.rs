@@ -1258,11 +1258,7 @@ mod tests {
         };
         let v = vp(640, 400);
         let focal = 320.0;
-        let terrain = {
-            let mut out = vec![0; v.pixels()];
-            Renderer::new().render(&map, &cam, &RenderOptions::default(), v, &mut out);
-            out
-        };
+        let terrain = scene(&map, &cam, v, &[]);
         for (i, look) in [Look::Plane, Look::Ghost, Look::Bead]
             .into_iter()
             .enumerate()
@@ -1280,9 +1276,7 @@ mod tests {
                 };
                 let p = place(&a, &cam, (128.0, 128.0), 640, horizon_row(&cam, v), focal).unwrap();
                 assert!(p.height >= 2.0 * ART_H as f32 + 4.0, "{look:?} {p:?}");
-                let mut out = vec![0; v.pixels()];
-                let options = RenderOptions::default();
-                Renderer::new().render_scene(&map, &cam, &options, v, &[a], &mut out);
+                let out = scene(&map, &cam, v, &[a]);
                 let shown = out.iter().zip(&terrain).filter(|(o, t)| o != t).count();
                 assert!(shown > 10, "{look:?} at {altitude}: {shown} pixels");
                 assert!(
@@ -1322,8 +1316,7 @@ mod tests {
                 .collect();
             let v = vp(16 * 5 + 8 + 3, 71);
             MAP.with(|map| {
-                let mut fast = vec![0; v.pixels()];
-                Renderer::new().render_scene(map, &cam, &RenderOptions::default(), v, &aircraft, &mut fast);
+                let fast = scene(map, &cam, v, &aircraft);
                 proptest::prop_assert_eq!(fast, reference_scene(map, &cam, v, &aircraft));
                 Ok(())
             })?;
