@@ -116,11 +116,7 @@ fn fan_out(
         drop(idle);
         anyhow::Ok(((running.cpu_seconds()? - cpu0) / secs, secs))
     }))?;
-    let stats = running.http_get("/stats")?;
-    let dropped = serde_json::from_str::<serde_json::Value>(&stats)
-        .ok()
-        .and_then(|v| v["chat_dropped"].as_u64())
-        .unwrap_or(u64::MAX);
+    let dropped = running.stat("chat_dropped").unwrap_or(u64::MAX);
     let mut l = latencies.borrow_mut();
     l.sort_by(f64::total_cmp);
     println!(

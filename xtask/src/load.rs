@@ -308,10 +308,7 @@ fn latency_run(
     let cpu = (running.cpu_seconds()? - cpu0) / secs;
     let load = (crate::server::cpu_seconds(me)? - load0) / secs;
     // What the server drew in all: with a key every frame, whether it keeps up.
-    let frames = serde_json::from_str::<serde_json::Value>(&running.http_get("/stats")?)
-        .ok()
-        .and_then(|v| v["frames"].as_u64())
-        .context("no frame count in /stats")?;
+    let frames = running.stat("frames")?;
     samples.sort_by(f64::total_cmp);
     let p99 = percentile(&samples, 0.99);
     println!(
@@ -424,17 +421,13 @@ pub(crate) async fn latency_client(
 /// With `VOXELCAST_BASELINE_SERVER` set to another server binary, each mode runs on that
 /// one too, right before.
 pub fn scale(server: &std::path::Path) -> anyhow::Result<()> {
-    let baseline = std::env::var_os("VOXELCAST_BASELINE_SERVER").map(std::path::PathBuf::from);
     for mode in [RenderMode::Server, RenderMode::Video] {
-        if let Some(b) = &baseline {
-            println!(
-                "
-Baseline: {}",
-                b.display()
-            );
-            scale_mode(b, mode)?;
+        for (binary, label) in servers(server) {
+            if label == "baseline" {
+                println!("\nBaseline: {}", binary.display());
+            }
+            scale_mode(&binary, mode)?;
         }
-        scale_mode(server, mode)?;
     }
     Ok(())
 }
@@ -505,13 +498,9 @@ fn scale_mode(server: &std::path::Path, mode: RenderMode) -> anyhow::Result<()> 
             anyhow::Ok(all)
         })?;
         let cpu = (running.cpu_seconds()? - cpu0) / t0.elapsed().as_secs_f64();
-        let stats = running.http_get("/stats")?;
-        let held = stats
-            .split("\"video_frames_held\":")
-            .nth(1)
-            .and_then(|s| s.split([',', '}']).next())
-            .unwrap_or("?")
-            .to_string();
+        let held = running
+            .stat("video_frames_held")
+            .map_or("?".to_owned(), |n| n.to_string());
         let mut fps: Vec<f64> = results.iter().map(|r| r.0).collect();
         fps.sort_by(f64::total_cmp);
         let total: f64 = fps.iter().sum();

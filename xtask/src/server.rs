@@ -108,6 +108,14 @@ impl Running {
         cpu_seconds(self.child.id())
     }
 
+    /// One counter of the server's `/stats`.
+    pub fn stat(&self, key: &str) -> anyhow::Result<u64> {
+        let stats: serde_json::Value = serde_json::from_str(&self.http_get("/stats")?)?;
+        stats[key]
+            .as_u64()
+            .with_context(|| format!("no {key} in /stats"))
+    }
+
     /// A GET over plain HTTP/1.1; returns the body.
     pub fn http_get(&self, path: &str) -> anyhow::Result<String> {
         use std::io::{Read, Write};
