@@ -220,6 +220,13 @@ impl App {
         })
     }
 
+    /// Sends the look and keys not yet sent, unless a message went less than a frame
+    /// (16 ms) ago: then they wait for the next call.
+    fn send_pending_input(&mut self, now: f64) {
+        let input = self.input.poll(now, 16.0);
+        self.send_input(input, now);
+    }
+
     fn send_input(&mut self, input: Option<Input>, now: f64) {
         if let Some(input) = input {
             self.send(&Message::Input(input));
@@ -250,9 +257,7 @@ impl App {
     /// less than a frame ago (then with the next animation frame, as before).
     fn look(&mut self, dx: f64, dy: f64) {
         self.input.drag(dx, dy);
-        let now = self.now();
-        let input = self.input.poll(now, 16.0);
-        self.send_input(input, now);
+        self.send_pending_input(self.now());
         self.wake();
     }
 
@@ -820,8 +825,7 @@ impl App {
     /// warped in server-side). True while there is more to animate.
     fn frame(&mut self, now: f64) -> bool {
         self.frame_pending = false;
-        let input = self.input.poll(now, 16.0);
-        self.send_input(input, now);
+        self.send_pending_input(now);
         let mut more = self.input.looking();
         match self.session.mode {
             RenderMode::Server => {
@@ -856,8 +860,7 @@ impl App {
         if self.session.should_request_map() {
             self.fetch_map();
         }
-        let input = self.input.poll(now, 16.0);
-        self.send_input(input, now);
+        self.send_pending_input(now);
         // The window changed shape (resized, a phone turned): frames follow it. Checked
         // here rather than on every resize event, so a drag sends a few, not hundreds.
         let want = self.wanted_viewport();
